@@ -1,0 +1,194 @@
+"""What the emulator holds, read for authorization: principals, their policies, keys and tables.
+
+The enforcement point needs, for every call, the caller (from the access key that signed it), the
+caller's identity policies, and the KMS key and key policy behind a resource. In the offline and
+emulator targets moto holds all of these in this process, so they are read straight from moto's
+backends: no API call, no recursion through the enforcement point, and the policies are always the
+ones in force at the moment of the call.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from moto.dynamodb.models import dynamodb_backends
+from moto.iam.models import iam_backends
+from moto.kms.models import kms_backends
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An IAM identity that signs requests."""
+
+    arn: str
+    name: str
+    kind: str  # "User" or "Account"
+    account_id: str
+    user_id: str
+    access_key_id: str | None = None
+
+    @property
+    def cloudtrail_identity(self) -> dict[str, Any]:
+        """The ``userIdentity`` block CloudTrail writes for this caller."""
+        if self.kind == "Account":
+            return {"type": "Root", "principalId": self.account_id, "arn": self.arn,
+                    "accountId": self.account_id, "accessKeyId": self.access_key_id or ""}
+        return {"type": "IAMUser", "principalId": self.user_id, "arn": self.arn,
+                "accountId": self.account_id, "accessKeyId": self.access_key_id or "",
+                "userName": self.name}
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """A KMS key as the authorizer sees it."""
+
+    key_id: str
+    arn: str
+    state: str  # Enabled, Disabled, PendingDeletion, ...
+    manager: str  # CUSTOMER or AWS
+    policy: str
+    grants: tuple[dict[str, Any], ...]
+    deletion_date: datetime | None
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A DynamoDB table and the key that protects it."""
+
+    name: str
+    arn: str
+    kms_key_ref: str | None  # None: the AWS owned key (no KMS call by the caller)
+
+
+class Directory:
+    """Read-only view of one account and region in moto's in-process backends."""
+
+    def __init__(self, account_id: str, region: str) -> None:
+        self.account_id = account_id
+        self.region = region
+
+    # -- backends -------------------------------------------------------------------------------
+    @property
+    def iam(self) -> Any:
+        return iam_backends[self.account_id]["global"]
+
+    @property
+    def kms(self) -> Any:
+        return kms_backends[self.account_id][self.region]
+
+    @property
+    def dynamodb(self) -> Any:
+        return dynamodb_backends[self.account_id][self.region]
+
+    # -- principals -----------------------------------------------------------------------------
+    def principal_for_access_key(self, access_key_id: str | None) -> Principal | None:
+        """The IAM user whose *active* access key this is, or None (AWS: an invalid token)."""
+        if not access_key_id:
+            return None
+        for user in self.iam.users.values():
+            for key in user.access_keys:
+                if key.access_key_id == access_key_id and key.status == "Active":
+                    return self._user_principal(user, access_key_id)
+        return None
+
+    def principal_named(self, name_or_arn: str) -> Principal:
+        """A principal from a user name, a user ARN, or the account root ARN."""
+        root = f"arn:aws:iam::{self.account_id}:root"
+        if name_or_arn in (root, self.account_id, "root"):
+            return Principal(root, "root", "Account", self.account_id, self.account_id)
+        name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
+        user = self.iam.users.get(name)
+        if user is None:
+            known = ", ".join(sorted(self.iam.users)) or "none"
+            raise KeyError(f"no IAM user named {name!r} in the lab (users: {known})")
+        return self._user_principal(user, None)
+
+    def _user_principal(self, user: Any, access_key_id: str | None) -> Principal:
+        return Principal(user.arn, user.name, "User", self.account_id, user.id, access_key_id)
+
+    def principal_exists(self, arn: str) -> bool:
+        """Whether an AWS principal named in a key policy exists (KMS validates this)."""
+        if arn == "*" or arn == self.account_id:
+            return True
+        if arn.endswith(":root"):
+            return True  # account principals are always valid
+        if ":user/" in arn:
+            return any(u.arn == arn for u in self.iam.users.values())
+        if ":role/" in arn:
+            return any(r.arn == arn for r in self.iam.roles.values())
+        return False
+
+    def identity_policies(self, principal: Principal) -> list[tuple[str, str]]:
+        """The caller's identity-based policies as ``(label, document)``: inline, attached, groups."""
+        if principal.kind != "User":
+            return []
+        user = self.iam.users.get(principal.name)
+        if user is None:
+            return []
+        found: list[tuple[str, str]] = []
+        for name, document in sorted(user.policies.items()):
+            found.append((f"inline policy {name}", _as_text(document)))
+        for policy in user.managed_policies.values():
+            found.append((policy.name, _as_text(_default_document(policy))))
+        for group in self.iam.get_groups_for_user(user.name):
+            for name, document in sorted(group.policies.items()):
+                found.append((f"group {group.name} inline policy {name}", _as_text(document)))
+            for policy in group.managed_policies.values():
+                found.append((f"{policy.name} (via group {group.name})", _as_text(_default_document(policy))))
+        return found
+
+    # -- keys -----------------------------------------------------------------------------------
+    def key(self, ref: str | None) -> KeyInfo | None:
+        """Resolve a key ID, key ARN, alias name or alias ARN; None if no such key."""
+        if not ref:
+            return None
+        kms = self.kms
+        key_id = ref
+        if "alias/" in ref:
+            alias = ref[ref.index("alias/"):]
+            key_id = kms.get_key_id_from_alias(alias)
+            if key_id is None:
+                return None
+        elif ref.startswith("arn:"):
+            key_id = ref.rsplit("/", 1)[-1]
+        key = kms.keys.get(key_id)
+        if key is None:
+            return None
+        grants = tuple(grant.to_json() for grant in key.grants.values())
+        return KeyInfo(key.id, key.arn, key.key_state, key.key_manager, key.policy or "", grants,
+                       key.deletion_date)
+
+    def key_arn(self, key_id: str) -> str:
+        return f"arn:aws:kms:{self.region}:{self.account_id}:key/{key_id}"
+
+    # -- tables ---------------------------------------------------------------------------------
+    def table(self, name: str | None) -> TableInfo | None:
+        if not name:
+            return None
+        if name.startswith("arn:"):
+            name = name.rsplit("/", 1)[-1]
+        table = self.dynamodb.tables.get(name)
+        if table is None:
+            return None
+        sse = table.sse_specification or {}
+        key_ref = sse.get("KMSMasterKeyId") if sse.get("Enabled") else None
+        return TableInfo(table.name, table.table_arn, key_ref)
+
+    def table_arn(self, name: str) -> str:
+        return f"arn:aws:dynamodb:{self.region}:{self.account_id}:table/{name}"
+
+
+def _default_document(policy: Any) -> Any:
+    for version in policy.versions:
+        if version.version_id == policy.default_version_id:
+            return version.document
+    return policy.versions[-1].document if policy.versions else "{}"
+
+
+def _as_text(document: Any) -> str:
+    if isinstance(document, str):
+        return document
+    return json.dumps(document)
