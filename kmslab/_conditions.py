@@ -1,0 +1,782 @@
+"""Condition operators, wildcard patterns and policy variables for kmslab's evaluator.
+
+This module holds the pieces of IAM policy matching that do not depend on who asks for what:
+
+* :func:`parse_template` and the ``*_regex`` helpers turn policy strings (``Action``, ``Resource``,
+  condition values) into matchers once, keeping policy variables (``${aws:username}``) as holes that
+  are filled from the request context at evaluation time;
+* :data:`OPERATORS` is the operator *table*: one entry per base operator (``StringEquals``,
+  ``NumericLessThan``, ``IpAddress``...), each with its value parser and comparison function.
+  ``...IfExists`` and the ``ForAnyValue:`` / ``ForAllValues:`` set operators are applied around an
+  entry, never copied into it;
+* :func:`compile_condition` turns a statement's ``Condition`` block into a :class:`Condition` whose
+  :meth:`Condition.evaluate` answers ``True``, ``False`` or ``None`` (cannot evaluate), with a note.
+
+Rules followed (IAM User Guide, "Condition operators",
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html,
+"Creating a condition with multiple keys or values", and "Policy variables",
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html):
+
+* "If the key that you specify in a policy condition is not present in the request context, the values
+  do not match and the condition is false. If the policy condition requires that the key is not matched,
+  such as StringNotLike or ArnNotLike, and the right key is not present, the condition is true."
+  ``...IfExists`` on an absent key is true; ``Null`` tests presence (``true`` = absent).
+* Set operators: ``ForAllValues`` is true when the key is absent or empty, ``ForAnyValue`` is false.
+* Several values for one key are ORed; for a negated operator the request value must match *none* of
+  them. Several keys in one operator, and several operators, are ANDed.
+* Condition key names are case-insensitive; values are case-sensitive except for the ``IgnoreCase``
+  operators.
+* Policy variables are substituted in ``Resource`` (after the fifth colon) and in the values of the
+  string and ARN operators only, and only for policies with ``"Version": "2012-10-17"``. ``${*}``,
+  ``${?}`` and ``${$}`` stand for a literal ``*``, ``?`` and ``$``; ``${key, 'default'}`` supplies a
+  default value.
+
+Choices where the documentation is silent (marked [INFERRED] where they appear):
+
+* A policy variable whose key is absent (and has no default) makes that one value match nothing.
+* A value substituted for a variable is literal text: a ``*`` in a user name is not a wildcard.
+* A single-valued operator (no ``ForAnyValue:``/``ForAllValues:``) applied to a key that carries
+  several values in the request cannot be evaluated: AWS says multivalued keys "require" a set operator
+  but does not say what happens without one.
+* ``ArnLike`` with the bare pattern ``*`` matches any value.
+* The documentation disagrees with itself on whether ``Bool`` accepts policy variables (the operators
+  page says yes, the variables page says no); kmslab does not substitute them there.
+
+Keys whose value depends on something kmslab does not model (tags, organizations, network, MFA, key
+metadata...) are listed in :data:`NOT_MODELLED_KEYS` / :data:`NOT_MODELLED_PREFIXES`. When a condition
+uses one of them and the caller did not put it in the request context, the condition cannot be
+evaluated: kmslab will not pretend such a key is absent, because in AWS it usually is not. Any other key
+that the request does not carry is simply absent, exactly as in AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+
+__all__ = [
+    "ABSENT",
+    "NOT_MODELLED_KEYS",
+    "NOT_MODELLED_PREFIXES",
+    "OPERATORS",
+    "Condition",
+    "RequestContext",
+    "Template",
+    "action_regex",
+    "arn_like_regex",
+    "compile_condition",
+    "is_not_modelled",
+    "parse_template",
+    "resource_regex",
+    "string_like_regex",
+]
+
+
+class _Absent:
+    """The value of a context key that the request does not carry."""
+
+    _instance: _Absent | None = None
+
+    def __new__(cls) -> _Absent:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+ABSENT: Any = _Absent()
+
+# --------------------------------------------------------------------------------------------------
+# Keys kmslab knows about but does not model. Lower case: condition keys are case-insensitive.
+# --------------------------------------------------------------------------------------------------
+
+NOT_MODELLED_KEYS = frozenset(
+    {
+        # who the principal is, beyond its ARN: organizations, sessions, MFA
+        "aws:principalorgid",
+        "aws:principalorgpaths",
+        "aws:principalisawsservice",
+        "aws:principalservicename",
+        "aws:principalservicenameslist",
+        "aws:multifactorauthpresent",
+        "aws:multifactorauthage",
+        "aws:tokenissuetime",
+        "aws:federatedprovider",
+        "aws:sourceidentity",
+        "aws:rolesessionname",
+        "aws:ec2instancesourcevpc",
+        "aws:ec2instancesourceprivateipv4",
+        "ec2:sourceinstancearn",
+        # where the request comes from: network and transport
+        "aws:securetransport",
+        "aws:sourceip",
+        "aws:sourcevpc",
+        "aws:sourcevpce",
+        "aws:vpcsourceip",
+        "aws:useragent",
+        "aws:referer",
+        "aws:requestedregion",
+        # service-to-service chains
+        "aws:calledvia",
+        "aws:calledviafirst",
+        "aws:calledvialast",
+        "aws:viaawsservice",
+        "aws:sourcearn",
+        "aws:sourceaccount",
+        "aws:sourceorgid",
+        "aws:sourceorgpaths",
+        # the resource's owner and organization
+        "aws:resourceaccount",
+        "aws:resourceorgid",
+        "aws:resourceorgpaths",
+        # facts about the KMS key itself (its metadata and aliases)
+        "kms:keyspec",
+        "kms:keyusage",
+        "kms:keyorigin",
+        "kms:multiregion",
+        "kms:multiregionkeytype",
+        "kms:resourcealiases",
+        "kms:requestalias",
+        "kms:expirationmodel",
+        "kms:validto",
+        "kms:customermasterkeyspec",
+        "kms:customermasterkeyusage",
+    }
+)
+NOT_MODELLED_PREFIXES = (
+    "aws:principaltag/",
+    "aws:resourcetag/",
+    "iam:resourcetag/",
+    "kms:recipientattestation:",
+)
+
+
+def is_not_modelled(key: str) -> bool:
+    """True for a (lower-case) condition key whose value kmslab cannot know unless it is given."""
+    return key in NOT_MODELLED_KEYS or key.startswith(NOT_MODELLED_PREFIXES)
+
+
+# --------------------------------------------------------------------------------------------------
+# The request context
+# --------------------------------------------------------------------------------------------------
+
+
+class RequestContext:
+    """Context keys of one request, looked up case-insensitively.
+
+    ``values`` must already have lower-case keys. ``aws:CurrentTime`` and ``aws:EpochTime`` are always
+    present in AWS; when the caller does not give them they are read from the clock, once, the first
+    time a condition asks (pass them for reproducible results).
+    """
+
+    __slots__ = ("_values", "_now")
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = values
+        self._now: datetime | None = None
+
+    def get(self, key: str) -> Any:
+        value = self._values.get(key, ABSENT)
+        if value is ABSENT and key in ("aws:currenttime", "aws:epochtime"):
+            if self._now is None:
+                self._now = datetime.now(timezone.utc).replace(microsecond=0)
+            return self._now.strftime("%Y-%m-%dT%H:%M:%SZ") if key == "aws:currenttime" else int(
+                self._now.timestamp())
+        return value
+
+    def keys(self) -> list[str]:
+        return sorted(self._values)
+
+
+def _is_multi(value: Any) -> bool:
+    return isinstance(value, (list, tuple, set, frozenset))
+
+
+def _scalar_text(value: Any) -> str:
+    """Text of a single context value, as a policy variable or string operator sees it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return _format_datetime(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return str(value)
+
+
+def _format_datetime(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --------------------------------------------------------------------------------------------------
+# Templates: policy strings with variables
+# --------------------------------------------------------------------------------------------------
+
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_WITH_DEFAULT = re.compile(r"^\s*([^,\s][^,]*?)\s*,\s*'([^']*)'\s*$")
+_ESCAPES = {"*": "*", "?": "?", "$": "$"}
+
+# A template is a tuple of parts:
+#   ("glob", text)          policy text: in a pattern, * and ? are wildcards
+#   ("lit", text)           literal text (an escape such as ${*}, or a substituted value)
+#   ("var", key, default)   a policy variable; key is lower case, default is None or a string
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A policy string split into literal text, wildcards and policy variables."""
+
+    source: str
+    parts: tuple[tuple[Any, ...], ...]
+    has_variables: bool
+
+    def resolve(self, ctx: RequestContext) -> tuple[tuple[str, str], ...] | None | str:
+        """Fill the variables from ``ctx``.
+
+        Returns the resolved parts, ``None`` when a variable has no value and no default (the value
+        then matches nothing), or a string: the note explaining why it cannot be evaluated.
+        """
+        if not self.has_variables:
+            return self.parts  # type: ignore[return-value]
+        out: list[tuple[str, str]] = []
+        for part in self.parts:
+            if part[0] != "var":
+                out.append(part)  # type: ignore[arg-type]
+                continue
+            _, key, default = part
+            value = ctx.get(key)
+            if value is ABSENT:
+                if default is not None:
+                    out.append(("lit", default))
+                    continue
+                if is_not_modelled(key):
+                    return (f"the policy variable ${{{key}}} refers to a key kmslab does not model; "
+                            f"pass its value in the request context")
+                return None
+            if _is_multi(value):
+                items = list(value)
+                if len(items) != 1:
+                    return (f"the policy variable ${{{key}}} refers to a key with several values; "
+                            f"AWS does not allow multivalued keys as policy variables")
+                value = items[0]
+            out.append(("lit", _scalar_text(value)))
+        return tuple(out)
+
+    def text(self, parts: tuple[tuple[str, str], ...]) -> str:
+        return "".join(p[1] for p in parts)
+
+
+def parse_template(text: str, *, variables: bool, resource: bool = False) -> Template:
+    """Split ``text`` into a :class:`Template`.
+
+    ``variables`` is False for policies written in the 2008-10-17 language (or with no Version):
+    there ``${...}`` is plain text. With ``resource=True`` variables are recognised only after the
+    fifth colon, the resource part of an ARN, as the IAM documentation requires.
+    """
+    if not variables or "${" not in text:
+        return Template(text, (("glob", text),), False)
+    head = ""
+    body = text
+    if resource:
+        pieces = text.split(":", 5)
+        if len(pieces) == 6:
+            head = ":".join(pieces[:5]) + ":"
+            body = pieces[5]
+        else:
+            return Template(text, (("glob", text),), False)
+    parts: list[tuple[Any, ...]] = []
+    if head:
+        parts.append(("glob", head))
+    position = 0
+    has_vars = False
+    for match in _VARIABLE.finditer(body):
+        if match.start() > position:
+            parts.append(("glob", body[position:match.start()]))
+        inner = match.group(1)
+        stripped = inner.strip()
+        if stripped in _ESCAPES:
+            parts.append(("lit", _ESCAPES[stripped]))
+        elif stripped:
+            with_default = _WITH_DEFAULT.match(inner)
+            if with_default:
+                parts.append(("var", with_default.group(1).strip().lower(), with_default.group(2)))
+            else:
+                parts.append(("var", stripped.lower(), None))
+            has_vars = True
+        else:
+            parts.append(("glob", match.group(0)))
+        position = match.end()
+    if position < len(body):
+        parts.append(("glob", body[position:]))
+    return Template(text, tuple(parts), has_vars)
+
+
+# --------------------------------------------------------------------------------------------------
+# Wildcard patterns
+# --------------------------------------------------------------------------------------------------
+
+
+def _glob_parts_to_regex(parts: tuple[tuple[str, str], ...], mode: str) -> str:
+    """Translate resolved template parts to a regular expression.
+
+    ``mode`` is one of:
+
+    * ``"string"``: StringLike. ``*`` is any run of characters, ``?`` any one character.
+    * ``"action"``: the same, used on lower-cased actions.
+    * ``"arn"``: ArnLike. "Each of the six colon-delimited components of the ARN is checked
+      separately": in the first five components a wildcard never crosses a colon; the sixth
+      (the resource part) may contain colons.
+    * ``"resource"``: the Resource element. Like ``"arn"``, except that "if the * wildcard is the
+      last character of a resource ARN segment, it can expand to match beyond the colon boundaries".
+    """
+    chars: list[tuple[str, bool]] = []  # (character, is_wildcard_capable)
+    for kind, text in parts:
+        glob = kind == "glob"
+        chars.extend((c, glob) for c in text)
+    out: list[str] = []
+    colons = 0
+    segmented = mode in ("arn", "resource")
+    for i, (char, glob) in enumerate(chars):
+        if glob and char == "*":
+            if segmented and colons < 5:
+                at_segment_end = i + 1 == len(chars) or chars[i + 1][0] == ":"
+                out.append(".*" if (mode == "resource" and at_segment_end) else "[^:]*")
+            else:
+                out.append(".*")
+        elif glob and char == "?":
+            out.append("[^:]" if segmented and colons < 5 else ".")
+        else:
+            if char == ":":
+                colons += 1
+            out.append(re.escape(char))
+    return "".join(out)
+
+
+@lru_cache(maxsize=4096)
+def _compiled(parts: tuple[tuple[str, str], ...], mode: str) -> re.Pattern[str]:
+    return re.compile(_glob_parts_to_regex(parts, mode), re.DOTALL)
+
+
+def string_like_regex(parts: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
+    return _compiled(parts, "string")
+
+
+def arn_like_regex(parts: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
+    return _compiled(parts, "arn")
+
+
+def resource_regex(parts: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
+    return _compiled(parts, "resource")
+
+
+def action_regex(pattern: str) -> re.Pattern[str]:
+    """A matcher for one lower-cased ``Action`` pattern (actions are case-insensitive)."""
+    return _compiled((("glob", pattern.lower()),), "action")
+
+
+# --------------------------------------------------------------------------------------------------
+# The operator table
+# --------------------------------------------------------------------------------------------------
+
+
+class _BadValue(ValueError):
+    """A policy or request value that the operator cannot interpret."""
+
+
+def _request_string(value: Any) -> str:
+    if isinstance(value, (dict, list, tuple, set)):
+        raise _BadValue(f"{value!r} is not a string")
+    return _scalar_text(value)
+
+
+def _parse_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise _BadValue(f"{value!r} is not a number")
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise _BadValue(f"{value!r} is not a number") from None
+    if not number.is_finite():
+        raise _BadValue(f"{value!r} is not a finite number")
+    return number
+
+
+_EPOCH = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
+
+
+def _parse_datetime(value: Any) -> datetime:
+    """ISO 8601 (W3C profile) or epoch seconds, as the Date operators accept."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, bool):
+        raise _BadValue(f"{value!r} is not a date")
+    if isinstance(value, (int, float, Decimal)):
+        return datetime.fromtimestamp(float(value), timezone.utc)
+    text = str(value).strip()
+    if _EPOCH.match(text):
+        return datetime.fromtimestamp(float(text), timezone.utc)
+    iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+    try:
+        parsed = datetime.fromisoformat(iso)
+    except ValueError:
+        raise _BadValue(f"{value!r} is not an ISO 8601 date or epoch time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _parse_bool(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value).strip().lower()
+    if text not in ("true", "false"):
+        raise _BadValue(f"{value!r} is not true or false")
+    return text
+
+
+def _parse_network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(str(value).strip(), strict=False)
+    except ValueError:
+        raise _BadValue(f"{value!r} is not an IP address or CIDR range") from None
+
+
+def _parse_address(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    try:
+        return ipaddress.ip_address(str(value).strip())
+    except ValueError:
+        raise _BadValue(f"{value!r} is not an IP address") from None
+
+
+def _parse_base64(value: Any) -> bytes:
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError):
+        raise _BadValue(f"{value!r} is not base-64") from None
+
+
+def _request_bytes(value: Any) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return _parse_base64(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """One row of the operator table.
+
+    ``parse_policy`` turns a policy value into what ``test`` compares against (for string and ARN
+    operators it receives resolved template parts); ``parse_request`` does the same for a request
+    value; ``test(request_value, policy_value)`` says whether they match. ``negated`` operators
+    match when the request value matches none of the policy values. ``variables`` says whether
+    policy variables are substituted in this operator's values.
+    """
+
+    name: str
+    negated: bool
+    variables: bool
+    parse_policy: Callable[[Any], Any]
+    parse_request: Callable[[Any], Any]
+    test: Callable[[Any, Any], bool]
+
+
+def _string_op(name: str, negated: bool, *, ignore_case: bool = False, like: bool = False,
+               arn: bool = False) -> Operator:
+    if like or arn:
+        compile_ = arn_like_regex if arn else string_like_regex
+
+        def parse_policy(parts: tuple[tuple[str, str], ...]) -> Any:
+            if arn and parts == (("glob", "*"),):
+                return None  # the bare "*": any value
+            return compile_(parts)
+
+        def test(value: str, pattern: Any) -> bool:
+            return pattern is None or pattern.fullmatch(value) is not None
+
+        return Operator(name, negated, True, parse_policy, _request_string, test)
+    if ignore_case:
+        return Operator(name, negated, True,
+                        lambda parts: "".join(p[1] for p in parts).lower(),
+                        lambda v: _request_string(v).lower(),
+                        str.__eq__)
+    return Operator(name, negated, True, lambda parts: "".join(p[1] for p in parts),
+                    _request_string, str.__eq__)
+
+
+def _compare_op(name: str, parse: Callable[[Any], Any], compare: Callable[[Any, Any], bool],
+                negated: bool = False) -> Operator:
+    return Operator(name, negated, False, parse, parse, compare)
+
+
+def _in_network(address: Any, network: Any) -> bool:
+    return address.version == network.version and address in network
+
+
+def _build_operators() -> dict[str, Operator]:
+    ops = [
+        _string_op("StringEquals", False),
+        _string_op("StringNotEquals", True),
+        _string_op("StringEqualsIgnoreCase", False, ignore_case=True),
+        _string_op("StringNotEqualsIgnoreCase", True, ignore_case=True),
+        _string_op("StringLike", False, like=True),
+        _string_op("StringNotLike", True, like=True),
+        _string_op("ArnEquals", False, arn=True),
+        _string_op("ArnLike", False, arn=True),
+        _string_op("ArnNotEquals", True, arn=True),
+        _string_op("ArnNotLike", True, arn=True),
+        _compare_op("NumericEquals", _parse_decimal, lambda a, b: a == b),
+        _compare_op("NumericNotEquals", _parse_decimal, lambda a, b: a == b, negated=True),
+        _compare_op("NumericLessThan", _parse_decimal, lambda a, b: a < b),
+        _compare_op("NumericLessThanEquals", _parse_decimal, lambda a, b: a <= b),
+        _compare_op("NumericGreaterThan", _parse_decimal, lambda a, b: a > b),
+        _compare_op("NumericGreaterThanEquals", _parse_decimal, lambda a, b: a >= b),
+        _compare_op("DateEquals", _parse_datetime, lambda a, b: a == b),
+        _compare_op("DateNotEquals", _parse_datetime, lambda a, b: a == b, negated=True),
+        _compare_op("DateLessThan", _parse_datetime, lambda a, b: a < b),
+        _compare_op("DateLessThanEquals", _parse_datetime, lambda a, b: a <= b),
+        _compare_op("DateGreaterThan", _parse_datetime, lambda a, b: a > b),
+        _compare_op("DateGreaterThanEquals", _parse_datetime, lambda a, b: a >= b),
+        _compare_op("Bool", _parse_bool, lambda a, b: a == b),
+        Operator("BinaryEquals", False, False, _parse_base64, _request_bytes, lambda a, b: a == b),
+        Operator("IpAddress", False, False, _parse_network, _parse_address, _in_network),
+        Operator("NotIpAddress", True, False, _parse_network, _parse_address, _in_network),
+        # Null compares presence, not values; evaluate_clause treats it specially.
+        Operator("Null", False, False, _parse_bool, _parse_bool, lambda a, b: a == b),
+    ]
+    return {op.name: op for op in ops}
+
+
+OPERATORS: dict[str, Operator] = _build_operators()
+"""The condition operator table: base operator name → :class:`Operator`."""
+
+_SET_PREFIXES = {"ForAnyValue": "any", "ForAllValues": "all"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Compiled conditions
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _PolicyValue:
+    """One policy value: compiled now when it has no variables, else kept as a template."""
+
+    template: Template
+    compiled: Any  # the parsed value, or None when it has variables
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """One key under one operator, e.g. ``"StringLike": {"kms:ViaService": [...]}``."""
+
+    operator_name: str  # as written in the policy, e.g. "ForAnyValue:StringLikeIfExists"
+    key: str  # as written
+    key_lower: str
+    operator: Operator | None  # None: cannot be evaluated (see problem)
+    set_op: str | None  # "any", "all" or None
+    if_exists: bool
+    values: tuple[_PolicyValue, ...]
+    raw_values: tuple[str, ...]
+    problem: str | None = None
+
+    def describe(self) -> str:
+        shown = ", ".join(f'"{v}"' for v in self.raw_values)
+        if len(self.raw_values) != 1:
+            shown = f"[{shown}]"
+        return f"{self.operator_name} {self.key} {shown}"
+
+    def evaluate(self, ctx: RequestContext) -> tuple[bool | None, str | None]:
+        """``(True|False|None, note)``: ``None`` means cannot evaluate, and the note says why."""
+        if self.problem is not None:
+            return None, self.problem
+        op = self.operator
+        assert op is not None
+        raw = ctx.get(self.key_lower)
+        if raw is ABSENT and is_not_modelled(self.key_lower):
+            return None, (f'condition key "{self.key}" in {self.operator_name} is not modelled by '
+                          f"kmslab; pass its value in the request context to evaluate it")
+        if raw is ABSENT:
+            request_values: list[Any] = []
+        elif _is_multi(raw):
+            request_values = list(raw)
+        else:
+            request_values = [raw]
+
+        if op.name == "Null":
+            absent = not request_values
+            return any((value == "true") == absent for value in self._static_values()), None
+
+        if not request_values:
+            if self.if_exists:
+                return True, None
+            if self.set_op == "all":
+                return True, None
+            if self.set_op == "any":
+                return False, None
+            return op.negated, None
+        if self.set_op is None and len(request_values) > 1:
+            return None, (f'"{self.key}" has {len(request_values)} values in the request, but '
+                          f"{self.operator_name} is a single-valued operator; AWS requires "
+                          f"ForAnyValue: or ForAllValues: for a multivalued key")
+        try:
+            converted = [op.parse_request(value) for value in request_values]
+        except _BadValue as exc:
+            return None, f'the request value of "{self.key}" does not suit {self.operator_name}: {exc}'
+
+        policy_values: list[Any] = []
+        for value in self.values:
+            if value.compiled is not None or not value.template.has_variables:
+                policy_values.append(value.compiled)
+                continue
+            resolved = value.template.resolve(ctx)
+            if resolved is None:
+                continue  # [INFERRED] an unresolvable variable makes this value match nothing
+            if isinstance(resolved, str):
+                return None, resolved
+            try:
+                policy_values.append(op.parse_policy(resolved))
+            except _BadValue as exc:  # pragma: no cover - string operators do not raise
+                return None, str(exc)
+
+        test = op.test
+
+        def hit(value: Any) -> bool:
+            return any(test(value, policy_value) for policy_value in policy_values)
+
+        if self.set_op is None:
+            matched = hit(converted[0])
+            return (not matched if op.negated else matched), None
+        per_value = [(not hit(v)) if op.negated else hit(v) for v in converted]
+        return (all(per_value) if self.set_op == "all" else any(per_value)), None
+
+    def _static_values(self) -> list[Any]:
+        return [value.compiled for value in self.values]
+
+    def request_value_text(self, ctx: RequestContext) -> str:
+        """How the request looks for this clause's key, in words (for explanations)."""
+        raw = ctx.get(self.key_lower)
+        if raw is ABSENT:
+            return f"the request has no {self.key}"
+        if _is_multi(raw):
+            items = ", ".join(f'"{_scalar_text(v)}"' for v in raw)
+            return f"the request has {self.key} = [{items}]"
+        return f'the request has {self.key} = "{_scalar_text(raw)}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A compiled ``Condition`` block: every clause must hold."""
+
+    clauses: tuple[Clause, ...]
+
+    def evaluate(self, ctx: RequestContext) -> tuple[bool | None, Clause | None, tuple[str, ...]]:
+        """``(result, failing clause, notes)``.
+
+        Kleene AND: one false clause makes the block false even when another cannot be evaluated;
+        otherwise any clause that cannot be evaluated makes the block unknown (``None``).
+        """
+        notes: list[str] = []
+        for clause in self.clauses:
+            result, note = clause.evaluate(ctx)
+            if result is False:
+                return False, clause, ()
+            if result is None:
+                notes.append(note or f"{clause.describe()} cannot be evaluated")
+        if notes:
+            return None, None, tuple(notes)
+        return True, None, ()
+
+
+def _value_text(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    return None
+
+
+def _bad_clause(operator_name: str, key: str, raw_values: tuple[str, ...], problem: str) -> Clause:
+    return Clause(operator_name, key, key.lower(), None, None, False, (), raw_values, problem)
+
+
+def _split_operator(name: str) -> tuple[str | None, str, bool]:
+    set_op = None
+    base = name
+    if ":" in name:
+        prefix, _, base = name.partition(":")
+        set_op = _SET_PREFIXES.get(prefix, "?")
+    if_exists = base.endswith("IfExists")
+    if if_exists:
+        base = base[: -len("IfExists")]
+    return set_op, base, if_exists
+
+
+def compile_condition(block: Any, *, variables: bool) -> Condition:
+    """Compile a statement's ``Condition`` element.
+
+    Never raises: an unknown operator, a malformed block or a value the operator cannot read becomes
+    a clause that evaluates to ``None`` (cannot evaluate) with a note naming the operator and key.
+    """
+    if not isinstance(block, Mapping) or not block:
+        return Condition((_bad_clause("Condition", "", (), (
+            f"the Condition element is malformed: expected an object of operators, got {block!r}")),))
+    clauses: list[Clause] = []
+    for operator_name, keys in block.items():
+        set_op, base, if_exists = _split_operator(str(operator_name))
+        operator = OPERATORS.get(base)
+        if not isinstance(keys, Mapping) or not keys:
+            clauses.append(_bad_clause(str(operator_name), "", (), (
+                f'condition operator "{operator_name}" is malformed: expected an object of '
+                f"condition keys, got {keys!r}")))
+            continue
+        for key, raw in keys.items():
+            key = str(key)
+            items = raw if isinstance(raw, list) else [raw]
+            texts = [_value_text(item) for item in items]
+            raw_values = tuple(t if t is not None else repr(item) for t, item in zip(texts, items, strict=True))
+            problem = None
+            if operator is None or set_op == "?":
+                problem = (f'unknown condition operator "{operator_name}" (on key "{key}"); kmslab '
+                           f"evaluates only the operators in its table")
+            elif base == "Null" and (if_exists or set_op):
+                problem = (f'"{operator_name}" is not a valid operator: AWS allows neither IfExists '
+                           f"nor a set operator on Null")
+            elif not items or any(t is None for t in texts):
+                problem = (f'condition {operator_name} on key "{key}" has a malformed value '
+                           f"{raw!r}: expected a string or a list of strings")
+            if problem:
+                clauses.append(_bad_clause(str(operator_name), key, raw_values, problem))
+                continue
+            assert operator is not None
+            values: list[_PolicyValue] = []
+            use_vars = variables and operator.variables
+            try:
+                for text in texts:
+                    assert text is not None
+                    if operator.variables:
+                        template = parse_template(text, variables=use_vars)
+                        compiled = None if template.has_variables else operator.parse_policy(
+                            template.parts)
+                    else:
+                        template = Template(text, (("glob", text),), False)
+                        compiled = operator.parse_policy(text)
+                    values.append(_PolicyValue(template, compiled))
+            except _BadValue as exc:
+                clauses.append(_bad_clause(str(operator_name), key, raw_values, (
+                    f'condition {operator_name} on key "{key}" has a value AWS would not accept: {exc}')))
+                continue
+            clauses.append(Clause(str(operator_name), key, key.lower(), operator, set_op, if_exists,
+                                  tuple(values), raw_values))
+    return Condition(tuple(clauses))

@@ -1,0 +1,1455 @@
+"""A pure-Python evaluator of AWS IAM and KMS authorization that explains each decision.
+
+:func:`evaluate` decides one request (principal, action, resource, context) against the policies the
+caller passes in, and returns a :class:`Decision`: allowed or not, a stable reason code from
+:data:`REASONS`, the statements that matched (each named by its source), the evaluation steps in AWS's
+order, the message AWS would return, the "locks" a learner can picture (IAM, the key policy, grants),
+and what would change the outcome. The module imports neither boto3 nor moto.
+
+What is modelled
+----------------
+* Identity-based policies (inline or managed; the caller passes them, each labelled with its source),
+  one resource-based policy (for a KMS key: the key policy) and KMS grants (``ListGrants`` entries).
+* The evaluation order within one account: an explicit deny anywhere wins; otherwise a request is
+  implicitly denied unless something allows it.
+* The KMS rule. "Unless the key policy explicitly allows it, you cannot use IAM policies to *allow*
+  access to a KMS key... (You can use an IAM policy to *deny* a permission to a KMS key without
+  permission from a key policy.)" The key policy allows a principal either by naming it (then no IAM
+  permission is needed) or by naming the account (``arn:aws:iam::<acct>:root`` or ``"<acct>"``), which
+  delegates to the account's IAM policies. A grant "can allow access to a KMS key, but not deny
+  access": a grant whose grantee is the principal, that lists the operation and whose constraints the
+  request's encryption context satisfies, allows on its own.
+* Which requests follow the KMS rule: a ``kms:`` action on a KMS key, i.e. any resource other than
+  ``"*"`` or an alias ARN. The KMS guide says to use ``"*"`` "for operations that don't use any
+  particular KMS key, namely CreateKey, GenerateRandom, ListAliases, and ListKeys"; those, and the
+  alias half of alias operations, are plain IAM decisions. For a request on a key with
+  ``resource_policy=None`` the key policy is treated as absent (it allows nothing), so the request is
+  denied with ``KEY_POLICY_DOES_NOT_ALLOW`` unless a grant allows it: every real key has a key policy,
+  pass it.
+* The same-account rule for other services: an identity-based allow, or a resource-based allow that
+  names the principal itself (or ``"*"``), suffices; a resource-based allow that names only the account
+  delegates to IAM and still needs an identity-based allow.
+* The account root user: "all requests are implicitly denied with the exception of the AWS account root
+  user, which has full access", so for non-KMS actions root is allowed unless a resource-based policy
+  denies it. For KMS, root needs the key policy like everyone else. Root (like a service principal)
+  cannot have identity-based policies; passing some is an input error.
+* ``Action``/``NotAction`` (case-insensitive), ``Resource``/``NotResource`` (case-sensitive, ARN-aware
+  wildcards), ``Principal``/``NotPrincipal``, policy variables, and the condition operators of
+  :mod:`kmslab._conditions` (its docstring lists the rules and the choices made where AWS is silent).
+* Context keys derived from the principal ARN: ``aws:PrincipalArn``, ``aws:PrincipalAccount``,
+  ``aws:PrincipalType`` (``User``, ``Account`` for root, ``AssumedRole``, ``FederatedUser``),
+  ``aws:username`` (users), ``aws:userid`` (root: the account ID; federated users), ``kms:CallerAccount``
+  and ``aws:PrincipalIsAWSService``. Caller-provided context overrides or extends them.
+  ``kms:EncryptionContextKeys`` is derived from the ``kms:EncryptionContext:<key>`` entries given.
+
+What is not modelled
+--------------------
+Service control policies and resource control policies, permissions boundaries, session policies,
+VPC endpoint policies, cross-account access (a request whose principal and resource are in different
+accounts gets a decision only when it is certainly denied, or allowed by a grant; otherwise
+``CANNOT_EVALUATE``), assumed-role sessions beyond their ARN (session tags, source identity; a role's
+path cannot be read from a session ARN, so pass ``aws:PrincipalArn`` when the role has one),
+service-linked roles, key state (disabled, pending deletion), grant tokens and the eventual consistency
+of grants, and the condition keys listed in :data:`kmslab._conditions.NOT_MODELLED_KEYS` unless their
+values are passed in the context.
+
+Choices where AWS documents no single answer
+---------------------------------------------
+* When several policy types deny, "AWS includes only one of those policy types" in the message;
+  kmslab names the resource-based (key) policy first, following the order the IAM guide lists them.
+* A denial on resource ``"*"`` omits "on resource:", as the IAM guide's example does.
+* ``NotPrincipal`` with ``Deny`` that lists the principal but not its account: "AWS might validate the
+  account first and then the user", so the statement's effect cannot be evaluated.
+* Something kmslab cannot evaluate yields ``CANNOT_EVALUATE`` only when it could change the outcome:
+  the decision is computed in three-valued logic, so a certain explicit deny, or an allow that no
+  unknown statement could take away, stands, and the steps still name what was not evaluated.
+
+AWS pages followed
+------------------
+* Policy evaluation logic: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+* KMS key policies: https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html
+* KMS policy evaluation (troubleshooting key access): https://docs.aws.amazon.com/kms/latest/developerguide/policy-evaluation.html
+* Condition operators: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
+* Access-denied messages: https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html
+* Grants: https://docs.aws.amazon.com/kms/latest/developerguide/grants.html
+* Grant constraints: https://docs.aws.amazon.com/kms/latest/APIReference/API_GrantConstraints.html
+* NotPrincipal: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from ._conditions import (
+    Condition,
+    RequestContext,
+    Template,
+    action_regex,
+    compile_condition,
+    parse_template,
+    resource_regex,
+)
+from ._errors import CannotEvaluateError
+
+__all__ = [
+    "REASONS",
+    "Decision",
+    "Lock",
+    "MatchedStatement",
+    "Policy",
+    "Step",
+    "evaluate",
+]
+
+# --------------------------------------------------------------------------------------------------
+# The reason catalogue
+# --------------------------------------------------------------------------------------------------
+
+REASONS: dict[str, str] = {
+    "ALLOWED": (
+        "An identity-based policy allows the action and nothing denies it. For a KMS key, the key "
+        "policy also delegates to the principal's account, which is what lets that IAM allow count."),
+    "ALLOWED_BY_KEY_POLICY": (
+        "The key policy allows the action for this principal by name (or for every principal, \"*\", "
+        "with conditions the request meets) and nothing denies it. No IAM permission is needed."),
+    "ALLOWED_BY_RESOURCE_POLICY": (
+        "A resource-based policy allows the action for this principal by name (or for \"*\") and "
+        "nothing denies it. Within one account that is enough; no IAM permission is needed."),
+    "ALLOWED_BY_GRANT": (
+        "A KMS grant gives this principal the operation, the request meets the grant's constraints, "
+        "and nothing denies it. Grants add permissions; they never take any away."),
+    "ALLOWED_AS_ROOT": (
+        "The request comes from the account root user, which has full access to its account's "
+        "resources (for actions other than KMS key actions), and no resource-based policy denies it."),
+    "EXPLICIT_DENY": (
+        "A Deny statement applies to the request. An explicit deny overrides every allow, "
+        "including grants."),
+    "NO_IDENTITY_ALLOW": (
+        "Implicit deny: no identity-based policy allows the action. For a KMS key this means the key "
+        "policy delegates to the account, but no IAM policy (and no grant) allows the action."),
+    "KEY_POLICY_DOES_NOT_ALLOW": (
+        "Implicit deny: the key policy neither allows this principal nor delegates to its account, and "
+        "no grant allows the action. Without the key policy, IAM allows do not count."),
+    "CANNOT_EVALUATE": (
+        "kmslab cannot decide this request: it depends on something kmslab does not evaluate (an "
+        "unknown or malformed condition, a condition key it does not model, cross-account access). "
+        "kmslab refuses to guess; `allowed` is False and `unresolved` says what is missing."),
+}
+
+# Step verdicts and lock states, with the symbol shown next to the word in renderings.
+_SYMBOLS = {
+    "open": "✔", "closed": "✘", "delegated": "➜", "unknown": "?", "not used": "–",
+    "none": "✔", "deny": "✘", "allows": "✔", "delegates": "➜", "no allow": "✘",
+    "ineffective": "✘", "allowed": "✔", "denied": "✘", "cannot evaluate": "?", "not needed": "–",
+}
+
+_KMS_CRYPTO_OPERATIONS = frozenset({
+    "encrypt", "decrypt", "reencryptfrom", "reencryptto", "generatedatakey",
+    "generatedatakeywithoutplaintext", "generatedatakeypair", "generatedatakeypairwithoutplaintext",
+})
+
+# --------------------------------------------------------------------------------------------------
+# The Decision
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedStatement:
+    """A statement (or grant) that applied to the request."""
+
+    source: str  # e.g. 'AmazonDynamoDBFullAccess, statement 1' or 'key policy, statement "Sid"'
+    effect: str  # "Allow" or "Deny"
+    policy_type: str  # "identity-based policy", "key policy", "resource-based policy" or "grant"
+    via: str  # "identity", "principal" (named), "account" (delegation) or "grant"
+    statement: Mapping[str, Any]
+
+    def __str__(self) -> str:
+        return f"{self.effect:<5}  {self.source}"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of the evaluation, in AWS's order."""
+
+    title: str
+    verdict: str
+    sentence: str
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    """One of the locks a request must open: IAM policies, the key (or resource) policy, grants.
+
+    ``state`` is ``"open"``, ``"closed"``, ``"delegated"`` (the key policy lets IAM decide),
+    ``"unknown"`` or ``"not used"``.
+    """
+
+    name: str
+    state: str
+    why: str
+
+    @property
+    def is_open(self) -> bool | None:
+        return {"open": True, "closed": False}.get(self.state)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of one authorization request, with its reasons."""
+
+    allowed: bool
+    reason: str
+    principal: str
+    action: str
+    resource: str
+    matched: tuple[MatchedStatement, ...]
+    steps: tuple[Step, ...]
+    message: str | None
+    locks: tuple[Lock, ...]
+    what_would_change: tuple[str, ...]
+    unresolved: tuple[str, ...] = ()
+
+    @property
+    def explanation(self) -> str:
+        """The catalogue text for :attr:`reason`."""
+        return REASONS[self.reason]
+
+    @property
+    def decided(self) -> bool:
+        """False when kmslab could not evaluate the request."""
+        return self.reason != "CANNOT_EVALUATE"
+
+    @property
+    def identity_lock(self) -> Lock:
+        return self._lock("IAM policies")  # type: ignore[return-value]
+
+    @property
+    def key_lock(self) -> Lock | None:
+        """The key-policy lock; None for a request that is not on a KMS key."""
+        return self._lock("key policy")
+
+    @property
+    def grant_lock(self) -> Lock | None:
+        return self._lock("grants")
+
+    def _lock(self, name: str) -> Lock | None:
+        for lock in self.locks:
+            if lock.name == name:
+                return lock
+        return None
+
+    def raise_if_cannot_evaluate(self) -> Decision:
+        """Return self, or raise :class:`CannotEvaluateError` for a CANNOT_EVALUATE decision."""
+        if not self.decided:
+            raise CannotEvaluateError(
+                f"cannot evaluate {self.action} on {self.resource} for {self.principal}: "
+                + "; ".join(self.unresolved))
+        return self
+
+    # renderings ------------------------------------------------------------------------------
+
+    def _headline(self) -> str:
+        if not self.decided:
+            word = "? CANNOT EVALUATE"
+        else:
+            word = "✔ ALLOWED" if self.allowed else "✘ DENIED"
+        return f"{word}: {self.action} on {self.resource}"
+
+    def text(self) -> str:
+        """A plain-text explanation a newcomer can read (words and symbols, no colour)."""
+        lines = [
+            self._headline(),
+            f"  principal: {self.principal}",
+            f"  reason:    {self.reason}: {self.explanation}",
+        ]
+        if self.message:
+            lines += ["", "What AWS says:", f"  {self.message}"]
+        lines += ["", "Locks:"]
+        lines += [f"  {_SYMBOLS.get(lock.state, '?')} {lock.name}: {lock.state}: {lock.why}"
+                  for lock in self.locks]
+        lines += ["", "How AWS decides, in order:"]
+        lines += [f"  {n}. {_SYMBOLS.get(step.verdict, '•')} {step.title}: {step.verdict}. {step.sentence}"
+                  for n, step in enumerate(self.steps, 1)]
+        lines += ["", "Statements that matched:"]
+        if self.matched:
+            lines += [f"  {m.effect:<5}  {m.source} ({m.policy_type})" for m in self.matched]
+        else:
+            lines.append("  none")
+        if self.unresolved:
+            lines += ["", "Not evaluated:"] + [f"  ? {note}" for note in self.unresolved]
+        if self.what_would_change:
+            lines += ["", "What would change the outcome:"]
+            lines += [f"  - {sentence}" for sentence in self.what_would_change]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        status = ("cannot-evaluate" if not self.decided else "allowed" if self.allowed else "denied")
+        parts = [
+            f'<div class="kmslab-decision kmslab-{status}" role="region" '
+            f'aria-label="{e(self._headline())}">',
+            f"<p><strong>{e(self._headline())}</strong></p>",
+            "<dl>",
+            f"<dt>Principal</dt><dd><code>{e(self.principal)}</code></dd>",
+            f"<dt>Reason</dt><dd><code>{e(self.reason)}</code>: {e(self.explanation)}</dd>",
+        ]
+        if self.message:
+            parts.append(f"<dt>What AWS says</dt><dd><code>{e(self.message)}</code></dd>")
+        parts.append("</dl>")
+        parts.append("<table><caption>Locks</caption><thead><tr><th scope=\"col\">Lock</th>"
+                     "<th scope=\"col\">State</th><th scope=\"col\">Why</th></tr></thead><tbody>")
+        for lock in self.locks:
+            parts.append(f"<tr><td>{e(lock.name)}</td><td>{e(_SYMBOLS.get(lock.state, '?'))} "
+                         f"{e(lock.state)}</td><td>{e(lock.why)}</td></tr>")
+        parts.append("</tbody></table>")
+        parts.append("<p><strong>How AWS decides, in order</strong></p><ol>")
+        for step in self.steps:
+            parts.append(f"<li><strong>{e(step.title)}</strong>: {e(_SYMBOLS.get(step.verdict, '•'))} "
+                         f"{e(step.verdict)}. {e(step.sentence)}</li>")
+        parts.append("</ol>")
+        parts.append("<p><strong>Statements that matched</strong></p><ul>")
+        if self.matched:
+            parts += [f"<li>{e(m.effect)}: {e(m.source)} ({e(m.policy_type)})</li>" for m in self.matched]
+        else:
+            parts.append("<li>none</li>")
+        parts.append("</ul>")
+        if self.unresolved:
+            parts.append("<p><strong>Not evaluated</strong></p><ul>")
+            parts += [f"<li>? {e(note)}</li>" for note in self.unresolved]
+            parts.append("</ul>")
+        if self.what_would_change:
+            parts.append("<p><strong>What would change the outcome</strong></p><ul>")
+            parts += [f"<li>{e(sentence)}</li>" for sentence in self.what_would_change]
+            parts.append("</ul>")
+        parts.append("</div>")
+        return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------------------------------
+# Principals
+# --------------------------------------------------------------------------------------------------
+
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ROOT_ARN = re.compile(r"^arn:[^:]+:iam::(\d{12}):root$")
+_SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com(\.cn)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class _Principal:
+    arn: str  # as given
+    principal_arn: str  # aws:PrincipalArn: the role ARN for a role session
+    account: str | None
+    kind: str  # "root", "user", "role", "assumed-role", "federated-user", "service"
+    name: str | None
+    derived: tuple[tuple[str, Any], ...]  # derived context keys, lower case
+
+    @property
+    def root_arn(self) -> str | None:
+        if self.account is None:
+            return None
+        partition = self.arn.split(":")[1]
+        return f"arn:{partition}:iam::{self.account}:root"
+
+    def describe(self) -> str:
+        return {
+            "root": "the account root user",
+            "user": f"the user {self.name}",
+            "role": f"the role {self.name}",
+            "assumed-role": f"the role session {self.name}",
+            "federated-user": f"the federated user {self.name}",
+            "service": f"the service principal {self.arn}",
+        }[self.kind]
+
+
+@lru_cache(maxsize=1024)
+def _parse_principal(principal: str) -> _Principal:
+    if not isinstance(principal, str) or not principal:
+        raise ValueError(f"principal must be an ARN or a service principal name, got {principal!r}")
+    if _SERVICE_PRINCIPAL.match(principal):
+        return _Principal(principal, principal, None, "service", principal,
+                          (("aws:principalisawsservice", "true"),))
+    parts = principal.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or not _ACCOUNT_ID.match(parts[4]):
+        raise ValueError(
+            f"principal {principal!r} is neither an IAM/STS principal ARN "
+            f"(arn:aws:iam::<account>:user/<name>, ...) nor a service principal name")
+    _, partition, service, _, account, rest = parts
+    derived: dict[str, Any] = {
+        "aws:principalaccount": account,
+        "kms:calleraccount": account,
+        "aws:principalisawsservice": "false",
+        "aws:principalarn": principal,
+    }
+    if service == "iam" and rest == "root":
+        kind, name = "root", None
+        derived.update({"aws:principaltype": "Account", "aws:userid": account})
+    elif service == "iam" and rest.startswith("user/"):
+        kind, name = "user", rest.rsplit("/", 1)[1]
+        derived.update({"aws:principaltype": "User", "aws:username": name})
+    elif service == "iam" and rest.startswith("role/"):
+        kind, name = "role", rest.rsplit("/", 1)[1]
+        derived["aws:principaltype"] = "AssumedRole"
+    elif service == "sts" and rest.startswith("assumed-role/") and rest.count("/") == 2:
+        _, role, session = rest.split("/")
+        kind, name = "assumed-role", f"{role}/{session}"
+        derived.update({"aws:principaltype": "AssumedRole",
+                        "aws:principalarn": f"arn:{partition}:iam::{account}:role/{role}"})
+    elif service == "sts" and rest.startswith("federated-user/"):
+        kind, name = "federated-user", rest.split("/", 1)[1]
+        derived.update({"aws:principaltype": "FederatedUser", "aws:userid": f"{account}:{name}"})
+    else:
+        raise ValueError(f"principal {principal!r} is not a principal kmslab can evaluate: expected the "
+                         f"account root, an IAM user or role, or an STS assumed-role/federated-user ARN")
+    return _Principal(principal, derived["aws:principalarn"], account, kind, name,
+                      tuple(sorted(derived.items())))
+
+
+@dataclass(frozen=True, slots=True)
+class _PrincipalSpec:
+    """A normalised Principal / NotPrincipal element."""
+
+    anyone: bool
+    arns: frozenset[str]
+    accounts: frozenset[str]
+    services: frozenset[str]
+    others: frozenset[str]
+
+    def match(self, p: _Principal) -> str | None:
+        """``"principal"`` if it names the principal (or "*"), ``"account"`` if only its account."""
+        if self.anyone:
+            return "principal"
+        if p.kind == "service":
+            return "principal" if p.arn in self.services else None
+        if p.arn in self.arns or p.principal_arn in self.arns:
+            return "principal"
+        if p.account in self.accounts:
+            return "principal" if p.kind == "root" else "account"
+        return None
+
+
+def _strings(value: Any, what: str) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(item, str) and item for item in items):
+        raise ValueError(f"{what} must be a non-empty string or list of strings, got {value!r}")
+    return tuple(items)
+
+
+def _principal_spec(value: Any, where: str) -> _PrincipalSpec:
+    if value == "*":
+        return _PrincipalSpec(True, frozenset(), frozenset(), frozenset(), frozenset())
+    if not isinstance(value, Mapping) or not value:
+        raise ValueError(f"{where}: Principal must be \"*\" or an object such as {{\"AWS\": ...}}, "
+                         f"got {value!r}")
+    anyone = False
+    arns: set[str] = set()
+    accounts: set[str] = set()
+    services: set[str] = set()
+    others: set[str] = set()
+    for kind, entries in value.items():
+        names = _strings(entries, f"{where}: Principal {kind}")
+        if kind == "AWS":
+            for name in names:
+                root = _ROOT_ARN.match(name)
+                if name == "*":
+                    anyone = True
+                elif _ACCOUNT_ID.match(name):
+                    accounts.add(name)
+                elif root:
+                    accounts.add(root.group(1))
+                else:
+                    arns.add(name)
+        elif kind == "Service":
+            services.update(names)
+        elif kind in ("Federated", "CanonicalUser"):
+            others.update(names)
+        else:
+            raise ValueError(f"{where}: unknown principal type {kind!r} (expected AWS, Service, "
+                             f"Federated or CanonicalUser)")
+    return _PrincipalSpec(anyone, frozenset(arns), frozenset(accounts), frozenset(services),
+                          frozenset(others))
+
+
+# --------------------------------------------------------------------------------------------------
+# Normalised policies
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _ResourcePattern:
+    template: Template
+    regex: re.Pattern[str] | None  # compiled once when the pattern has no variables
+
+    def match(self, resource: str, ctx: RequestContext) -> bool | str:
+        """True/False, or a note (str) when it cannot be evaluated."""
+        if self.regex is not None:
+            return self.regex.fullmatch(resource) is not None
+        resolved = self.template.resolve(ctx)
+        if resolved is None:
+            return False  # a variable with no value: this pattern matches nothing
+        if isinstance(resolved, str):
+            return resolved
+        return resource_regex(resolved).fullmatch(resource) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    index: int  # 1-based
+    sid: str | None
+    allow: bool
+    not_action: bool
+    any_action: bool
+    action_exact: frozenset[str]
+    action_regex: re.Pattern[str] | None
+    not_resource: bool
+    any_resource: bool
+    resources: tuple[_ResourcePattern, ...]
+    principal: _PrincipalSpec | None
+    not_principal: bool
+    condition: Condition | None
+    raw: Mapping[str, Any]
+
+    @property
+    def effect(self) -> str:
+        return "Allow" if self.allow else "Deny"
+
+    def label(self, policy_label: str) -> str:
+        if self.sid:
+            return f'{policy_label}, statement "{self.sid}"'
+        return f"{policy_label}, statement {self.index}"
+
+    def action_matches(self, action_lower: str) -> bool:
+        hit = self.any_action or action_lower in self.action_exact or (
+            self.action_regex is not None and self.action_regex.fullmatch(action_lower) is not None)
+        return hit != self.not_action
+
+    def resource_matches(self, resource: str, ctx: RequestContext) -> tuple[bool | None, str | None]:
+        if self.any_resource:
+            return (not self.not_resource), None
+        notes = []
+        hit: bool | None = False
+        for pattern in self.resources:
+            result = pattern.match(resource, ctx)
+            if result is True:
+                hit = True
+                break
+            if isinstance(result, str):
+                notes.append(result)
+                hit = None
+        if hit is None:
+            return None, "; ".join(notes)
+        return hit != self.not_resource, None
+
+
+@dataclass(frozen=True, slots=True)
+class _Document:
+    statements: tuple[_Statement, ...]
+    has_principal: bool  # some statement has Principal/NotPrincipal
+    lacks_principal: bool  # some statement has neither
+
+
+_VERSIONS = ("2012-10-17", "2008-10-17")
+_STATEMENT_KEYS = frozenset({"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource",
+                             "Principal", "NotPrincipal", "Condition"})
+
+
+def _normalise_statement(raw: Any, index: int, variables: bool) -> _Statement:
+    where = f"statement {index}"
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where} is not a JSON object: {raw!r}")
+    unknown = set(raw) - _STATEMENT_KEYS
+    if unknown:
+        raise ValueError(f"{where} has unknown element(s) {sorted(unknown)}")
+    sid = raw.get("Sid")
+    if sid is not None and not isinstance(sid, str):
+        raise ValueError(f"{where}: Sid must be a string, got {sid!r}")
+    if sid:
+        where = f'statement {index} ("{sid}")'
+    effect = raw.get("Effect")
+    if effect not in ("Allow", "Deny"):
+        raise ValueError(f'{where}: Effect must be "Allow" or "Deny", got {effect!r}')
+    if ("Action" in raw) == ("NotAction" in raw):
+        raise ValueError(f"{where} must have exactly one of Action and NotAction")
+    if ("Resource" in raw) == ("NotResource" in raw):
+        raise ValueError(f"{where} must have exactly one of Resource and NotResource")
+    if "Principal" in raw and "NotPrincipal" in raw:
+        raise ValueError(f"{where} has both Principal and NotPrincipal")
+
+    not_action = "NotAction" in raw
+    actions = _strings(raw["NotAction" if not_action else "Action"], f"{where}: Action")
+    exact: set[str] = set()
+    wildcards: list[str] = []
+    for action in actions:
+        if action != "*" and ":" not in action:
+            raise ValueError(f'{where}: action {action!r} must look like "service:Action" or be "*"')
+        lowered = action.lower()
+        if "*" in lowered or "?" in lowered:
+            wildcards.append(lowered)
+        else:
+            exact.add(lowered)
+    any_action = "*" in wildcards
+    combined = None
+    if wildcards and not any_action:
+        combined = re.compile("|".join(f"(?:{action_regex(w).pattern})" for w in wildcards), re.DOTALL)
+
+    not_resource = "NotResource" in raw
+    resource_values = _strings(raw["NotResource" if not_resource else "Resource"], f"{where}: Resource")
+    any_resource = "*" in resource_values
+    patterns = []
+    for value in resource_values:
+        template = parse_template(value, variables=variables, resource=True)
+        regex = None if template.has_variables else resource_regex(template.parts)
+        patterns.append(_ResourcePattern(template, regex))
+
+    principal = None
+    not_principal = "NotPrincipal" in raw
+    if "Principal" in raw or not_principal:
+        principal = _principal_spec(raw["NotPrincipal" if not_principal else "Principal"], where)
+
+    condition = None
+    if "Condition" in raw:
+        condition = compile_condition(raw["Condition"], variables=variables)
+
+    return _Statement(index, sid or None, effect == "Allow", not_action, any_action, frozenset(exact),
+                      combined, not_resource, any_resource, tuple(patterns), principal, not_principal,
+                      condition, raw)
+
+
+@lru_cache(maxsize=512)
+def _normalise_text(text: str) -> _Document:
+    """Parse and normalise one policy document; cached on its JSON text."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the policy is not valid JSON: {exc}") from None
+    if not isinstance(document, Mapping):
+        raise ValueError(f"a policy document must be a JSON object, got {type(document).__name__}")
+    version = document.get("Version")
+    if version is not None and version not in _VERSIONS:
+        raise ValueError(f"unknown policy Version {version!r} (expected one of {', '.join(_VERSIONS)})")
+    if "Statement" not in document:
+        raise ValueError("the policy has no Statement element")
+    raw_statements = document["Statement"]
+    if isinstance(raw_statements, Mapping):
+        raw_statements = [raw_statements]
+    if not isinstance(raw_statements, list) or not raw_statements:
+        raise ValueError("the policy's Statement must be an object or a non-empty list of objects")
+    # Policy variables exist only in the 2012-10-17 language; elsewhere ${...} is literal text.
+    variables = version == "2012-10-17"
+    statements = tuple(_normalise_statement(raw, i, variables) for i, raw in enumerate(raw_statements, 1))
+    return _Document(
+        statements,
+        any(s.principal is not None for s in statements),
+        any(s.principal is None for s in statements),
+    )
+
+
+# Dict documents seen recently, by id: (the object itself, a deep copy taken then, its normalised
+# form). Holding the object keeps its id from being reused; comparing it with the copy (a C-level
+# deep comparison) proves it has not been mutated since, so the normalised form still describes it.
+_SEEN: dict[int, tuple[Any, Any, _Document]] = {}
+_SEEN_LIMIT = 256
+
+
+def _load(document: Any) -> _Document:
+    if isinstance(document, str):
+        return _normalise_text(document)
+    if isinstance(document, Mapping):
+        seen = _SEEN.get(id(document))
+        if seen is not None and seen[0] is document and seen[1] == document:
+            return seen[2]
+        try:
+            text = json.dumps(document, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"the policy cannot be serialised as JSON: {exc}") from None
+        normalised = _normalise_text(text)
+        if len(_SEEN) >= _SEEN_LIMIT:
+            _SEEN.pop(next(iter(_SEEN)))
+        _SEEN[id(document)] = (document, json.loads(text), normalised)
+        return normalised
+    raise ValueError(f"a policy must be a dict, JSON text, a (label, document) pair or a Policy; "
+                     f"got {type(document).__name__}")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A policy document with the label that names its source in explanations.
+
+    ``Policy(document, label="AmazonDynamoDBFullAccess")``. The document (a dict or JSON text) is
+    validated and normalised once, here; a malformed one raises ``ValueError``.
+    """
+
+    document: Mapping[str, Any] | str
+    label: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_normalised", _load(self.document))
+
+
+def _coerce(item: Any, default_label: str) -> tuple[str, _Document]:
+    if isinstance(item, Policy):
+        return item.label or default_label, item._normalised  # type: ignore[attr-defined]
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+        label, document = item
+        if isinstance(document, Policy):
+            return label, document._normalised  # type: ignore[attr-defined]
+        return label, _load(document)
+    return default_label, _load(item)
+
+
+# --------------------------------------------------------------------------------------------------
+# Grants
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Grant:
+    label: str
+    grantee: str
+    operations: frozenset[str]  # lower case
+    key_id: str | None
+    subset: Mapping[str, str] | None  # keys lower case (grant constraint keys are case-insensitive)
+    equals: Mapping[str, str] | None
+    raw: Mapping[str, Any]
+
+
+def _context_constraint(value: Any, where: str) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValueError(f"{where} must map strings to strings, got {value!r}")
+    return {k.lower(): v for k, v in value.items()}
+
+
+def _normalise_grant(raw: Any, index: int) -> _Grant:
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"grant {index} must be a ListGrants entry (a dict), got {raw!r}")
+    name = raw.get("Name") or raw.get("GrantId")
+    label = f'grant "{name}"' if name else f"grant {index}"
+    grantee = raw.get("GranteePrincipal")
+    if not isinstance(grantee, str) or not grantee:
+        raise ValueError(f"{label} has no GranteePrincipal")
+    operations = _strings(raw.get("Operations"), f"{label}: Operations")
+    constraints = raw.get("Constraints") or {}
+    if not isinstance(constraints, Mapping) or set(constraints) - {"EncryptionContextSubset",
+                                                                   "EncryptionContextEquals"}:
+        raise ValueError(f"{label}: Constraints may hold only EncryptionContextSubset and "
+                         f"EncryptionContextEquals, got {constraints!r}")
+    key_id = raw.get("KeyId")
+    return _Grant(
+        label, grantee, frozenset(op.lower() for op in operations),
+        key_id if isinstance(key_id, str) and key_id else None,
+        _context_constraint(constraints.get("EncryptionContextSubset"), f"{label}: EncryptionContextSubset"),
+        _context_constraint(constraints.get("EncryptionContextEquals"), f"{label}: EncryptionContextEquals"),
+        raw,
+    )
+
+
+def _key_matches(key_id: str, resource: str) -> bool:
+    return resource == key_id or resource.endswith("/" + key_id) or key_id.endswith("/" + resource)
+
+
+# --------------------------------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------------------------------
+
+_EC_PREFIX = "kms:encryptioncontext:"
+
+
+@dataclass(slots=True)
+class _Hit:
+    """A statement or grant whose action, resource and principal matched the request."""
+
+    kind: str  # "identity", "resource" or "grant"
+    label: str
+    allow: bool
+    applies: bool | None  # None: cannot be evaluated
+    via: str  # "identity", "principal", "account" or "grant"
+    failed: str | None  # why it does not apply, in words, when applies is False
+    notes: tuple[str, ...]
+    raw: Mapping[str, Any]
+
+
+def _any(values: Iterable[bool | None]) -> bool | None:
+    """Kleene OR."""
+    result: bool | None = False
+    for value in values:
+        if value is True:
+            return True
+        if value is None:
+            result = None
+    return result
+
+
+def _all(*values: bool | None) -> bool | None:
+    """Kleene AND."""
+    result: bool | None = True
+    for value in values:
+        if value is False:
+            return False
+        if value is None:
+            result = None
+    return result
+
+
+def _scan(doc: _Document, policy_label: str, kind: str, action_lower: str, resource: str,
+          p: _Principal, ctx: RequestContext, hits: list[_Hit]) -> None:
+    for st in doc.statements:
+        if not st.action_matches(action_lower):
+            continue
+        resource_ok, resource_note = st.resource_matches(resource, ctx)
+        if resource_ok is False:
+            continue
+        via = "identity"
+        principal_ok: bool | None = True
+        notes: list[str] = []
+        if resource_note:
+            notes.append(resource_note)
+        if kind == "resource":
+            assert st.principal is not None
+            named = st.principal.match(p)
+            if not st.not_principal:
+                if named is None:
+                    continue
+                via = named
+            else:
+                via = "principal"
+                principal_ok = _not_principal_applies(st, p, named)
+                if principal_ok is False:
+                    continue
+                if principal_ok is None:
+                    notes.append(
+                        "NotPrincipal lists the principal but not its account; AWS documents that it "
+                        "\"might validate the account first\", so the statement's effect depends on the "
+                        "service")
+        failed = None
+        condition_ok: bool | None = True
+        if st.condition is not None:
+            condition_ok, clause, condition_notes = st.condition.evaluate(ctx)
+            if condition_ok is False:
+                assert clause is not None
+                failed = f"its condition {clause.describe()} does not hold: {clause.request_value_text(ctx)}"
+            notes.extend(condition_notes)
+        applies = _all(resource_ok, principal_ok, condition_ok)
+        hits.append(_Hit(kind, st.label(policy_label), st.allow, applies, via, failed,
+                         tuple(notes) if applies is None else (), st.raw))
+
+
+def _not_principal_applies(st: _Statement, p: _Principal, named: str | None) -> bool | None:
+    """Whether a NotPrincipal statement applies to ``p`` (it applies to everyone it does not list)."""
+    assert st.principal is not None
+    spec = st.principal
+    if spec.anyone:
+        return False
+    if p.kind in ("root", "service"):
+        return named is None
+    if named != "principal":
+        return True  # not listed (listing only its account does not exclude a user or role)
+    if p.account in spec.accounts or st.allow:
+        return False
+    return None  # Deny that lists the principal but not its account: AWS "might" still deny
+
+
+def _scan_grants(grants: list[_Grant], op_lower: str, resource: str, p: _Principal,
+                 encryption_context: dict[str, str], hits: list[_Hit], misses: list[str]) -> None:
+    for grant in grants:
+        if grant.key_id and not _key_matches(grant.key_id, resource):
+            misses.append(f"{grant.label} is for another key ({grant.key_id})")
+            continue
+        if grant.grantee not in (p.arn, p.principal_arn):
+            misses.append(f"{grant.label} is for {grant.grantee}, not this principal")
+            continue
+        if op_lower not in grant.operations:
+            misses.append(f"{grant.label} does not list the operation")
+            continue
+        applies: bool | None = True
+        failed = None
+        notes: tuple[str, ...] = ()
+        if grant.subset is not None or grant.equals is not None:
+            if op_lower in _KMS_CRYPTO_OPERATIONS:
+                applies, failed = _constraints_hold(grant, encryption_context)
+            elif op_lower == "creategrant":
+                applies = None
+                notes = (f"{grant.label} has encryption-context constraints and lists CreateGrant; a "
+                         f"grant created from it must carry equal or stricter constraints, which "
+                         f"kmslab does not model",)
+            # other operations: "Grant constraints are not applied to operations that do not support
+            # an encryption context" (GrantConstraints, KMS API Reference)
+        hits.append(_Hit("grant", grant.label, True, applies, "grant", failed, notes, grant.raw))
+
+
+def _constraints_hold(grant: _Grant, ec: dict[str, str]) -> tuple[bool, str | None]:
+    def shown(pairs: Mapping[str, str]) -> str:
+        return ", ".join(f"{k}={v}" for k, v in sorted(pairs.items())) or "(empty)"
+
+    if grant.equals is not None:
+        if ec != grant.equals:
+            return False, (f"its EncryptionContextEquals constraint ({shown(grant.equals)}) does not "
+                           f"match the request's encryption context ({shown(ec)})")
+    if grant.subset is not None:
+        if any(ec.get(k) != v for k, v in grant.subset.items()):
+            return False, (f"its EncryptionContextSubset constraint ({shown(grant.subset)}) is not "
+                           f"contained in the request's encryption context ({shown(ec)})")
+    return True, None
+
+
+def _context_values(p: _Principal, context: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, str]]:
+    values = dict(p.derived)
+    encryption_context: dict[str, str] = {}
+    if context:
+        if not isinstance(context, Mapping):
+            raise ValueError(f"context must be a mapping of condition keys to values, got {context!r}")
+        ec_keys = []
+        for key, value in context.items():
+            if not isinstance(key, str):
+                raise ValueError(f"context keys must be strings, got {key!r}")
+            lowered = key.lower()
+            values[lowered] = value
+            if lowered.startswith(_EC_PREFIX) and len(key) > len(_EC_PREFIX):
+                ec_keys.append(key[len(_EC_PREFIX):])
+                encryption_context[lowered[len(_EC_PREFIX):]] = str(value)
+        if ec_keys and "kms:encryptioncontextkeys" not in values:
+            values["kms:encryptioncontextkeys"] = tuple(ec_keys)
+    return values, encryption_context
+
+
+def _is_key_request(action_lower: str, resource: str) -> bool:
+    if not action_lower.startswith("kms:"):
+        return False
+    return resource != "*" and ":alias/" not in resource
+
+
+def _resource_account(resource: str) -> str | None:
+    if not resource.startswith("arn:"):
+        return None
+    parts = resource.split(":", 5)
+    if len(parts) == 6 and _ACCOUNT_ID.match(parts[4]):
+        return parts[4]
+    return None
+
+
+def evaluate(
+    principal: str,
+    action: str,
+    resource: str,
+    *,
+    identity_policies: Iterable[Any] = (),
+    resource_policy: Any = None,
+    grants: Iterable[Mapping[str, Any]] = (),
+    context: Mapping[str, Any] | None = None,
+) -> Decision:
+    """Decide whether ``principal`` may perform ``action`` on ``resource``, and explain why.
+
+    ``principal``: an IAM user, role, root or STS session ARN, or a service principal name.
+    ``action``: ``"service:Operation"``, e.g. ``"kms:Decrypt"``. ``resource``: the ARN (``"*"`` for
+    actions without a resource).
+
+    ``identity_policies``: the principal's identity-based policies; ``resource_policy``: the
+    resource's policy (for a KMS key: its key policy). Each policy may be a dict, JSON text, a
+    ``(label, document)`` pair or a :class:`Policy`; the label names it in explanations (unlabelled
+    identity policies become "identity policy 1", "identity policy 2"...; the resource policy "key
+    policy" or "resource policy"). ``grants``: KMS ``ListGrants`` entries. ``context``: condition
+    keys of the request, e.g. ``{"kms:ViaService": "dynamodb.us-east-1.amazonaws.com",
+    "kms:EncryptionContext:aws:dynamodb:tableName": "Music"}``; multivalued keys take a list.
+
+    A malformed policy, grant, principal or action raises ``ValueError``. Anything else that kmslab
+    cannot evaluate is a ``CANNOT_EVALUATE`` decision, never an exception.
+    """
+    if not isinstance(action, str) or action.count(":") != 1 or not all(action.split(":")):
+        raise ValueError(f'action must look like "service:Operation", got {action!r}')
+    if not isinstance(resource, str) or not resource:
+        raise ValueError(f"resource must be an ARN or \"*\", got {resource!r}")
+    p = _parse_principal(principal)
+    action_lower = action.lower()
+    key_request = _is_key_request(action_lower, resource)
+
+    identities = [_coerce(item, f"identity policy {i}") for i, item in enumerate(identity_policies, 1)]
+    if identities and p.kind in ("root", "service"):
+        raise ValueError(f"{p.describe()} cannot have identity-based policies; pass none")
+    for label, doc in identities:
+        if doc.has_principal:
+            raise ValueError(f"{label} is an identity-based policy but has a Principal element")
+    resource_label = "key policy" if key_request else "resource policy"
+    resource_doc: tuple[str, _Document] | None = None
+    if resource_policy is not None:
+        resource_doc = _coerce(resource_policy, resource_label)
+        if resource_doc[1].lacks_principal:
+            raise ValueError(f"{resource_doc[0]} is a resource-based policy, so every statement needs a "
+                             f"Principal or NotPrincipal element")
+    grant_list = [_normalise_grant(g, i) for i, g in enumerate(grants, 1)] if key_request else []
+
+    values, encryption_context = _context_values(p, context)
+    ctx = RequestContext(values)
+
+    resource_hits: list[_Hit] = []
+    identity_hits: list[_Hit] = []
+    grant_hits: list[_Hit] = []
+    grant_misses: list[str] = []
+    if resource_doc is not None:
+        _scan(resource_doc[1], resource_doc[0], "resource", action_lower, resource, p, ctx, resource_hits)
+    for label, doc in identities:
+        _scan(doc, label, "identity", action_lower, resource, p, ctx, identity_hits)
+    if key_request:
+        _scan_grants(grant_list, action_lower[4:], resource, p, encryption_context, grant_hits,
+                     grant_misses)
+
+    resource_account = _resource_account(resource)
+    cross_account = (p.account is not None and resource_account is not None
+                     and p.account != resource_account)
+    facts = _Facts(
+        p=p, action=action, resource=resource, key_request=key_request, cross_account=cross_account,
+        resource_label=resource_doc[0] if resource_doc else None,
+        identity_labels=tuple(label for label, _ in identities),
+        grant_count=len(grant_list), grant_misses=tuple(grant_misses),
+        resource_hits=resource_hits, identity_hits=identity_hits, grant_hits=grant_hits,
+    )
+    return _decide(facts)
+
+
+# --------------------------------------------------------------------------------------------------
+# From hits to a Decision
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Facts:
+    p: _Principal
+    action: str
+    resource: str
+    key_request: bool
+    cross_account: bool
+    resource_label: str | None
+    identity_labels: tuple[str, ...]
+    grant_count: int
+    grant_misses: tuple[str, ...]
+    resource_hits: list[_Hit]
+    identity_hits: list[_Hit]
+    grant_hits: list[_Hit]
+
+    @property
+    def operation(self) -> str:
+        return self.action.split(":", 1)[1]
+
+
+def _applying(hits: Iterable[_Hit], allow: bool, via: str | None = None) -> list[_Hit]:
+    return [h for h in hits if h.allow == allow and h.applies is not False
+            and (via is None or h.via == via)]
+
+
+def _truth(hits: list[_Hit]) -> bool | None:
+    return _any(h.applies for h in hits)
+
+
+def _names(hits: Iterable[_Hit]) -> str:
+    labels = [h.label for h in hits]
+    if len(labels) <= 1:
+        return "".join(labels)
+    return ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def _near_misses(hits: Iterable[_Hit], allow: bool) -> list[_Hit]:
+    return [h for h in hits if h.allow == allow and h.applies is False and h.failed]
+
+
+def _decide(f: _Facts) -> Decision:
+    action = f.action
+    deny_resource = _applying(f.resource_hits, allow=False)
+    deny_identity = _applying(f.identity_hits, allow=False)
+    deny_res_t = _truth(deny_resource)
+    deny_id_t = _truth(deny_identity)
+    deny = _any((deny_res_t, deny_id_t))
+
+    direct_hits = _applying(f.resource_hits, True, "principal")
+    account_hits = _applying(f.resource_hits, True, "account")
+    identity_hits = _applying(f.identity_hits, True)
+    grant_hits = _applying(f.grant_hits, True)
+    direct = _truth(direct_hits)
+    delegated = _truth(account_hits)
+    iam = _truth(identity_hits)
+    grant = _truth(grant_hits)
+
+    unresolved: list[str] = []
+    for hit in (*f.resource_hits, *f.identity_hits, *f.grant_hits):
+        if hit.applies is None:
+            unresolved += [f"{hit.label}: {note}" for note in hit.notes] or [f"{hit.label}: cannot be evaluated"]
+
+    root = f.p.kind == "root"
+    if f.key_request:
+        if f.cross_account:
+            key_any = _any((direct, delegated))
+            allowed = _any((grant, None if key_any is not False else False))
+        else:
+            allowed = _any((direct, _all(delegated, iam), grant))
+    elif f.cross_account:
+        allowed = None
+    elif root:
+        allowed = True
+    else:
+        allowed = _any((direct, iam))
+    if f.cross_account and allowed is None:
+        unresolved.append(
+            f"{f.p.describe()} is in account {f.p.account} but the resource is in account "
+            f"{_resource_account(f.resource)}: cross-account access also needs the caller's account to "
+            f"allow it, and kmslab does not model cross-account evaluation")
+
+    deny_type = None
+    if deny is True:
+        reason = "EXPLICIT_DENY"
+        deny_type = "resource" if deny_res_t is True else "identity"
+    elif allowed is False:
+        if f.key_request:
+            reason = "NO_IDENTITY_ALLOW" if (delegated is not False and not f.cross_account) \
+                else "KEY_POLICY_DOES_NOT_ALLOW"
+        else:
+            reason = "NO_IDENTITY_ALLOW"
+    elif deny is None or allowed is None:
+        reason = "CANNOT_EVALUATE"
+    elif f.key_request and direct is True:
+        reason = "ALLOWED_BY_KEY_POLICY"
+    elif f.key_request and delegated is True and iam is True:
+        reason = "ALLOWED"
+    elif f.key_request:
+        reason = "ALLOWED_BY_GRANT"
+    elif root:
+        reason = "ALLOWED_AS_ROOT"
+    elif direct is True:
+        reason = "ALLOWED_BY_RESOURCE_POLICY"
+    else:
+        reason = "ALLOWED"
+    is_allowed = reason.startswith("ALLOWED")
+
+    matched = tuple(
+        MatchedStatement(h.label, "Allow" if h.allow else "Deny", _policy_type(h, f), h.via, h.raw)
+        for h in (*f.resource_hits, *f.identity_hits, *f.grant_hits) if h.applies is True)
+
+    tri = _Tri(deny_res_t, deny_id_t, direct, delegated, iam, grant, allowed)
+    builder = _Explainer(f, tri, reason, unresolved)
+    return Decision(
+        allowed=is_allowed,
+        reason=reason,
+        principal=f.p.arn,
+        action=action,
+        resource=f.resource,
+        matched=matched,
+        steps=builder.steps(),
+        message=_message(f, reason, deny_type),
+        locks=builder.locks(),
+        what_would_change=builder.what_would_change(),
+        unresolved=tuple(unresolved),
+    )
+
+
+def _policy_type(hit: _Hit, f: _Facts) -> str:
+    if hit.kind == "grant":
+        return "grant"
+    if hit.kind == "identity":
+        return "identity-based policy"
+    return "key policy" if f.key_request else "resource-based policy"
+
+
+def _message(f: _Facts, reason: str, deny_type: str | None) -> str | None:
+    """The enhanced access-denied message AWS returns (IAM User Guide, troubleshoot_access-denied)."""
+    on = "" if f.resource == "*" else f" on resource: {f.resource}"
+    base = f"User: {f.p.arn} is not authorized to perform: {f.action}{on}"
+    if reason == "EXPLICIT_DENY":
+        kind = "resource-based" if deny_type == "resource" else "identity-based"
+        return f"{base} with an explicit deny in a {kind} policy"
+    if reason == "NO_IDENTITY_ALLOW":
+        return f"{base} because no identity-based policy allows the {f.action} action"
+    if reason == "KEY_POLICY_DOES_NOT_ALLOW":
+        return f"{base} because no resource-based policy allows the {f.action} action"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Tri:
+    deny_resource: bool | None
+    deny_identity: bool | None
+    direct: bool | None
+    delegated: bool | None
+    iam: bool | None
+    grant: bool | None
+    allowed: bool | None
+
+
+def _memo(method: Any) -> Any:
+    """Compute a sentence once per explainer: steps() and locks() both use them."""
+    name = method.__name__
+
+    def wrapper(self: _Explainer) -> Any:
+        cache = self._cache
+        if name not in cache:
+            cache[name] = method(self)
+        return cache[name]
+
+    wrapper.__name__ = name
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+class _Explainer:
+    """Builds the steps, locks and suggestions of one decision from its facts."""
+
+    def __init__(self, f: _Facts, t: _Tri, reason: str, unresolved: list[str]) -> None:
+        self.f = f
+        self.t = t
+        self.reason = reason
+        self.unresolved = unresolved
+        self.rp = f.resource_label or ("key policy" if f.key_request else "resource policy")
+        self._cache: dict[str, tuple[str, str]] = {}
+
+    # -- pieces ------------------------------------------------------------------------------------
+
+    @_memo
+    def _deny_sentence(self) -> tuple[str, str]:
+        f = self.f
+        denies = [h for h in (*f.resource_hits, *f.identity_hits) if not h.allow and h.applies is True]
+        if denies:
+            return "deny", (f"{_names(denies)} denies {f.action}. An explicit deny overrides every "
+                            f"allow{', including grants' if f.key_request else ''}.")
+        unknown = [h for h in (*f.resource_hits, *f.identity_hits) if not h.allow and h.applies is None]
+        if unknown:
+            return "unknown", (f"kmslab cannot tell whether {_names(unknown)} applies; see \"Not "
+                               f"evaluated\".")
+        where = ("the key policy or the identity-based policies" if f.key_request
+                 else "the resource-based or identity-based policies")
+        sentence = f"No statement in {where} denies {f.action}."
+        misses = _near_misses((*f.resource_hits, *f.identity_hits), allow=False)
+        if misses:
+            sentence += " " + " ".join(f"{h.label} would deny, but {h.failed}." for h in misses)
+        return "none", sentence
+
+    @_memo
+    def _key_step(self) -> tuple[str, str]:
+        f, t = self.f, self.t
+        if f.resource_label is None:
+            return "no allow", ("No key policy was supplied. Every KMS key has one, and nothing in "
+                                "IAM can allow use of a key its key policy does not open.")
+        if t.direct is True:
+            hits = [h for h in _applying(f.resource_hits, True, "principal") if h.applies]
+            return "allows", (f"{_names(hits)} allows {f.action} for this principal directly, so no "
+                              f"IAM permission is needed.")
+        if t.delegated is True:
+            hits = [h for h in _applying(f.resource_hits, True, "account") if h.applies]
+            return "delegates", (f"{_names(hits)} names the account {f.p.account} as principal. That "
+                                 f"gives no one access by itself: it lets the account's IAM policies "
+                                 f"decide.")
+        if t.direct is None or t.delegated is None:
+            return "unknown", (f"kmslab cannot tell whether the {self.rp} allows {f.action}; see "
+                               f"\"Not evaluated\".")
+        sentence = (f"No statement in the {self.rp} allows {f.action} for {f.p.describe()} or for its "
+                    f"account, so IAM policies cannot allow it.")
+        misses = _near_misses(f.resource_hits, allow=True)
+        if misses:
+            sentence += " " + " ".join(f"{h.label} would allow it, but {h.failed}." for h in misses)
+        return "no allow", sentence
+
+    @_memo
+    def _iam_sentence(self) -> tuple[str, str]:
+        f, t = self.f, self.t
+        if f.p.kind in ("root", "service"):
+            return "not needed", f"{f.p.describe().capitalize()} has no identity-based policies."
+        count = len(f.identity_labels)
+        if t.iam is True:
+            hits = [h for h in _applying(f.identity_hits, True) if h.applies]
+            sentence = f"{_names(hits)} allows {f.action}."
+            if f.key_request and t.direct is not True and t.delegated is False:
+                return "ineffective", (sentence + " But the key policy does not delegate to the "
+                                       "account, so this IAM allow does not count.")
+            if f.key_request and t.delegated is True:
+                sentence += " The key policy delegates to the account, so this allow counts."
+            return "allows", sentence
+        if t.iam is None:
+            return "unknown", ("kmslab cannot tell whether an identity-based policy allows "
+                               f"{f.action}; see \"Not evaluated\".")
+        if count == 0:
+            sentence = f"No identity-based policy was given, so none allows {f.action}."
+        elif count == 1:
+            sentence = f"The identity-based policy ({f.identity_labels[0]}) does not allow {f.action}."
+        else:
+            shown = ", ".join(f.identity_labels)
+            sentence = f"None of the {count} identity-based policies ({shown}) allows {f.action}."
+        misses = _near_misses(f.identity_hits, allow=True)
+        if misses:
+            sentence += " " + " ".join(f"{h.label} would allow it, but {h.failed}." for h in misses)
+        return "no allow", sentence
+
+    @_memo
+    def _grant_sentence(self) -> tuple[str, str]:
+        f, t = self.f, self.t
+        if f.grant_count == 0:
+            return "no allow", "No grants were supplied for this key."
+        if t.grant is True:
+            hits = [h for h in f.grant_hits if h.applies]
+            return "allows", f"{_names(hits)} gives this principal the {f.operation} operation."
+        if t.grant is None:
+            return "unknown", "kmslab cannot tell whether a grant allows the request; see \"Not evaluated\"."
+        reasons = list(f.grant_misses) + [f"{h.label} {h.failed}" for h in f.grant_hits if h.failed]
+        sentence = (f"The grant does not give this principal the {f.operation} operation"
+                    if f.grant_count == 1 else
+                    f"None of the {f.grant_count} grants gives this principal the {f.operation} operation")
+        return "no allow", sentence + (": " + "; ".join(reasons) + "." if reasons else ".")
+
+    @_memo
+    def _resource_step(self) -> tuple[str, str]:
+        f, t = self.f, self.t
+        if f.resource_label is None:
+            return "not used", "No resource-based policy was given."
+        if t.direct is True:
+            hits = [h for h in _applying(f.resource_hits, True, "principal") if h.applies]
+            return "allows", (f"{_names(hits)} allows {f.action} for this principal by name; within "
+                              f"one account that is enough on its own.")
+        if t.delegated is True:
+            hits = [h for h in _applying(f.resource_hits, True, "account") if h.applies]
+            return "delegates", (f"{_names(hits)} names only the account {f.p.account}, which "
+                                 f"delegates the decision to the account's IAM policies.")
+        if t.direct is None or t.delegated is None:
+            return "unknown", "kmslab cannot tell whether the resource-based policy allows; see \"Not evaluated\"."
+        sentence = f"No statement in the {self.rp} allows {f.action} for this principal."
+        misses = _near_misses(f.resource_hits, allow=True)
+        if misses:
+            sentence += " " + " ".join(f"{h.label} would allow it, but {h.failed}." for h in misses)
+        return "no allow", sentence
+
+    def _final(self) -> Step:
+        verdict = {True: "allowed", False: "denied"}[self.reason.startswith("ALLOWED")]
+        if self.reason == "CANNOT_EVALUATE":
+            verdict = "cannot evaluate"
+        sentence = f"{self.reason}: {REASONS[self.reason]}"
+        if self.reason != "CANNOT_EVALUATE" and self.unresolved:
+            sentence += (" Some statements could not be evaluated (see \"Not evaluated\"), but "
+                         "whatever they say, the outcome is the same.")
+        return Step("Decision", verdict, sentence)
+
+    # -- public pieces -----------------------------------------------------------------------------
+
+    def steps(self) -> tuple[Step, ...]:
+        f = self.f
+        steps = [Step("Explicit deny", *self._deny_sentence())]
+        if f.key_request:
+            steps.append(Step("Key policy", *self._key_step()))
+            steps.append(Step("IAM policies", *self._iam_sentence()))
+            steps.append(Step("Grants", *self._grant_sentence()))
+        else:
+            if f.p.kind == "root":
+                steps.append(Step("Account root user", "allows",
+                                  "The root user has full access to its account's resources unless a "
+                                  "resource-based policy explicitly denies it."))
+            steps.append(Step("Resource-based policy", *self._resource_step()))
+            steps.append(Step("IAM policies", *self._iam_sentence()))
+        if f.cross_account:
+            steps.append(Step("Cross-account", "unknown" if self.reason == "CANNOT_EVALUATE" else "not used",
+                              f"The principal's account ({f.p.account}) is not the resource's "
+                              f"account; kmslab decides such requests only when they are certainly "
+                              f"denied or allowed by a grant."))
+        steps.append(self._final())
+        return tuple(steps)
+
+    def locks(self) -> tuple[Lock, ...]:
+        f, t = self.f, self.t
+        locks = [self._iam_lock()]
+        if f.key_request:
+            if t.deny_resource is True:
+                state, why = "closed", self._deny_why(f.resource_hits)
+            else:
+                verdict, why = self._key_step()
+                state = {"allows": "open", "delegates": "delegated", "unknown": "unknown"}.get(
+                    verdict, "closed")
+            locks.append(Lock("key policy", state, why))
+            verdict, why = self._grant_sentence()
+            locks.append(Lock("grants", {"allows": "open", "unknown": "unknown"}.get(verdict, "closed"), why))
+        elif f.resource_label is not None:
+            if t.deny_resource is True:
+                state, why = "closed", self._deny_why(f.resource_hits)
+            else:
+                verdict, why = self._resource_step()
+                state = {"allows": "open", "delegates": "delegated", "unknown": "unknown"}.get(
+                    verdict, "closed")
+            locks.append(Lock("resource policy", state, why))
+        return tuple(locks)
+
+    def _deny_why(self, hits: list[_Hit]) -> str:
+        denies = [h for h in hits if not h.allow and h.applies is True]
+        return f"{_names(denies)} explicitly denies {self.f.action}."
+
+    def _iam_lock(self) -> Lock:
+        f, t = self.f, self.t
+        if t.deny_identity is True:
+            return Lock("IAM policies", "closed", self._deny_why(f.identity_hits))
+        verdict, why = self._iam_sentence()
+        if verdict == "not needed":
+            return Lock("IAM policies", "not used", why)
+        state = {"allows": "open", "ineffective": "open", "unknown": "unknown"}.get(verdict, "closed")
+        return Lock("IAM policies", state, why)
+
+    def what_would_change(self) -> tuple[str, ...]:
+        f, t, reason = self.f, self.t, self.reason
+        who = f.p.describe()
+        out: list[str] = []
+        if reason == "EXPLICIT_DENY":
+            denies = [h for h in (*f.resource_hits, *f.identity_hits) if not h.allow and h.applies is True]
+            for hit in denies:
+                out.append(f"remove or narrow the Deny in {hit.label}: while it applies, no allow"
+                           f"{' and no grant' if f.key_request else ''} can open this request")
+            return tuple(out)
+        if reason == "CANNOT_EVALUATE":
+            out.append("make the request decidable: " + "; ".join(self.unresolved))
+            return tuple(out)
+        if reason == "NO_IDENTITY_ALLOW" and f.key_request:
+            out.append(f"add {f.action} for this key to one of {who}'s IAM policies (the key policy "
+                       f"already delegates to the account)")
+            out.append(f"or name {f.p.arn} as principal in a key policy statement that allows {f.action}")
+            out.append(f"or create a grant for {f.p.arn} that lists the {f.operation} operation")
+        elif reason == "KEY_POLICY_DOES_NOT_ALLOW":
+            out.append(f"add a key policy statement that allows {f.action} for {f.p.arn}")
+            if f.p.kind not in ("root", "service") and f.p.account:
+                extra = (f" (then the IAM allow in {_names(h for h in f.identity_hits if h.allow and h.applies)}"
+                         f" takes effect)" if t.iam is True else f", and also allow {f.action} in an IAM policy")
+                out.append(f"or delegate to the account in the key policy (Principal "
+                           f"{f.p.root_arn}){extra}")
+            out.append(f"or create a grant for {f.p.arn} that lists the {f.operation} operation")
+        elif reason == "NO_IDENTITY_ALLOW":
+            if f.p.kind not in ("root", "service"):
+                out.append(f"add {f.action} on {f.resource} to one of {who}'s IAM policies")
+            if f.resource_label is not None:
+                out.append(f"or allow {f.p.arn} by name in the {self.rp}")
+        if not out and reason.startswith("ALLOWED"):
+            out.extend(self._what_would_deny())
+            return tuple(out)
+        for hit in _near_misses((*f.resource_hits, *f.identity_hits), allow=True):
+            out.append(f"{hit.label} would allow {f.action} if its condition held ({hit.failed})")
+        return tuple(out)
+
+    def _what_would_deny(self) -> list[str]:
+        f, reason = self.f, self.reason
+        where = "in the key policy or in an IAM policy" if f.key_request else "in any policy"
+        out = [f"an explicit Deny for {f.action} {where} would deny this request; no allow "
+               f"{'or grant ' if f.key_request else ''}overrides it"]
+        if reason == "ALLOWED_AS_ROOT":
+            return out
+        sources: list[_Hit] = []
+        if reason in ("ALLOWED_BY_KEY_POLICY", "ALLOWED_BY_RESOURCE_POLICY"):
+            sources = [h for h in f.resource_hits if h.allow and h.via == "principal" and h.applies]
+        elif reason == "ALLOWED":
+            sources = [h for h in f.identity_hits if h.allow and h.applies]
+        elif reason == "ALLOWED_BY_GRANT":
+            sources = [h for h in f.grant_hits if h.applies]
+        other_paths = (self.t.direct is True) + (self.t.grant is True) + (
+            (self.t.iam is True) and (not f.key_request or self.t.delegated is True))
+        if len(sources) == 1 and other_paths == 1:
+            out.append(f"removing {sources[0].label} would leave nothing that allows {f.action}")
+        if reason == "ALLOWED" and f.key_request:
+            delegation = [h for h in f.resource_hits if h.allow and h.via == "account" and h.applies]
+            if len(delegation) == 1 and self.t.grant is not True:
+                out.append(f"removing {delegation[0].label} (the delegation to the account) would make "
+                           f"the IAM allow ineffective")
+        return out
