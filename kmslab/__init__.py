@@ -12,6 +12,8 @@ from ._errors import (
     ValidationError,
 )
 
+from ._lab import Lab
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "ConfigurationError",
     "HCLSyntaxError",
     "KmslabError",
+    "Lab",
     "LabError",
     "ReferenceError_",
     "UnsupportedError",

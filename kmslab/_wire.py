@@ -53,13 +53,14 @@ def service_of(url: str) -> str | None:
 
 def read_call(method: str, url: str, headers: Any, body: bytes | str | None) -> ApiCall | None:
     """Parse a signed request into an :class:`ApiCall`; None if it is not for a modelled service."""
-    service = service_of(url)
-    if service is None:
-        return None
     auth = headers.get("Authorization") or ""
     if isinstance(auth, bytes):
         auth = auth.decode()
     match = _CREDENTIAL.search(auth)
+    # The credential scope names the service; an emulator endpoint's host does not.
+    service = _HOST_SERVICES.get(match.group(3)) if match else service_of(url)
+    if service is None:
+        return None
     access_key_id = match.group(1) if match else None
     region = match.group(2) if match else "us-east-1"
     if isinstance(body, bytes):

@@ -1,0 +1,345 @@
+"""The Lab: one AWS account to learn in, and the only owner of its session.
+
+``Lab()`` (the offline target) starts moto in this process, seeds its random IDs, creates the lab's own
+identity ``lab-admin`` (an IAM user with ``AdministratorAccess``), and points the process's default AWS
+credentials at it, so that a plain ``boto3.client("dynamodb")`` acts as ``lab-admin``. Every request from
+any boto3 client then passes kmslab's enforcement point (see :mod:`kmslab._enforce`); a request for a
+service the lab does not emulate is refused, so nothing leaves the process even on a machine with real
+credentials in its environment or config.
+
+One lab is open at a time in a process: opening a new one closes the previous one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.awsrequest import AWSResponse
+from botocore.handlers import BUILTIN_HANDLERS
+from moto.core.botocore_stubber import MockRawResponse
+
+from ._directory import Directory
+from ._enforce import CallExplanation, Enforcer, SimClock, WireRequest
+from ._errors import LabError
+from ._trail import Trail
+
+ACCOUNT_ID = "123456789012"
+DEFAULT_REGION = "us-east-1"
+ADMIN_USER = "lab-admin"
+TARGETS = ("offline", "emulator", "aws")
+
+#: Environment variables a lab overrides while it is open (and restores on close).
+_ENV_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+             "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_CONFIG_FILE",
+             "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB",
+             "AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL_STS", "AWS_CA_BUNDLE",
+             "AWS_EC2_METADATA_DISABLED", "MOTO_IAM_LOAD_MANAGED_POLICIES")
+
+_lock = threading.RLock()
+_active: Lab | None = None
+
+
+# -- the one enforcement point, installed once into botocore -------------------------------------------
+
+def _dispatch(event_name: str, request: Any, **kwargs: Any) -> Any:
+    """botocore ``before-send``, in the place of moto's own handler.
+
+    botocore calls *every* ``before-send`` handler and keeps the first answer, so an enforcement point
+    beside moto's handler could not stop moto from carrying out a refused call. This one handler therefore
+    stands where moto's stood: with an offline lab open, it authorizes, then lets moto answer; with no lab,
+    it is moto's handler unchanged (plain ``mock_aws()`` keeps working).
+    """
+    lab = _active
+    if lab is None or lab._enforcer is None:
+        return _moto_stubber()(event_name, request, **kwargs)
+    if lab.target != "offline":
+        return _guard(lab, request)
+    wire = WireRequest(request.method, request.url, request.headers, request.body or b"")
+
+    def forward(authorized: WireRequest) -> Any:
+        if authorized.body != (request.body or b""):  # the enforcer corrected the request
+            request.body = authorized.body
+            request.headers["Content-Length"] = str(len(authorized.body))
+        return _moto_stubber().process_request(request)
+
+    answer = lab._enforcer.handle(wire, forward)
+    if answer is None:  # a service the lab does not model: moto would answer unauthorized, so refuse
+        return _guard(lab, request)
+    status, headers, body = answer
+    return AWSResponse(request.url, status, headers, MockRawResponse(body))  # type: ignore[arg-type]
+
+
+def _guard(lab: Lab, request: Any) -> Any:
+    """What an offline lab answers for a service it does not emulate: nothing reaches the network. An
+    emulator lab lets requests reach the loopback address only."""
+    if lab.target == "emulator" and request.url.startswith(("http://127.0.0.1:", "http://localhost:")):
+        return None
+    body = (b'{"__type":"kmslab#OfflineLab","message":"This kmslab lab emulates DynamoDB, KMS, IAM and STS '
+            b'only, on this machine; the request was not sent anywhere."}')
+    return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.1"},
+                       MockRawResponse(body))  # type: ignore[arg-type]
+
+
+def _moto_stubber() -> Any:
+    import moto.core.models as moto_models
+    return moto_models.botocore_stubber
+
+
+def _install_handlers() -> None:
+    """Put :func:`_dispatch` where moto's ``before-send`` handler stands, once."""
+    stubber = _moto_stubber()  # importing moto adds its handler to BUILTIN_HANDLERS
+    for index, entry in enumerate(BUILTIN_HANDLERS):
+        if entry[1] is _dispatch:
+            return
+        if entry[0] == "before-send" and entry[1] is stubber:
+            BUILTIN_HANDLERS[index] = ("before-send", _dispatch)
+            return
+    BUILTIN_HANDLERS.append(("before-send", _dispatch))
+
+
+_install_handlers()
+
+
+def _evaluate(*args: Any, **kwargs: Any) -> Any:
+    from ._evaluator import evaluate
+    return evaluate(*args, **kwargs)
+
+
+class Lab:
+    """An AWS account to learn in: offline (moto in this process), an emulator endpoint, or real AWS.
+
+    >>> with Lab() as lab:                                   # doctest: +SKIP
+    ...     outputs = lab.terraform("terraform").apply()
+    """
+
+    def __init__(self, target: str | None = None, *, seed: int = 0, region: str = DEFAULT_REGION,
+                 endpoint_url: str | None = None, quiet: bool = False) -> None:
+        target = target or os.environ.get("KMSLAB_TARGET") or "offline"
+        if target not in TARGETS:
+            raise LabError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
+        if target == "aws":
+            raise LabError("the 'aws' target is not available in this version of kmslab yet; "
+                           "use Lab() for the offline lab or Lab(target='emulator')")
+        self.target = target
+        self.region = region
+        self.account_id = ACCOUNT_ID
+        self.seed = seed
+        self.quiet = quiet
+        self.endpoint_url = endpoint_url
+        self.clock = SimClock()
+        self.trail = Trail()
+        self._saved_env: dict[str, str | None] = {}
+        self._mock: Any = None
+        self._enforcer: Enforcer | None = None
+        self._closed = False
+        self._server: Any = None
+        self._config_patch: Any = None
+        self._open()
+
+    # -- opening and closing ------------------------------------------------------------------------
+    def _open(self) -> None:
+        global _active
+        from moto import mock_aws
+        from moto.moto_api._internal import mock_random
+
+        with _lock:
+            if _active is not None:
+                _active.close()
+            _install_handlers()
+            if self.target == "offline":
+                self._mock = mock_aws(config={"iam": {"load_aws_managed_policies": True}})
+                self._mock.start()
+            else:
+                self._start_emulator()
+            mock_random.seed(self.seed)
+            self._directory = Directory(self.account_id, self.region)
+            access_key = self._create_admin()
+            self._set_env(access_key.access_key_id, access_key.secret_access_key)
+            self._admin_credentials = (access_key.access_key_id, access_key.secret_access_key)
+            self._enforcer = Enforcer(self._directory, self.clock, self.trail, _evaluate, seed=self.seed)
+            _active = self
+        if self.target == "emulator":
+            os.environ["AWS_ENDPOINT_URL"] = self._server.endpoint_url
+        self.session = boto3.Session(aws_access_key_id=access_key.access_key_id,
+                                     aws_secret_access_key=access_key.secret_access_key,
+                                     region_name=self.region)
+
+    def _start_emulator(self) -> None:
+        """Serve the lab on 127.0.0.1; the Python session reaches it through ``AWS_ENDPOINT_URL``."""
+        from unittest.mock import patch
+        from urllib.parse import urlparse
+
+        from moto.core.base_backend import BackendDict
+        from moto.core.config import default_user_config
+
+        port = 0
+        if self.endpoint_url:
+            parsed = urlparse(self.endpoint_url)
+            if parsed.hostname not in ("127.0.0.1", "localhost") or not parsed.port:
+                raise LabError(
+                    f"kmslab serves the emulator itself, on 127.0.0.1; {self.endpoint_url!r} is not a loopback "
+                    "address with a port. Give e.g. endpoint_url='http://127.0.0.1:4566', or none for a free port. "
+                    "(An emulator kmslab does not run cannot have the two locks enforced.)")
+            port = parsed.port
+        self._config_patch = patch.dict(default_user_config, {"iam": {"load_aws_managed_policies": True}})
+        self._config_patch.start()
+        BackendDict.reset()
+        self._server = self._serve(port)
+
+    def _serve(self, port: int = 0) -> Any:
+        from ._server import EmulatorServer
+        try:
+            return EmulatorServer(lambda: self._enforcer, port=port)
+        except OSError as error:
+            raise LabError(f"cannot serve the lab on 127.0.0.1:{port}: {error.strerror}") from error
+
+    @property
+    def endpoint(self) -> str:
+        """The lab's HTTP endpoint on 127.0.0.1 (started on first use in the offline target)."""
+        self._check_open()
+        if self._server is None:
+            self._server = self._serve()
+        return self._server.endpoint_url
+
+    def _create_admin(self) -> Any:
+        iam = self._directory.iam
+        iam.create_user(region_name=self.region, user_name=ADMIN_USER, path="/", tags=[])
+        iam.attach_user_policy("arn:aws:iam::aws:policy/AdministratorAccess", ADMIN_USER)
+        return iam.create_access_key(user_name=ADMIN_USER)
+
+    def _set_env(self, access_key_id: str, secret: str) -> None:
+        self._saved_env = {name: os.environ.get(name) for name in _ENV_KEYS}
+        for name in _ENV_KEYS:
+            os.environ.pop(name, None)
+        os.environ.update({
+            "AWS_ACCESS_KEY_ID": access_key_id,
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        })
+        boto3.DEFAULT_SESSION = None
+
+    def close(self) -> None:
+        """End the lab: stop the emulator and give the process its AWS environment back."""
+        global _active
+        with _lock:
+            if self._closed:
+                return
+            self._closed = True
+            for name, value in self._saved_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            boto3.DEFAULT_SESSION = None
+            if _active is self:
+                _active = None
+            self._enforcer = None
+            if self._server is not None:
+                self._server.stop()
+                self._server = None
+            if self._mock is not None:
+                self._mock.stop()
+                self._mock = None
+            if self._config_patch is not None:
+                from moto.core.base_backend import BackendDict
+                BackendDict.reset()
+                self._config_patch.stop()
+                self._config_patch = None
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LabError("this lab is closed; open a new one with Lab()")
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<Lab {self.target} account={self.account_id} region={self.region} {state}>"
+
+    # -- sessions -----------------------------------------------------------------------------------
+    def session_for(self, user: str) -> boto3.Session:
+        """A boto3 session signed with an active access key of IAM user ``user``."""
+        self._check_open()
+        moto_user = self._directory.iam.users.get(user)
+        if moto_user is None:
+            raise LabError(f"no IAM user named {user!r} in this lab")
+        for key in moto_user.access_keys:
+            if key.status == "Active":
+                return boto3.Session(aws_access_key_id=key.access_key_id,
+                                     aws_secret_access_key=key.secret_access_key, region_name=self.region)
+        raise LabError(f"IAM user {user!r} has no active access key (create one with aws_iam_access_key)")
+
+    # -- terraform ----------------------------------------------------------------------------------
+    def terraform(self, path: str | os.PathLike[str], variables: dict[str, Any] | None = None, *,
+                  engine: str | None = None) -> Any:
+        """A stack over the ``.tf`` files in ``path``, applied as ``lab-admin``.
+
+        ``engine="embedded"`` (the default) applies in-process in milliseconds; ``engine="terraform"`` runs
+        the real terraform CLI against the lab's endpoint on 127.0.0.1. ``KMSLAB_ENGINE`` sets the default.
+        """
+        self._check_open()
+        engine = engine or os.environ.get("KMSLAB_ENGINE") or "embedded"
+        out = (lambda line: None) if self.quiet else print
+        if engine == "embedded":
+            from ._terraform import Stack
+            return Stack(Path(path), session=self.session, variables=variables, out=out)
+        if engine == "terraform":
+            from ._tfcli import TerraformCLIStack
+            access_key, secret_key = self._admin_credentials
+            return TerraformCLIStack(Path(path), endpoint=self.endpoint, access_key=access_key,
+                                     secret_key=secret_key, region=self.region, variables=variables, out=out)
+        raise LabError(f"unknown engine {engine!r}: choose 'embedded' or 'terraform'")
+
+    # -- time ---------------------------------------------------------------------------------------
+    @property
+    def now(self) -> Any:
+        """The lab clock (UTC). It starts at a fixed instant and moves only with :meth:`advance`."""
+        return self.clock.now
+
+    def advance(self, seconds: float = 0, *, minutes: float = 0, hours: float = 0, days: float = 0) -> None:
+        """Move the lab clock forward: cached table keys expire, deletion windows end."""
+        self._check_open()
+        self.clock.advance(seconds + 60 * minutes + 3600 * hours + 86400 * days)
+        assert self._enforcer is not None
+        self._enforcer.delete_due_keys()
+
+    # -- explanations -------------------------------------------------------------------------------
+    def explain(self, principal: str, action: str, resource: str, context: dict[str, Any] | None = None) -> Any:
+        """The Decision for one request, with the policies the lab holds now (like IAM's policy simulator).
+
+        ``principal`` is a user name or ARN; for a ``kms:`` action ``resource`` may be a key ID, key ARN or
+        alias, and the key policy and grants are included.
+        """
+        self._check_open()
+        assert self._enforcer is not None
+        who = self._directory.principal_named(principal)
+        key = None
+        if action.lower().startswith("kms:") and resource != "*":
+            key = self._directory.key(resource)
+            if key is None:
+                raise LabError(f"no KMS key {resource!r} in this lab")
+            resource = key.arn
+        elif action.lower().startswith("dynamodb:") and not resource.startswith("arn:") and resource != "*":
+            resource = self._directory.table_arn(resource)
+        full_context = {"kms:CallerAccount": who.account_id} if key is not None else {}
+        full_context.update(context or {})
+        return self._enforcer.decide(who, action, resource, key=key, context=full_context)
+
+    def why(self) -> CallExplanation | None:
+        """The explanation behind the last refused call, every lock it met included."""
+        return self._enforcer.last_refused if self._enforcer else None
+
+    def explanation(self, event_id: str) -> CallExplanation | None:
+        """The explanation behind one trail record (by its ``eventID``)."""
+        return self._enforcer.explanations.get(event_id) if self._enforcer else None

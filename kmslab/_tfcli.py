@@ -1,0 +1,180 @@
+"""The real terraform CLI behind the same ``Stack`` API as the embedded applier.
+
+``lab.terraform(path, engine="terraform")`` copies the ``.tf`` files into a working copy, adds a provider
+override that points the AWS provider at the lab's endpoint on 127.0.0.1 (with the lab-admin's keys and
+the skip flags an emulator needs), and runs ``terraform init``, ``plan``, ``apply`` and ``destroy`` there.
+State comes from ``terraform show -json``; outputs from ``terraform output -json``.
+
+Offline use needs the AWS provider in a local mirror: kmslab writes a CLI configuration with a
+``filesystem_mirror`` when it finds one (``$KMSLAB_TF_PROVIDER_MIRROR``, else ``/opt/tf-plugins``, else
+``~/.terraform.d/plugins``); otherwise ``terraform init`` downloads the provider as usual.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ._errors import ApplyError, ConfigurationError, LabError
+
+INSTALL_HINT = ("the terraform CLI is not installed (or not on PATH). Install it from "
+                "https://developer.hashicorp.com/terraform/install, or use the embedded applier: "
+                "lab.terraform(path) with no engine argument.")
+_MIRROR_CANDIDATES = ("/opt/tf-plugins", "~/.terraform.d/plugins")
+
+
+def find_provider_mirror() -> Path | None:
+    """A filesystem mirror that holds the hashicorp/aws provider, or None."""
+    candidates = [os.environ.get("KMSLAB_TF_PROVIDER_MIRROR", ""), *_MIRROR_CANDIDATES]
+    for candidate in candidates:
+        if not candidate:
+            continue
+        path = Path(candidate).expanduser()
+        if (path / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+            return path
+    return None
+
+
+def terraform_available() -> tuple[bool, str]:
+    """Whether the CLI and an offline provider are here; the reason when not."""
+    if shutil.which("terraform") is None:
+        return False, INSTALL_HINT
+    if find_provider_mirror() is None:
+        return False, ("no local mirror of the hashicorp/aws provider was found (set KMSLAB_TF_PROVIDER_MIRROR "
+                       "to a filesystem_mirror folder)")
+    return True, ""
+
+
+class CLIPlan:
+    """The CLI's own plan text, with the same surface as the embedded applier's Plan."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text.strip()
+        lines = [line for line in self.text.splitlines() if line.startswith(("Plan:", "No changes."))]
+        self.summary = lines[-1] if lines else ""
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        import html
+        return f"<pre class='kmslab-plan'>{html.escape(self.text)}</pre>"
+
+
+class TerraformCLIStack:
+    """A folder of ``.tf`` files applied by the real terraform CLI against the lab's endpoint."""
+
+    def __init__(self, path: Path, *, endpoint: str, access_key: str, secret_key: str, region: str,
+                 variables: dict[str, Any] | None = None, out: Callable[[str], None] = print) -> None:
+        self.binary = shutil.which("terraform")
+        if self.binary is None:
+            raise LabError(INSTALL_HINT)
+        source = Path(path)
+        if not source.is_dir():
+            raise ConfigurationError(f"no such folder: {source}")
+        self.workdir = Path(tempfile.mkdtemp(prefix="kmslab-terraform-"))
+        for tf in sorted(source.glob("*.tf")):
+            shutil.copy2(tf, self.workdir / tf.name)
+        self._write_override(endpoint, access_key, secret_key, region)
+        self._env = self._environment(variables or {})
+        self._out = out
+        self._initialized = False
+        self.outputs: dict[str, Any] = {}
+
+    # -- set-up ---------------------------------------------------------------------------------------
+    def _write_override(self, endpoint: str, access_key: str, secret_key: str, region: str) -> None:
+        override = f'''# Written by kmslab: the AWS provider talks to the lab's endpoint, not to AWS.
+provider "aws" {{
+  region                      = "{region}"
+  access_key                  = "{access_key}"
+  secret_key                  = "{secret_key}"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  endpoints {{
+    dynamodb = "{endpoint}"
+    iam      = "{endpoint}"
+    kms      = "{endpoint}"
+    sts      = "{endpoint}"
+  }}
+}}
+'''
+        (self.workdir / "kmslab_override.tf").write_text(override)
+
+    def _environment(self, variables: dict[str, Any]) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_VAR_"))}
+        env.update({"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1",
+                    "AWS_EC2_METADATA_DISABLED": "true"})
+        mirror = find_provider_mirror()
+        if mirror is not None:
+            config = self.workdir / ".terraformrc"
+            config.write_text(
+                "provider_installation {\n"
+                f'  filesystem_mirror {{\n    path    = "{mirror}"\n    include = ["registry.terraform.io/*/*"]\n  }}\n'
+                '  direct {\n    exclude = ["registry.terraform.io/*/*"]\n  }\n}\n')
+            env["TF_CLI_CONFIG_FILE"] = str(config)
+        for name, value in variables.items():
+            env[f"TF_VAR_{name}"] = value if isinstance(value, str) else json.dumps(value)
+        return env
+
+    def _run(self, *args: str, stream: bool = False) -> str:
+        command = [self.binary, *args]
+        if not stream:
+            done = subprocess.run(command, cwd=self.workdir, env=self._env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise ApplyError(f"terraform {args[0]} failed:\n{(done.stderr or done.stdout).strip()}")
+            return done.stdout
+        lines = []
+        with subprocess.Popen(command, cwd=self.workdir, env=self._env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) as process:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line)
+                self._out(line.rstrip("\n"))
+        if process.returncode != 0:
+            raise ApplyError(f"terraform {args[0]} failed:\n{''.join(lines[-20:]).strip()}")
+        return "".join(lines)
+
+    def _init(self) -> None:
+        if not self._initialized:
+            self._run("init", "-input=false", "-no-color")
+            self._initialized = True
+
+    # -- the Stack API --------------------------------------------------------------------------------
+    def plan(self, target: str | None = None) -> CLIPlan:
+        self._init()
+        extra = [f"-target={target}"] if target else []
+        return CLIPlan(self._run("plan", "-input=false", "-no-color", *extra))
+
+    def apply(self, target: str | None = None) -> dict[str, Any]:
+        self._init()
+        extra = [f"-target={target}"] if target else []
+        self._run("apply", "-input=false", "-no-color", "-auto-approve", *extra, stream=True)
+        raw = json.loads(self._run("output", "-json") or "{}")
+        self.outputs = {name: item.get("value") for name, item in raw.items()}
+        return dict(self.outputs)
+
+    def destroy(self) -> None:
+        self._init()
+        self._run("destroy", "-input=false", "-no-color", "-auto-approve", stream=True)
+        self.outputs = {}
+
+    @property
+    def state(self) -> dict[str, dict[str, Any]]:
+        self._init()
+        shown = json.loads(self._run("show", "-json") or "{}")
+        resources = shown.get("values", {}).get("root_module", {}).get("resources", [])
+        return {r["address"]: {"type": r["type"], "name": r["name"], "attributes": r.get("values", {}),
+                               "dependencies": r.get("depends_on", [])} for r in resources}
+
+    def close(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
