@@ -174,7 +174,7 @@ def convert(value: Any, spec: TypeSpec) -> Any:
     if kind == "tuple":
         if not isinstance(value, list) or len(value) != len(spec.elements):
             raise TypeMismatch(f"tuple required with {len(spec.elements)} elements")
-        return [_convert_at(v, t, f"element {i}") for i, (v, t) in enumerate(zip(value, spec.elements))]
+        return [_convert_at(v, t, f"element {i}") for i, (v, t) in enumerate(zip(value, spec.elements, strict=True))]
     if kind == "map":
         if not isinstance(value, dict):
             raise TypeMismatch(f"map of {spec.element} required")

@@ -19,7 +19,7 @@ from typing import Any
 
 from lark import Tree
 
-from .._errors import HCLSyntaxError, ReferenceError_, UnsupportedError, ValidationError
+from .._errors import HCLSyntaxError, UnsupportedError, ValidationError
 from ._syntax import (
     Expr,
     ExprBuilder,

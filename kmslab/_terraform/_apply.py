@@ -1,0 +1,480 @@
+"""The :class:`Stack`: parse and check a configuration, then plan, apply and destroy it through boto3.
+
+Data flows one way: ``.tf`` text -> :mod:`._parse` (blocks with file:line) -> :mod:`._check`
+(types, arguments, references, cycles) -> a walk over the dependency graph that evaluates each
+variable, local, data source, resource and output (:mod:`._expr`) and diffs resources against the
+state (:mod:`._plan`) -> the handlers of :mod:`._resources`, which call AWS through the session's
+clients.
+
+Everything that can be refused is refused in ``Stack(...)`` or at the start of ``plan``/``apply``,
+before any AWS call that changes something. State is kept in memory, as Terraform keeps it (each
+resource's type, name, attributes and dependencies), and optionally in a JSON file. A failed AWS
+call stops the apply with :class:`ApplyError`; the state then says exactly what exists, and the next
+apply carries on from there. There is no refresh: the state is trusted, as with
+``terraform apply -refresh=false``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .._errors import ApplyError, ReferenceError_, ValidationError
+from ._aws import Aws
+from ._check import Graph, check_config, schema_of
+from ._data import DATA_SOURCES
+from ._expr import UNKNOWN, Evaluator, TypeMismatch, convert, is_known
+from ._parse import Block, Config, Resource, closest, parse_directory
+from ._plan import NO_CHANGES, OutputChange, Plan, ResourceChange, config_view, diff_resource, planned_values
+from ._render import output_value_lines
+from ._resources import RESOURCE_TYPES, PartialCreate
+from ._schema import Arg, BlockSpec, Problem, check_value, coerce
+from ._syntax import Loc
+
+_VERBS = {"create": "creating", "update": "updating", "delete": "destroying"}
+
+
+def _problems_error(problems: list[Problem], address: str, loc: Loc) -> ValidationError:
+    """One provider error, or Terraform's "N errors occurred:" list, naming the resource."""
+    if len(problems) == 1:
+        text = problems[0].message
+    else:
+        text = f"{len(problems)} errors occurred:\n" + "\n".join(f"  * {p.message}" for p in problems)
+    error = ValidationError(f"{text}\n\n  with {address}", file=loc.file, line=loc.line)
+    error.address = address
+    error.errors = [p.message for p in problems]
+    return error
+
+
+def _known_or_none(value: Any) -> Any:
+    """State never holds UNKNOWN: anything AWS did not report is null."""
+    if value is UNKNOWN:
+        return None
+    if isinstance(value, dict):
+        return {k: _known_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_known_or_none(v) for v in value]
+    return value
+
+
+class _Walk:
+    """One pass over the graph: the scope that expressions see, filled in dependency order."""
+
+    def __init__(self, stack: Stack) -> None:
+        directory = str(stack.config.directory)
+        self.scope: dict[str, Any] = {
+            "var": dict(stack._variables), "local": {}, "data": {},
+            "path": {"module": directory, "root": directory, "cwd": str(Path.cwd())},
+            "terraform": {"workspace": "default"},
+        }
+        for resource in stack.config.resources.values():
+            if resource.mode == "managed":
+                self.scope.setdefault(resource.type, {})
+            else:
+                self.scope["data"].setdefault(resource.type, {})
+        self.evaluator = Evaluator(self.scope, stack.config.directory)
+
+    def set_resource(self, resource: Resource, value: Any) -> None:
+        if resource.mode == "data":
+            self.scope["data"][resource.type][resource.name] = value
+        else:
+            self.scope[resource.type][resource.name] = value
+
+
+class Stack:
+    """A Terraform configuration directory applied through a ``boto3.Session``.
+
+    ``Stack(path, session=..., variables=None, out=None, state_path=None)`` parses and checks every
+    ``*.tf`` file in ``path`` at once and raises a :class:`ConfigurationError` subclass for anything
+    refused. ``out`` receives each progress line (default ``print``). With ``state_path`` the state
+    is also read from and written to that JSON file.
+    """
+
+    def __init__(self, path: str | Path, session: Any, variables: dict[str, Any] | None = None,
+                 out: Callable[[str], None] | None = None, state_path: str | Path | None = None) -> None:
+        self.config: Config = parse_directory(path)
+        self.graph: Graph = check_config(self.config)
+        self._aws = Aws(session)
+        self._out = out or print
+        self._state_path = Path(state_path) if state_path else None
+        self._state: dict[str, dict[str, Any]] = self._load_state()
+        self._outputs: dict[str, Any] = {}
+        self._data_cache: dict[str, dict[str, Any]] = {}
+        self._variables = self._resolve_variables(dict(variables or {}))
+        self._walk("validate")
+
+    # -- public surface ----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> dict[str, dict[str, Any]]:
+        """A copy of the state: ``{address: {"type", "name", "attributes", "dependencies"}}``
+        (tainted resources also carry ``"status": "tainted"``)."""
+        return copy.deepcopy(self._state)
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """The outputs of the last apply, as plain Python values (sensitive ones included)."""
+        return copy.deepcopy(self._outputs)
+
+    def plan(self, target: str | Iterable[str] | None = None, destroy: bool = False) -> Plan:
+        """What ``apply()`` (or ``destroy()`` with ``destroy=True``) would do, without changing anything."""
+        if destroy:
+            return self._destroy_plan()
+        return self._walk("plan", self._targets(target))
+
+    def apply(self, target: str | Iterable[str] | None = None) -> dict[str, Any]:
+        """Create, update and replace resources in dependency order; return the outputs."""
+        targets = self._targets(target)
+        plan = self._walk("plan", targets)
+        if not plan.has_changes:
+            self._say(NO_CHANGES, "", "Terraform has compared your real infrastructure against your configuration",
+                      "and found no differences, so no changes are needed.")
+        counts = {"create": 0, "update": 0, "delete": 0}
+        doomed = [c.address for c in plan.resource_changes if c.action in ("delete", "replace")]
+        for address in self._destroy_order(doomed):
+            self._delete(address)
+            counts["delete"] += 1
+        self._walk("apply", targets, counts=counts)
+        self._say("", f"Apply complete! Resources: {counts['create']} added, {counts['update']} changed, "
+                      f"{counts['delete']} destroyed.")
+        self._print_outputs()
+        return self.outputs
+
+    def destroy(self) -> None:
+        """Destroy every resource in the state, dependents first. A KMS key is scheduled for deletion
+        after its ``deletion_window_in_days`` (ScheduleKeyDeletion), as AWS requires."""
+        order = self._destroy_order(list(self._state))
+        for address in order:
+            self._delete(address)
+        self._outputs = {}
+        self._save_state()
+        self._say("", f"Destroy complete! Resources: {len(order)} destroyed.")
+
+    def __repr__(self) -> str:
+        return f"<Stack {self.config.directory} with {len(self._state)} resource(s) in state>"
+
+    # -- variables ---------------------------------------------------------------------------------
+
+    def _resolve_variables(self, given: dict[str, Any]) -> dict[str, Any]:
+        declared = self.config.variables
+        for name in given:
+            if name not in declared:
+                raise ReferenceError_(f'Value for undeclared variable: a variable named "{name}" was given, but the '
+                                      "configuration does not declare a variable of that name. To use this value, "
+                                      'add a "variable" block to the configuration.',
+                                      file=self.config.files[0], suggestion=closest(name, declared))
+        values = {}
+        for name, variable in declared.items():
+            loc = variable.loc
+            if name in given:
+                raw, problem = given[name], "Invalid value for input variable: the given value is not suitable " \
+                    f"for var.{name} declared at {loc}"
+            elif variable.default_expr is not None:
+                raw = Evaluator({}, self.config.directory).evaluate(variable.default_expr)
+                problem = ("Invalid default value for variable: this default value is not compatible with the "
+                           "variable's type constraint")
+            else:
+                raise ValidationError(f'No value for required variable: the root module input variable "{name}" is '
+                                      "not set, and has no default value. Pass it in variables= to provide a "
+                                      "value for this variable.", file=loc.file, line=loc.line)
+            try:
+                value = convert(raw, variable.type)
+            except TypeMismatch as exc:
+                raise ValidationError(f"{problem}: {exc}.", file=loc.file, line=loc.line) from None
+            if value is None and not variable.nullable:
+                raise ValidationError(f'Invalid value for input variable: the variable "{name}" is not nullable, '
+                                      "so it cannot be null.", file=loc.file, line=loc.line)
+            values[name] = value
+        return values
+
+    # -- targets -----------------------------------------------------------------------------------
+
+    def _targets(self, target: str | Iterable[str] | None) -> frozenset[str] | None:
+        if target is None:
+            return None
+        wanted = [target] if isinstance(target, str) else list(target)
+        selected: set[str] = set()
+        for address in wanted:
+            if address not in self.config.resources and address not in self._state:
+                known = list(self.config.resources) + list(self._state)
+                raise ReferenceError_(f'Invalid target address: there is no resource "{address}" in the '
+                                      "configuration or the state.", suggestion=closest(address, known))
+            selected.add(address)
+            if address in self.graph.nodes:
+                selected |= {d for d in self.graph.dependencies(address) if d in self.config.resources}
+        return frozenset(selected)
+
+    # -- the walk ----------------------------------------------------------------------------------
+
+    def _walk(self, mode: str, targets: frozenset[str] | None = None,
+              counts: dict[str, int] | None = None) -> Plan:
+        """Evaluate the graph in order. ``mode`` is ``validate`` (no AWS), ``plan`` (reads data sources)
+        or ``apply`` (also creates and updates resources)."""
+        walk = _Walk(self)
+        changes: list[ResourceChange] = []
+        output_changes: list[OutputChange] = []
+        new_outputs: dict[str, Any] = {}
+        for key in self.graph.order:
+            kind, _, name = key.partition(".")
+            if kind == "var":
+                continue
+            if kind == "local":
+                walk.scope["local"][name] = walk.evaluator.evaluate(self.config.locals[name].expr)
+            elif kind == "output":
+                output = self.config.outputs[name]
+                value = walk.evaluator.evaluate(output.expr)
+                new_outputs[name] = value
+            else:
+                resource = self.config.resources[key]
+                if resource.mode == "data":
+                    walk.set_resource(resource, self._data(resource, walk, mode))
+                else:
+                    walk.set_resource(resource, self._resource(resource, walk, mode, targets, changes, counts))
+        for address, entry in sorted(self._state.items()):  # in state, no longer configured: destroy
+            if address not in self.config.resources and (targets is None or address in targets):
+                changes.append(ResourceChange(address, entry["type"], entry["name"], "delete", entry["attributes"],
+                                              None, RESOURCE_TYPES[entry["type"]].schema, reason="orphan"))
+        if mode == "plan":
+            output_changes = self._output_changes(new_outputs, targets)
+        if mode == "apply":
+            for name, value in new_outputs.items():
+                if is_known(value):
+                    self._outputs[name] = value
+            for name in list(self._outputs):
+                if name not in self.config.outputs:
+                    del self._outputs[name]
+        return Plan(changes, output_changes, tuple(sorted(targets)) if targets is not None else ())
+
+    def _output_changes(self, new: dict[str, Any], targets: frozenset[str] | None) -> list[OutputChange]:
+        changes = []
+        for name, value in new.items():
+            sensitive = self.config.outputs[name].sensitive
+            if name not in self._outputs:
+                if targets is None or is_known(value):
+                    changes.append(OutputChange(name, "create", None, value, sensitive))
+            elif value is UNKNOWN or value != self._outputs[name]:
+                if targets is None or is_known(value):
+                    changes.append(OutputChange(name, "update", self._outputs[name], value, sensitive))
+        for name, value in self._outputs.items():
+            if name not in new:
+                changes.append(OutputChange(name, "delete", value, None, self._was_sensitive(name)))
+        return changes
+
+    def _was_sensitive(self, name: str) -> bool:
+        return name in self.config.outputs and self.config.outputs[name].sensitive
+
+    # -- evaluating blocks -------------------------------------------------------------------------
+
+    def _evaluate_block(self, block: Block, args: dict[str, Arg], blocks: dict[str, BlockSpec], walk: _Walk,
+                        address: str, problems: list[tuple[Problem, Loc]]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, attribute in block.attributes.items():
+            value = walk.evaluator.evaluate(attribute.expr)
+            try:
+                value = coerce(name, args[name], value)
+            except Problem as problem:
+                raise _problems_error([problem], address, attribute.loc) from None
+            try:
+                check_value(name, args[name], value)
+            except Problem as problem:
+                problems.append((problem, attribute.loc))
+            values[name] = value
+        for block_type, spec in blocks.items():
+            values[block_type] = [self._evaluate_block(nested, spec.args, spec.blocks, walk, address, problems)
+                                  for nested in block.blocks_of(block_type)]
+        return values
+
+    def _configured(self, resource: Resource, walk: _Walk, prior: dict[str, Any] | None) -> dict[str, Any]:
+        """The resource's arguments, evaluated, with the provider's validation applied."""
+        schema = schema_of(resource)
+        problems: list[tuple[Problem, Loc]] = []
+        config = self._evaluate_block(resource.body, schema.args, schema.blocks, walk, resource.address, problems)
+        handler = DATA_SOURCES[resource.type] if resource.mode == "data" else RESOURCE_TYPES[resource.type]
+        extra = handler.validate(config_view(schema, config), prior) if resource.mode == "managed" \
+            else handler.validate(config_view(schema, config))
+        if len(problems) == 1 and not extra:  # one argument's own rule: point at that argument
+            raise _problems_error([problems[0][0]], resource.address, problems[0][1])
+        all_problems = [p for p, _ in problems] + extra
+        if all_problems:
+            raise _problems_error(all_problems, resource.address, resource.loc)
+        return config
+
+    # -- data sources ------------------------------------------------------------------------------
+
+    def _data(self, resource: Resource, walk: _Walk, mode: str) -> dict[str, Any]:
+        schema = schema_of(resource)
+        config = self._configured(resource, walk, None)
+        values = planned_values(schema.args, schema.blocks, config, None)
+        source = DATA_SOURCES[resource.type]
+        local = resource.type == "aws_iam_policy_document"
+        if not is_known(config) or (mode == "validate" and not local):
+            return values
+        if mode == "apply" and resource.address in self._data_cache:
+            return self._data_cache[resource.address]
+        if mode != "validate":
+            self._say(f"{resource.address}: Reading...")
+        values.update(source.read(self._aws, config))
+        if mode != "validate":
+            self._say(f"{resource.address}: Read complete after 0s [id={values.get('id')}]")
+            self._data_cache[resource.address] = values
+        return values
+
+    # -- managed resources -------------------------------------------------------------------------
+
+    def _resource(self, resource: Resource, walk: _Walk, mode: str, targets: frozenset[str] | None,
+                  changes: list[ResourceChange], counts: dict[str, int] | None) -> dict[str, Any]:
+        address = resource.address
+        entry = self._state.get(address)
+        prior = entry["attributes"] if entry else None
+        handler = RESOURCE_TYPES[resource.type]
+        schema = handler.schema
+        if mode == "validate":
+            config = self._configured(resource, walk, prior)
+            return planned_values(schema.args, schema.blocks, config, None)
+        if targets is not None and address not in targets:
+            return prior if prior is not None else planned_values(schema.args, schema.blocks, {}, None)
+        config = self._configured(resource, walk, prior)
+        tainted = bool(entry) and entry.get("status") == "tainted"
+        diff = diff_resource(schema, handler.invalidates, config, prior, tainted)
+        if mode == "plan":
+            changes.append(ResourceChange(address, resource.type, resource.name, diff.action, prior, diff.after,
+                                          schema, diff.forces, "tainted" if tainted else None))
+            return diff.after
+        assert counts is not None
+        if diff.action == "no-op":
+            return prior
+        if diff.action == "replace":  # the destroy half has run already unless this is new information
+            self._delete(address)
+            counts["delete"] += 1
+            diff = diff_resource(schema, handler.invalidates, config, None)
+        if diff.action == "create":
+            counts["create"] += 1
+            return self._create(resource, diff.after)
+        counts["update"] += 1
+        return self._update(resource, prior, diff.after, diff.changed)
+
+    def _dependencies(self, address: str) -> list[str]:
+        return sorted(d for d in self.graph.dependencies(address)
+                      if d in self.config.resources and self.config.resources[d].mode == "managed")
+
+    def _record(self, resource: Resource, attributes: dict[str, Any], tainted: bool = False) -> dict[str, Any]:
+        entry = {"type": resource.type, "name": resource.name, "attributes": _known_or_none(attributes),
+                 "dependencies": self._dependencies(resource.address)}
+        if tainted:
+            entry["status"] = "tainted"
+        self._state[resource.address] = entry
+        self._save_state()
+        return entry["attributes"]
+
+    def _create(self, resource: Resource, values: dict[str, Any]) -> dict[str, Any]:
+        address = resource.address
+        self._say(f"{address}: Creating...")
+        try:
+            exported = RESOURCE_TYPES[resource.type].create(self._aws, _known_or_none(values))
+        except PartialCreate as partial:
+            self._record(resource, {**values, **partial.exported}, tainted=True)
+            raise self._apply_error("create", address, partial.__cause__) from partial.__cause__
+        except (ClientError, BotoCoreError) as exc:
+            raise self._apply_error("create", address, exc) from exc
+        attributes = self._record(resource, {**values, **exported})
+        self._say(f"{address}: Creation complete after 0s [id={attributes.get('id')}]")
+        return attributes
+
+    def _update(self, resource: Resource, prior: dict[str, Any], values: dict[str, Any],
+                changed: frozenset[str]) -> dict[str, Any]:
+        address = resource.address
+        self._say(f"{address}: Modifying... [id={prior.get('id')}]")
+        try:
+            exported = RESOURCE_TYPES[resource.type].update(self._aws, prior, _known_or_none(values), set(changed))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._apply_error("update", address, exc) from exc
+        merged = {**prior, **{k: v for k, v in values.items() if v is not UNKNOWN}, **exported}
+        attributes = self._record(resource, merged)
+        self._say(f"{address}: Modifications complete after 0s [id={attributes.get('id')}]")
+        return attributes
+
+    def _delete(self, address: str) -> None:
+        entry = self._state[address]
+        self._say(f"{address}: Destroying... [id={entry['attributes'].get('id')}]")
+        try:
+            RESOURCE_TYPES[entry["type"]].delete(self._aws, entry["attributes"])
+        except (ClientError, BotoCoreError) as exc:
+            raise self._apply_error("delete", address, exc) from exc
+        del self._state[address]
+        self._save_state()
+        self._say(f"{address}: Destruction complete after 0s")
+
+    def _apply_error(self, action: str, address: str, exc: BaseException | None) -> ApplyError:
+        if isinstance(exc, ClientError):
+            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            message = exc.response.get("Error", {}).get("Message", str(exc))
+            operation = exc.operation_name
+        else:
+            code, message, operation = type(exc).__name__, str(exc), None
+        where = f" ({operation})" if operation else ""
+        error = ApplyError(f"Error: {_VERBS[action]} {address}{where}: {code}: {message}")
+        error.address = address
+        error.code = code
+        error.aws_message = message
+        error.operation = operation
+        return error
+
+    # -- destroy -----------------------------------------------------------------------------------
+
+    def _destroy_order(self, addresses: list[str]) -> list[str]:
+        """``addresses`` ordered so that every resource goes before the ones it depends on."""
+        chosen = set(addresses)
+        deps = {a: set(self._state[a].get("dependencies", ())) & chosen for a in chosen}
+        for address in chosen:
+            if address in self.graph.nodes:
+                deps[address] |= set(self._dependencies(address)) & chosen
+        forward: list[str] = []
+        while deps:
+            ready = sorted(a for a, d in deps.items() if not d - set(forward))
+            if not ready:  # a recorded cycle cannot happen; fall back to name order
+                ready = sorted(deps)
+            forward.append(ready[0])
+            del deps[ready[0]]
+        return list(reversed(forward))
+
+    def _destroy_plan(self) -> Plan:
+        changes = [ResourceChange(address, entry["type"], entry["name"], "delete", entry["attributes"], None,
+                                  RESOURCE_TYPES[entry["type"]].schema)
+                   for address, entry in sorted(self._state.items())]
+        outputs = [OutputChange(name, "delete", value, None, self._was_sensitive(name))
+                   for name, value in self._outputs.items()]
+        return Plan(changes, outputs, destroy=True)
+
+    # -- printing and persistence ------------------------------------------------------------------
+
+    def _say(self, *lines: str) -> None:
+        for line in lines:
+            self._out(line)
+
+    def _print_outputs(self) -> None:
+        if not self._outputs:
+            return
+        self._say("", "Outputs:", "")
+        for name in sorted(self._outputs):
+            if self.config.outputs[name].sensitive:
+                self._say(f"{name} = <sensitive>")
+                continue
+            lines = output_value_lines(self._outputs[name])
+            self._say(f"{name} = {lines[0]}", *lines[1:])
+
+    def _load_state(self) -> dict[str, dict[str, Any]]:
+        if self._state_path is None or not self._state_path.exists():
+            return {}
+        data = json.loads(self._state_path.read_text(encoding="utf-8"))
+        return data.get("resources", {})
+
+    def _save_state(self) -> None:
+        if self._state_path is None:
+            return
+        data = {"version": 4, "kmslab": 1, "resources": self._state}
+        self._state_path.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")

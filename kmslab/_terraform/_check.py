@@ -1,0 +1,292 @@
+"""Static checks of a parsed configuration, and its dependency graph.
+
+Run once, when a ``Stack`` is made, before any AWS call: resource types and arguments against the
+schemas, references (variables, locals, resources, data sources and their attributes), function
+names, ``depends_on`` addresses and reference cycles. Each refusal names the file and line and,
+where there is one, the closest valid name.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .._errors import ReferenceError_, UnsupportedError, ValidationError
+from ._data import DATA_SOURCES
+from ._expr import check_function
+from ._parse import Block, Config, Resource, closest
+from ._resources import RESOURCE_TYPES
+from ._schema import BlockSpec, Schema
+from ._syntax import Call, Expr, Loc, Reference, references, walk
+
+PATH_ATTRIBUTES = ("module", "root", "cwd")
+
+
+def schema_of(resource: Resource) -> Schema:
+    registry = DATA_SOURCES if resource.mode == "data" else RESOURCE_TYPES
+    return registry[resource.type].schema
+
+
+@dataclass(frozen=True)
+class Node:
+    """One vertex of the dependency graph: ``var.x``, ``local.y``, ``T.N``, ``data.T.N`` or ``output.o``."""
+
+    key: str
+    loc: Loc
+    depends_on: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Graph:
+    nodes: dict[str, Node]
+    order: tuple[str, ...]  # a topological order, ties broken by name, so output is deterministic
+
+    def dependencies(self, key: str) -> set[str]:
+        """Every node ``key`` depends on, directly or not."""
+        seen: set[str] = set()
+        stack = [key]
+        while stack:
+            for dep in self.nodes[stack.pop()].depends_on:
+                if dep not in seen:
+                    seen.add(dep)
+                    stack.append(dep)
+        return seen
+
+
+def resource_expressions(block: Block) -> Iterator[Expr]:
+    for attribute in block.attributes.values():
+        yield attribute.expr
+    for nested in block.blocks:
+        yield from resource_expressions(nested)
+
+
+def check_config(config: Config) -> Graph:
+    """Check everything that can be checked without values; return the dependency graph."""
+    for resource in config.resources.values():
+        _check_resource_type(resource)
+        _check_body(resource.body, schema_of(resource).args, schema_of(resource).blocks,
+                    f'resource "{resource.type}" "{resource.name}"' if resource.mode == "managed"
+                    else f'data "{resource.type}" "{resource.name}"')
+    for variable in config.variables.values():
+        if variable.default_expr is not None:
+            for ref in references(variable.default_expr):
+                raise ValidationError("Variables not allowed: variables may not be used here (a default must "
+                                      "be a literal value).", file=ref.loc.file, line=ref.loc.line)
+    nodes: dict[str, Node] = {}
+    for name, variable in config.variables.items():
+        nodes[f"var.{name}"] = Node(f"var.{name}", variable.loc, frozenset())
+    for name, local in config.locals.items():
+        nodes[f"local.{name}"] = Node(f"local.{name}", local.loc, _dependencies(config, [local.expr]))
+    for address, resource in config.resources.items():
+        deps = set(_dependencies(config, resource_expressions(resource.body)))
+        for target, loc in resource.depends_on:
+            _check_depends_on(config, target, loc)
+            deps.add(target)
+        nodes[address] = Node(address, resource.loc, frozenset(deps))
+    for name, output in config.outputs.items():
+        deps = set(_dependencies(config, [output.expr]))
+        for target, loc in output.depends_on:
+            _check_depends_on(config, target, loc)
+            deps.add(target)
+        nodes[f"output.{name}"] = Node(f"output.{name}", output.loc, frozenset(deps))
+    return Graph(nodes, _topological_order(nodes))
+
+
+def _check_resource_type(resource: Resource) -> None:
+    registry = DATA_SOURCES if resource.mode == "data" else RESOURCE_TYPES
+    if resource.type in registry:
+        return
+    kind = "data source" if resource.mode == "data" else "resource type"
+    raise UnsupportedError(f'Unsupported {kind}: kmslab\'s embedded applier has no {kind} "{resource.type}" '
+                           f"(it supports {', '.join(sorted(registry))}).", file=resource.loc.file,
+                           line=resource.loc.line, suggestion=closest(resource.type, registry))
+
+
+def _check_body(block: Block, args: dict, blocks: dict[str, BlockSpec], where: str) -> None:
+    for name, attribute in block.attributes.items():
+        arg = args.get(name)
+        if arg is not None and arg.argument:
+            continue
+        loc = attribute.loc
+        if arg is not None:
+            raise ValidationError(f'Invalid argument: "{name}" is an attribute that AWS sets; it cannot be set in '
+                                  f"{where}.", file=loc.file, line=loc.line)
+        if name in blocks:
+            raise ValidationError(f'Unsupported argument: an argument named "{name}" is not expected here. Did you '
+                                  f'mean to define a block of type "{name}"?', file=loc.file, line=loc.line)
+        settable = [n for n, a in args.items() if a.argument]
+        raise UnsupportedError(f'Unsupported argument: an argument named "{name}" is not expected in {where}.',
+                               file=loc.file, line=loc.line, suggestion=closest(name, settable + list(blocks)))
+    for name, arg in args.items():
+        if arg.required and name not in block.attributes:
+            raise ValidationError(f'Missing required argument: the argument "{name}" is required in {where}, but '
+                                  "no definition was found.", file=block.loc.file, line=block.loc.line)
+    for block_type, spec in blocks.items():
+        count = len(block.blocks_of(block_type))
+        if count < spec.min_items:
+            raise ValidationError(f'Insufficient {block_type} blocks: at least {spec.min_items} "{block_type}" '
+                                  f"block(s) are required in {where}.", file=block.loc.file, line=block.loc.line)
+        if spec.max_items is not None and count > spec.max_items:
+            extra = block.blocks_of(block_type)[spec.max_items]
+            raise ValidationError(f'Too many {block_type} blocks: no more than {spec.max_items} "{block_type}" '
+                                  "blocks are allowed.", file=extra.loc.file, line=extra.loc.line)
+    for nested in block.blocks:
+        spec = blocks.get(nested.type)
+        if spec is None:
+            loc = nested.loc
+            if nested.type in args:
+                raise ValidationError(f'Unsupported block type: blocks of type "{nested.type}" are not expected '
+                                      f'here. Did you mean to define argument "{nested.type}"? If so, use the '
+                                      "equals sign to assign it a value.", file=loc.file, line=loc.line)
+            raise UnsupportedError(f'Unsupported block type: blocks of type "{nested.type}" are not expected in '
+                                   f"{where}.", file=loc.file, line=loc.line,
+                                   suggestion=closest(nested.type, list(blocks)))
+        if nested.labels:
+            raise ValidationError(f'Extraneous label for {nested.type}: no labels are expected for '
+                                  f'"{nested.type}" blocks.', file=nested.loc.file, line=nested.loc.line)
+        _check_body(nested, spec.args, spec.blocks, f'a "{nested.type}" block')
+
+
+def _check_depends_on(config: Config, target: str, loc: Loc) -> None:
+    if target.startswith(("var.", "local.")):
+        return
+    if target not in config.resources:
+        raise ReferenceError_(f'Reference to undeclared resource: depends_on names "{target}", which is not '
+                              "declared in this configuration.", file=loc.file, line=loc.line,
+                              suggestion=closest(target, config.resources))
+
+
+def _dependencies(config: Config, expressions) -> frozenset[str]:
+    deps: set[str] = set()
+    for expr in expressions:
+        for node in walk(expr):
+            if isinstance(node, Call):
+                check_function(node)
+        for ref in references(expr):
+            key = _resolve_reference(config, ref)
+            if key is not None:
+                deps.add(key)
+    return frozenset(deps)
+
+
+def _resolve_reference(config: Config, ref: Reference) -> str | None:
+    """Check one reference; return the graph node it points at (None for ``path.module`` and such)."""
+    loc = ref.loc
+    path = ref.path
+
+    def need(count: int, example: str) -> None:
+        if len(path) < count or not all(isinstance(p, str) for p in path[:count]):
+            raise ReferenceError_(f'Invalid reference: a reference to "{ref.root}" must be followed by '
+                                  f"{example}.", file=loc.file, line=loc.line)
+
+    if ref.root == "var":
+        need(1, "a variable name, as in var.region")
+        if path[0] not in config.variables:
+            raise ReferenceError_(f'Reference to undeclared input variable: an input variable with the name '
+                                  f'"{path[0]}" has not been declared.', file=loc.file, line=loc.line,
+                                  suggestion=_prefixed("var.", closest(path[0], config.variables)))
+        return f"var.{path[0]}"
+    if ref.root == "local":
+        need(1, "a local value name, as in local.table_name")
+        if path[0] not in config.locals:
+            raise ReferenceError_(f'Reference to undeclared local value: a local value with the name "{path[0]}" '
+                                  "has not been declared.", file=loc.file, line=loc.line,
+                                  suggestion=_prefixed("local.", closest(path[0], config.locals)))
+        return f"local.{path[0]}"
+    if ref.root == "path":
+        need(1, "module, root or cwd")
+        if path[0] not in PATH_ATTRIBUTES:
+            raise ReferenceError_(f'Invalid "path" attribute: the "path" object does not have an attribute named '
+                                  f'"{path[0]}".', file=loc.file, line=loc.line,
+                                  suggestion=_prefixed("path.", closest(path[0], PATH_ATTRIBUTES)))
+        return None
+    if ref.root == "terraform":
+        need(1, "workspace")
+        if path[0] != "workspace":
+            raise ReferenceError_(f'Invalid "terraform" attribute: only terraform.workspace is available, not '
+                                  f'"{path[0]}".', file=loc.file, line=loc.line)
+        return None
+    if ref.root in ("count", "each", "self"):
+        raise UnsupportedError(f'The "{ref.root}" object is not supported by kmslab\'s embedded applier.',
+                               file=loc.file, line=loc.line)
+    if ref.root == "data":
+        need(2, "a data source type and name, as in data.aws_region.current")
+        address = f"data.{path[0]}.{path[1]}"
+        attributes = path[2:]
+    else:
+        need(1, "a resource name, as in aws_kms_key.example")
+        address = f"{ref.root}.{path[0]}"
+        attributes = path[1:]
+    resource = config.resources.get(address)
+    if resource is None:
+        mode = "data resource" if ref.root == "data" else "managed resource"
+        parts = address.split(".")
+        raise ReferenceError_(f'Reference to undeclared resource: a {mode} "{parts[-2]}" "{parts[-1]}" has not '
+                              "been declared in the root module.", file=loc.file, line=loc.line,
+                              suggestion=closest(address, config.resources))
+    _check_attribute_path(schema_of(resource), attributes, loc)
+    return address
+
+
+def _prefixed(prefix: str, name: str | None) -> str | None:
+    return prefix + name if name else None
+
+
+def _check_attribute_path(schema: Schema, path: tuple, loc: Loc) -> None:
+    args, blocks = schema.args, schema.blocks
+    while path:
+        name = path[0]
+        if not isinstance(name, str):
+            return  # indexing a whole resource: checked when evaluated
+        if name in args:
+            return  # maps and JSON strings may be indexed further; checked when evaluated
+        if name not in blocks:
+            raise ReferenceError_(f'Unsupported attribute: this object has no argument, nested block, or exported '
+                                  f'attribute named "{name}".', file=loc.file, line=loc.line,
+                                  suggestion=closest(name, list(args) + list(blocks)))
+        spec = blocks[name]
+        path = path[1:]
+        if path and isinstance(path[0], int):
+            path = path[1:]
+        elif path:
+            raise ReferenceError_(f'Unsupported attribute: "{name}" is a list of blocks; index it first, as in '
+                                  f'{name}[0].{path[0]}.', file=loc.file, line=loc.line)
+        args, blocks = spec.args, spec.blocks
+
+
+def _topological_order(nodes: dict[str, Node]) -> tuple[str, ...]:
+    """Kahn's algorithm with a name-ordered queue; a cycle is refused with the file:line of one member."""
+    remaining = {key: set(node.depends_on) & set(nodes) for key, node in nodes.items()}
+    dependents: dict[str, set[str]] = {key: set() for key in nodes}
+    for key, deps in remaining.items():
+        for dep in deps:
+            dependents[dep].add(key)
+    ready = [key for key, deps in remaining.items() if not deps]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        key = heapq.heappop(ready)
+        order.append(key)
+        for dependent in sorted(dependents[key]):
+            remaining[dependent].discard(key)
+            if not remaining[dependent]:
+                heapq.heappush(ready, dependent)
+    if len(order) != len(nodes):
+        cycle = _find_cycle({k: v for k, v in remaining.items() if v})
+        first = nodes[cycle[0]]
+        raise ValidationError("Cycle: " + " -> ".join(cycle + [cycle[0]]) + ". These objects refer to each other, "
+                              "so none can be evaluated first.", file=first.loc.file, line=first.loc.line)
+    return tuple(order)
+
+
+def _find_cycle(remaining: dict[str, set[str]]) -> list[str]:
+    start = min(remaining)
+    path = [start]
+    seen = {start: 0}
+    while True:
+        step = min(d for d in remaining[path[-1]] if d in remaining)
+        if step in seen:
+            return path[seen[step]:]
+        seen[step] = len(path)
+        path.append(step)

@@ -1,0 +1,284 @@
+"""Diffing a resource's configuration against its state, and the :class:`Plan` that results.
+
+:func:`diff_resource` decides, for one resource, between create, update in place, replace and no-op
+(a change to a ``force_new`` argument forces replacement, as the provider's ``ForceNew`` does) and
+builds the planned values, with :data:`UNKNOWN` where AWS decides (a new key's ARN).
+:class:`Plan` prints like ``terraform plan`` and renders to HTML in Jupyter.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._expr import UNKNOWN, is_known
+from ._render import body_lines, diff_lines, value_lines
+from ._schema import Arg, BlockSpec, Schema
+
+ACTIONS = ("create", "update", "replace", "delete", "no-op")
+
+_HEADLINE = {
+    "create": "will be created",
+    "update": "will be updated in-place",
+    "replace": "must be replaced",
+    "delete": "will be destroyed",
+}
+_SYMBOL = {"create": "  +", "update": "  ~", "replace": "-/+", "delete": "  -"}
+_LEGEND = (
+    ("create", "  + create"),
+    ("update", "  ~ update in-place"),
+    ("delete", "  - destroy"),
+    ("replace", "-/+ destroy and then create replacement"),
+)
+NO_CHANGES = "No changes. Your infrastructure matches the configuration."
+
+
+# --------------------------------------------------------------------------------------------------
+# Planned values
+
+
+def _planned_args(args: dict[str, Arg], config: dict[str, Any], prior: dict[str, Any] | None) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, arg in args.items():
+        value = config.get(name) if arg.argument else None
+        if value is None and arg.default is not None:
+            value = arg.default
+        if value is None and arg.computed:
+            value = prior.get(name, UNKNOWN) if prior is not None else UNKNOWN
+        values[name] = value
+    return values
+
+
+def planned_values(schema_args: dict[str, Arg], blocks: dict[str, BlockSpec], config: dict[str, Any],
+                   prior: dict[str, Any] | None) -> dict[str, Any]:
+    """Configuration plus defaults; computed values come from ``prior`` or are :data:`UNKNOWN`."""
+    values = _planned_args(schema_args, config, prior)
+    for block_type, spec in blocks.items():
+        configured = config.get(block_type) or []
+        prior_blocks = prior.get(block_type) if prior is not None else None
+        if not configured and spec.computed:
+            values[block_type] = prior_blocks if prior_blocks is not None else UNKNOWN
+            continue
+        planned = []
+        for index, block in enumerate(configured):
+            prior_block = prior_blocks[index] if isinstance(prior_blocks, list) and index < len(prior_blocks) else None
+            planned.append(planned_values(spec.args, spec.blocks, block, prior_block))
+        values[block_type] = planned
+    return values
+
+
+def config_view(schema: Schema, config: dict[str, Any]) -> dict[str, Any]:
+    """What the configuration says, with the schema's defaults (for the provider's cross-argument checks)."""
+    return planned_values({k: Arg(a.kind, default=a.default) for k, a in schema.args.items() if a.argument},
+                          {k: BlockSpec(s.args, s.blocks) for k, s in schema.blocks.items()}, config, {})
+
+
+def _same(a: Any, b: Any) -> bool:
+    return is_known(a) and is_known(b) and a == b
+
+
+@dataclass(frozen=True)
+class Diff:
+    action: str
+    after: dict[str, Any]
+    changed: frozenset[str]
+    forces: frozenset[str]
+
+
+def diff_resource(schema: Schema, invalidates: dict[str, tuple[str, ...]], config: dict[str, Any],
+                  prior: dict[str, Any] | None, tainted: bool = False) -> Diff:
+    """Plan one managed resource: its action and the values it will have."""
+    if prior is None:
+        return Diff("create", planned_values(schema.args, schema.blocks, config, None), frozenset(), frozenset())
+    after = planned_values(schema.args, schema.blocks, config, prior)
+    changed = {name for name, arg in schema.args.items() if arg.argument and not _same(after[name], prior.get(name))}
+    changed |= {name for name in schema.blocks if not _same(after[name], prior.get(name))}
+    forces = {name for name in changed if (schema.args[name].force_new if name in schema.args
+                                           else _block_forces(schema.blocks[name], after[name], prior.get(name)))}
+    if forces or tainted:
+        return Diff("replace", planned_values(schema.args, schema.blocks, config, None), frozenset(changed),
+                    frozenset(forces))
+    if not changed:
+        return Diff("no-op", dict(prior), frozenset(), frozenset())
+    for name in changed:
+        for attribute in invalidates.get(name, ()):
+            after[attribute] = UNKNOWN
+    for name, arg in schema.args.items():  # exported attributes not invalidated keep their values
+        if not arg.argument and after[name] is UNKNOWN and name not in _invalidated(invalidates, changed):
+            after[name] = prior.get(name)
+    return Diff("update", after, frozenset(changed), frozenset())
+
+
+def _invalidated(invalidates: dict[str, tuple[str, ...]], changed: set[str]) -> set[str]:
+    return {attribute for name in changed for attribute in invalidates.get(name, ())}
+
+
+def _block_forces(spec: BlockSpec, after: Any, before: Any) -> bool:
+    if spec.force_new:
+        return True
+    if not isinstance(after, list) or not isinstance(before, list) or len(after) != len(before):
+        return any(a.force_new for a in spec.args.values())
+    for new, old in zip(after, before, strict=True):
+        for name, arg in spec.args.items():
+            if arg.force_new and not _same(new.get(name), old.get(name)):
+                return True
+    return False
+
+
+# --------------------------------------------------------------------------------------------------
+# The plan
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """One resource's planned change. ``before``/``after`` are attribute dicts (None for create/delete)."""
+
+    address: str
+    type: str
+    name: str
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    schema: Schema
+    forces: frozenset[str] = frozenset()
+    reason: str | None = None  # "tainted" or "orphan" (no longer in the configuration)
+
+    def lines(self) -> list[str]:
+        headline = f"  # {self.address} {_HEADLINE[self.action]}"
+        if self.reason == "tainted":
+            headline = f"  # {self.address} is tainted, so must be replaced"
+        lines = [headline]
+        if self.reason == "orphan":
+            lines.append(f"  # (because {self.address} is not in configuration)")
+        lines.append(f'{_SYMBOL[self.action]} resource "{self.type}" "{self.name}" {{')
+        before = None if self.action == "create" else self.before
+        after = None if self.action == "delete" else self.after
+        lines += body_lines(before, after, self.schema.args, self.schema.blocks, 6, self.forces)
+        lines.append("    }")
+        return lines
+
+
+@dataclass(frozen=True)
+class OutputChange:
+    name: str
+    action: str  # create, update, delete
+    before: Any
+    after: Any
+    sensitive: bool
+
+    def line(self, width: int) -> list[str]:
+        label = self.name.ljust(width)
+        sym = {"create": "+", "update": "~", "delete": "-"}[self.action]
+        if self.sensitive:
+            value = ["(sensitive value)" + (" -> null" if self.action == "delete" else "")]
+        elif self.action == "create":
+            value = value_lines(self.after, "+", 2)
+        elif self.action == "delete":
+            value = value_lines(self.before, "-", 2)
+            value[-1] += " -> null"
+        elif self.after is UNKNOWN:
+            value = value_lines(self.before, "-", 2)
+            value[-1] += " -> (known after apply)"
+        else:
+            value = diff_lines(self.before, self.after, 2)
+        return [f"  {sym} {label} = {value[0]}", *value[1:]]
+
+
+@dataclass
+class Plan:
+    """What an apply would do, printed as ``terraform plan`` prints it.
+
+    ``changes`` is a list of ``(address, action)`` for every resource considered (``no-op``
+    included); ``summary`` is Terraform's "Plan: ..." line or its "No changes." sentence.
+    """
+
+    resource_changes: list[ResourceChange]
+    output_changes: list[OutputChange] = field(default_factory=list)
+    target: tuple[str, ...] = ()
+    destroy: bool = False
+
+    @property
+    def changes(self) -> list[tuple[str, str]]:
+        return [(c.address, c.action) for c in self.resource_changes]
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action != "no-op" for c in self.resource_changes)
+
+    def counts(self) -> tuple[int, int, int]:
+        actions = [c.action for c in self.resource_changes]
+        add = actions.count("create") + actions.count("replace")
+        change = actions.count("update")
+        destroy = actions.count("delete") + actions.count("replace")
+        return add, change, destroy
+
+    @property
+    def summary(self) -> str:
+        if not self.has_changes:
+            return NO_CHANGES
+        add, change, destroy = self.counts()
+        return f"Plan: {add} to add, {change} to change, {destroy} to destroy."
+
+    def lines(self) -> list[str]:
+        active = sorted((c for c in self.resource_changes if c.action != "no-op"), key=lambda c: c.address)
+        lines: list[str] = []
+        if not active:
+            lines.append(NO_CHANGES)
+            if self.output_changes:
+                lines += ["", *self._output_lines(), "",
+                          "You can apply this plan to save these new output values to the Terraform state, "
+                          "without changing any real infrastructure."]
+            else:
+                lines += ["", "Terraform has compared your real infrastructure against your configuration",
+                          "and found no differences, so no changes are needed."]
+            return lines
+        used = {c.action for c in active}
+        lines += ["Terraform used the selected providers to generate the following execution",
+                  "plan. Resource actions are indicated with the following symbols:"]
+        lines += [text for action, text in _LEGEND if action in used]
+        lines += ["", "Terraform will perform the following actions:"]
+        for change in active:
+            lines += ["", *change.lines()]
+        lines += ["", self.summary]
+        if self.output_changes:
+            lines += ["", *self._output_lines()]
+        if self.target:
+            lines += ["", "Warning: Resource targeting is in effect", "",
+                      "You are creating a plan with the -target option, which means that the result",
+                      "of this plan may not represent all of the changes requested by the current",
+                      "configuration.", "",
+                      "The -target option is not for routine use, and is provided only for",
+                      "exceptional situations such as recovering from errors or mistakes, or when",
+                      "Terraform specifically suggests to use it as part of an error message."]
+        return lines
+
+    def _output_lines(self) -> list[str]:
+        width = max(len(c.name) for c in self.output_changes)
+        lines = ["Changes to Outputs:"]
+        for change in sorted(self.output_changes, key=lambda c: c.name):
+            lines += change.line(width)
+        return lines
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def __repr__(self) -> str:
+        return f"<Plan {self.summary!r}>"
+
+    def _repr_html_(self) -> str:
+        """A ``<pre>`` whose lines carry a class per action; the ``+``/``~``/``-`` symbols stay in the
+        text, so the meaning never rests on colour alone."""
+        rows = []
+        for line in self.lines():
+            stripped = line.lstrip()
+            kind = ("replace" if stripped.startswith("-/+") else
+                    "add" if stripped.startswith("+") else
+                    "change" if stripped.startswith("~") else
+                    "destroy" if stripped.startswith("-") else "")
+            text = html.escape(line)
+            rows.append(f'<span class="kmslab-tf-{kind}">{text}</span>' if kind else text)
+        style = ("<style>.kmslab-tf-plan .kmslab-tf-add{color:#1a7f37}.kmslab-tf-plan .kmslab-tf-change{color:#9a6700}"
+                 ".kmslab-tf-plan .kmslab-tf-destroy,.kmslab-tf-plan .kmslab-tf-replace{color:#cf222e}</style>")
+        return (f'{style}<pre class="kmslab-tf-plan" role="document" aria-label="Terraform plan: '
+                f'{html.escape(self.summary)}">' + "\n".join(rows) + "</pre>")

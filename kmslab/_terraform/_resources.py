@@ -1,0 +1,681 @@
+"""The resource types the applier supports: one handler class per type, in :data:`RESOURCE_TYPES`.
+
+Each handler declares its :class:`Schema` (arguments, defaults, which changes force replacement,
+the provider's validation) and does the AWS calls for create, update and delete through the
+clients it is handed. Each docstring links the AWS API actions it calls.
+
+What is modelled: the arguments listed in each schema, which follow the Terraform AWS provider 5.x
+documentation (https://registry.terraform.io/providers/hashicorp/aws/latest/docs). Not modelled:
+``tags_all`` from provider ``default_tags`` (it equals ``tags``), DynamoDB streams, indexes, TTL
+and table classes, KMS custom key stores and rotation periods, access-key PGP encryption, and
+timestamps such as an access key's ``create_date`` (left out so that outputs stay stable).
+Unsupported types are refused by the caller with the closest supported name; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from ._aws import Aws
+from ._expr import UNKNOWN
+from ._schema import Arg, Attr, BlockSpec, Problem, Schema, tags_all_attr, tags_arg
+
+
+class PartialCreate(Exception):
+    """A create that failed after AWS had made the resource: ``exported`` says what exists.
+
+    The engine records the resource as tainted (Terraform's word), so the next plan replaces it.
+    """
+
+    def __init__(self, exported: dict[str, Any]) -> None:
+        super().__init__("partially created")
+        self.exported = exported
+
+
+def _tag_list(tags: dict[str, str] | None, key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+    return [{key: k, value: v} for k, v in sorted((tags or {}).items())]
+
+
+class ResourceType:
+    """Base class of resource handlers.
+
+    ``invalidates`` maps an argument to the exported attributes that change when it is updated in
+    place (renaming an IAM user changes its ARN), so the plan shows them as ``(known after apply)``.
+    """
+
+    type_name: ClassVar[str]
+    schema: ClassVar[Schema]
+    invalidates: ClassVar[dict[str, tuple[str, ...]]] = {"tags": ("tags_all",)}
+
+    def validate(self, values: dict[str, Any], prior: dict[str, Any] | None = None) -> list[Problem]:
+        """Rules across arguments (values may still hold UNKNOWN while planning; ``prior`` is the state)."""
+        return []
+
+    def create(self, aws: Aws, values: dict[str, Any]) -> dict[str, Any]:
+        """Create the resource; return the exported attributes AWS assigned."""
+        raise NotImplementedError
+
+    def update(self, aws: Aws, prior: dict[str, Any], values: dict[str, Any], changed: set[str]) -> dict[str, Any]:
+        """Change ``changed`` arguments in place; return exported attributes that changed."""
+        raise NotImplementedError
+
+    def delete(self, aws: Aws, prior: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _update_tags(client: Any, prior: dict[str, Any], values: dict[str, Any], tag: Any, untag: Any,
+                     key: str = "Key", value: str = "Value") -> None:
+        old = prior.get("tags") or {}
+        new = values.get("tags") or {}
+        removed = sorted(set(old) - set(new))
+        if removed:
+            untag(removed)
+        added = {k: v for k, v in new.items() if old.get(k) != v}
+        if added:
+            tag(_tag_list(added, key, value))
+
+
+# --------------------------------------------------------------------------------------------------
+# KMS
+
+
+class KmsKey(ResourceType):
+    """``aws_kms_key``: a customer managed KMS key.
+
+    AWS API: CreateKey, GetKeyPolicy, PutKeyPolicy, UpdateKeyDescription, EnableKeyRotation /
+    DisableKeyRotation, EnableKey / DisableKey, TagResource / UntagResource and ScheduleKeyDeletion
+    (https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html). Destroying a key
+    schedules its deletion after ``deletion_window_in_days`` (default 30), as AWS requires.
+    """
+
+    type_name = "aws_kms_key"
+    schema = Schema(args={
+        "arn": Attr(),
+        "bypass_policy_lockout_safety_check": Arg("bool", default=False),
+        "customer_master_key_spec": Arg(default="SYMMETRIC_DEFAULT", force_new=True, choices=(
+            "SYMMETRIC_DEFAULT", "RSA_2048", "RSA_3072", "RSA_4096", "HMAC_224", "HMAC_256", "HMAC_384",
+            "HMAC_512", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521", "ECC_SECG_P256K1", "SM2")),
+        "deletion_window_in_days": Arg("number", int_range=(7, 30)),
+        "description": Arg(computed=True),
+        "enable_key_rotation": Arg("bool", default=False),
+        "id": Attr(),
+        "is_enabled": Arg("bool", default=True),
+        "key_id": Attr(),
+        "key_usage": Arg(default="ENCRYPT_DECRYPT", force_new=True,
+                         choices=("ENCRYPT_DECRYPT", "SIGN_VERIFY", "GENERATE_VERIFY_MAC")),
+        "multi_region": Arg("bool", computed=True, force_new=True),
+        "policy": Arg("json", computed=True),
+        "tags": tags_arg(),
+        "tags_all": tags_all_attr(),
+    })
+
+    def create(self, aws, values):
+        kms = aws.client("kms")
+        request: dict[str, Any] = {
+            "KeyUsage": values["key_usage"],
+            "KeySpec": values["customer_master_key_spec"],
+            "BypassPolicyLockoutSafetyCheck": values["bypass_policy_lockout_safety_check"],
+            "MultiRegion": bool(values.get("multi_region")),
+        }
+        if values.get("description") is not None:
+            request["Description"] = values["description"]
+        if values.get("policy") is not None:
+            request["Policy"] = values["policy"]
+        if values.get("tags"):
+            request["Tags"] = _tag_list(values["tags"], "TagKey", "TagValue")
+        metadata = kms.create_key(**request)["KeyMetadata"]
+        key_id = metadata["KeyId"]
+        exported = {
+            "arn": metadata["Arn"], "id": key_id, "key_id": key_id,
+            "description": metadata.get("Description", ""), "multi_region": metadata.get("MultiRegion", False),
+            "policy": values.get("policy"), "tags_all": dict(values.get("tags") or {}),
+        }
+        try:
+            if values["enable_key_rotation"]:
+                kms.enable_key_rotation(KeyId=key_id)
+            if not values["is_enabled"]:
+                kms.disable_key(KeyId=key_id)
+            if exported["policy"] is None:  # no policy configured: AWS applied its default key policy
+                exported["policy"] = kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
+        except Exception as exc:
+            raise PartialCreate(exported) from exc
+        return exported
+
+    def update(self, aws, prior, values, changed):
+        kms = aws.client("kms")
+        key_id = prior["key_id"]
+        if "is_enabled" in changed and values["is_enabled"]:
+            kms.enable_key(KeyId=key_id)
+        if "description" in changed:
+            kms.update_key_description(KeyId=key_id, Description=values["description"] or "")
+        if "policy" in changed and values.get("policy"):
+            kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=values["policy"],
+                               BypassPolicyLockoutSafetyCheck=values["bypass_policy_lockout_safety_check"])
+        if "enable_key_rotation" in changed:
+            if values["enable_key_rotation"]:
+                kms.enable_key_rotation(KeyId=key_id)
+            else:
+                kms.disable_key_rotation(KeyId=key_id)
+        if "is_enabled" in changed and not values["is_enabled"]:
+            kms.disable_key(KeyId=key_id)
+        if "tags" in changed:
+            self._update_tags(kms, prior, values, lambda tags: kms.tag_resource(KeyId=key_id, Tags=tags),
+                              lambda keys: kms.untag_resource(KeyId=key_id, TagKeys=keys), "TagKey", "TagValue")
+        return {"tags_all": dict(values.get("tags") or {})}
+
+    def delete(self, aws, prior):
+        window = prior.get("deletion_window_in_days") or 30
+        aws.client("kms").schedule_key_deletion(KeyId=prior["key_id"], PendingWindowInDays=int(window))
+
+
+class KmsAlias(ResourceType):
+    """``aws_kms_alias``: a friendly name for a KMS key.
+
+    AWS API: CreateAlias, UpdateAlias, DeleteAlias
+    (https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html).
+    """
+
+    type_name = "aws_kms_alias"
+    schema = Schema(args={
+        "arn": Attr(),
+        "id": Attr(),
+        "name": Arg(required=True, force_new=True),
+        "target_key_arn": Attr(),
+        "target_key_id": Arg(required=True),
+    })
+    invalidates = {"target_key_id": ("target_key_arn",)}
+
+    def validate(self, values, prior=None):
+        name = values.get("name")
+        problems = []
+        if isinstance(name, str):
+            if name.startswith("alias/aws/"):
+                problems.append(Problem("\"name\" cannot begin with reserved AWS CMK prefix 'alias/aws/'", "name"))
+            if not re.fullmatch(r"alias/[0-9A-Za-z_/-]+", name):
+                problems.append(Problem("\"name\" must begin with 'alias/' and be comprised of only "
+                                        "[0-9A-Za-z_/-]", "name"))
+        return problems
+
+    def _key_arn(self, aws: Aws, target: str) -> str:
+        if target.startswith("arn:"):
+            return target
+        return f"arn:{aws.partition}:kms:{aws.region}:{aws.account_id}:key/{target}"
+
+    def create(self, aws, values):
+        aws.client("kms").create_alias(AliasName=values["name"], TargetKeyId=values["target_key_id"])
+        return {"arn": f"arn:{aws.partition}:kms:{aws.region}:{aws.account_id}:{values['name']}",
+                "id": values["name"], "target_key_arn": self._key_arn(aws, values["target_key_id"])}
+
+    def update(self, aws, prior, values, changed):
+        aws.client("kms").update_alias(AliasName=prior["name"], TargetKeyId=values["target_key_id"])
+        return {"target_key_arn": self._key_arn(aws, values["target_key_id"])}
+
+    def delete(self, aws, prior):
+        aws.client("kms").delete_alias(AliasName=prior["name"])
+
+
+_GRANT_OPERATIONS = (
+    "Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo",
+    "Sign", "Verify", "GetPublicKey", "CreateGrant", "RetireGrant", "DescribeKey", "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext", "GenerateMac", "VerifyMac", "DeriveSharedSecret",
+)
+
+
+class KmsGrant(ResourceType):
+    """``aws_kms_grant``: a grant on a KMS key (every argument forces a new grant).
+
+    AWS API: CreateGrant, RevokeGrant, RetireGrant
+    (https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateGrant.html).
+    """
+
+    type_name = "aws_kms_grant"
+    schema = Schema(
+        args={
+            "grant_id": Attr(),
+            "grant_token": Attr(sensitive=True),
+            "grantee_principal": Arg(required=True, force_new=True),
+            "id": Attr(),
+            "key_id": Arg(required=True, force_new=True),
+            "name": Arg(force_new=True),
+            "operations": Arg("list", required=True, force_new=True),
+            "retire_on_delete": Arg("bool", default=False, force_new=True),
+            "retiring_principal": Arg(force_new=True),
+        },
+        blocks={"constraints": BlockSpec(
+            args={"encryption_context_equals": Arg("map", force_new=True),
+                  "encryption_context_subset": Arg("map", force_new=True)},
+            max_items=1, force_new=True)},
+    )
+    invalidates = {}
+
+    def validate(self, values, prior=None):
+        problems = []
+        for operation in values.get("operations") or []:
+            if isinstance(operation, str) and operation not in _GRANT_OPERATIONS:
+                listed = " ".join(f'"{o}"' for o in _GRANT_OPERATIONS)
+                problems.append(Problem(f"expected operations to be one of [{listed}], got {operation}",
+                                        "operations"))
+        return problems
+
+    def create(self, aws, values):
+        request: dict[str, Any] = {"KeyId": values["key_id"], "GranteePrincipal": values["grantee_principal"],
+                                   "Operations": list(values["operations"])}
+        if values.get("name"):
+            request["Name"] = values["name"]
+        if values.get("retiring_principal"):
+            request["RetiringPrincipal"] = values["retiring_principal"]
+        for block in values.get("constraints") or []:
+            constraints = {}
+            if block.get("encryption_context_equals"):
+                constraints["EncryptionContextEquals"] = block["encryption_context_equals"]
+            if block.get("encryption_context_subset"):
+                constraints["EncryptionContextSubset"] = block["encryption_context_subset"]
+            if constraints:
+                request["Constraints"] = constraints
+        reply = aws.client("kms").create_grant(**request)
+        key_id = values["key_id"].rsplit("/", 1)[-1]
+        return {"grant_id": reply["GrantId"], "grant_token": reply["GrantToken"],
+                "id": f"{key_id}:{reply['GrantId']}"}
+
+    def delete(self, aws, prior):
+        kms = aws.client("kms")
+        if prior.get("retire_on_delete"):
+            kms.retire_grant(KeyId=prior["key_id"], GrantId=prior["grant_id"])
+        else:
+            kms.revoke_grant(KeyId=prior["key_id"], GrantId=prior["grant_id"])
+
+
+# --------------------------------------------------------------------------------------------------
+# DynamoDB
+
+
+class DynamoDBTable(ResourceType):
+    """``aws_dynamodb_table``: a DynamoDB table, optionally encrypted with a customer managed key.
+
+    AWS API: CreateTable, UpdateTable, UpdateContinuousBackups, TagResource / UntagResource,
+    DeleteTable (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html).
+    With ``server_side_encryption { enabled = true, kms_key_arn = ... }`` the table's SSESpecification
+    names the key by its ARN.
+    """
+
+    type_name = "aws_dynamodb_table"
+    schema = Schema(
+        args={
+            "arn": Attr(),
+            "billing_mode": Arg(default="PROVISIONED", choices=("PROVISIONED", "PAY_PER_REQUEST")),
+            "deletion_protection_enabled": Arg("bool"),
+            "hash_key": Arg(required=True, force_new=True),
+            "id": Attr(),
+            "name": Arg(required=True, force_new=True),
+            "range_key": Arg(force_new=True),
+            "read_capacity": Arg("number", computed=True),
+            "tags": tags_arg(),
+            "tags_all": tags_all_attr(),
+            "write_capacity": Arg("number", computed=True),
+        },
+        blocks={
+            "attribute": BlockSpec(args={"name": Arg(required=True), "type": Arg(required=True, choices=("S", "N", "B"))},
+                                   min_items=0, force_new=True),
+            "point_in_time_recovery": BlockSpec(args={"enabled": Arg("bool", required=True)}, max_items=1,
+                                                computed=True),
+            "server_side_encryption": BlockSpec(args={"enabled": Arg("bool", required=True),
+                                                      "kms_key_arn": Arg(computed=True)}, max_items=1),
+        },
+    )
+    invalidates = {"tags": ("tags_all",)}
+
+    def validate(self, values, prior=None):
+        problems: list[Problem] = []
+        mode = values.get("billing_mode")
+        # The provider tolerates leftover capacities while a table switches from PROVISIONED to on-demand.
+        switching = bool(prior) and prior.get("billing_mode") == "PROVISIONED"
+        for capacity in ("read_capacity", "write_capacity"):
+            value = values.get(capacity)
+            if mode == "PAY_PER_REQUEST" and value not in (None, 0) and value is not UNKNOWN and not switching:
+                problems.append(Problem(f'{capacity} can not be set when billing_mode is "PAY_PER_REQUEST"',
+                                        capacity))
+            if mode == "PROVISIONED" and value is None:
+                problems.append(Problem(f'{capacity} must be set when billing_mode is "PROVISIONED"', capacity))
+        attributes = values.get("attribute")
+        if isinstance(attributes, list) and all(isinstance(a, dict) for a in attributes):
+            defined = [a.get("name") for a in attributes]
+            keys = [k for k in (values.get("hash_key"), values.get("range_key")) if isinstance(k, str)]
+            unused = [n for n in defined if isinstance(n, str) and n not in keys]
+            missing = [k for k in keys if k not in defined]
+            if unused:
+                problems.append(Problem("all attributes must be indexed. Unused attributes: "
+                                        f"[{' '.join(_quote(n) for n in unused)}]", "attribute"))
+            if missing:
+                problems.append(Problem("all indexes must match a defined attribute. Unmatched indexes: "
+                                        f"[{' '.join(_quote(n) for n in missing)}]", "hash_key"))
+        return problems
+
+    @staticmethod
+    def _sse(values: dict[str, Any]) -> dict[str, Any] | None:
+        blocks = values.get("server_side_encryption") or []
+        if not blocks:
+            return None
+        block = blocks[0]
+        if not block.get("enabled"):
+            return {"Enabled": False}
+        spec = {"Enabled": True, "SSEType": "KMS"}
+        if block.get("kms_key_arn"):
+            spec["KMSMasterKeyId"] = block["kms_key_arn"]
+        return spec
+
+    def _throughput(self, values: dict[str, Any]) -> dict[str, int]:
+        return {"ReadCapacityUnits": int(values["read_capacity"]), "WriteCapacityUnits": int(values["write_capacity"])}
+
+    def create(self, aws, values):
+        dynamodb = aws.client("dynamodb")
+        keys = [{"AttributeName": values["hash_key"], "KeyType": "HASH"}]
+        if values.get("range_key"):
+            keys.append({"AttributeName": values["range_key"], "KeyType": "RANGE"})
+        request: dict[str, Any] = {
+            "TableName": values["name"],
+            "AttributeDefinitions": [{"AttributeName": a["name"], "AttributeType": a["type"]}
+                                     for a in values.get("attribute") or []],
+            "KeySchema": keys,
+            "BillingMode": values["billing_mode"],
+        }
+        if values["billing_mode"] == "PROVISIONED":
+            request["ProvisionedThroughput"] = self._throughput(values)
+        sse = self._sse(values)
+        if sse is not None and sse["Enabled"]:
+            request["SSESpecification"] = sse
+        if values.get("deletion_protection_enabled"):
+            request["DeletionProtectionEnabled"] = True
+        if values.get("tags"):
+            request["Tags"] = _tag_list(values["tags"])
+        table = dynamodb.create_table(**request)["TableDescription"]
+        pitr = values.get("point_in_time_recovery") or []
+        if pitr and pitr[0].get("enabled"):
+            try:
+                self._set_pitr(dynamodb, values["name"], True)
+            except Exception as exc:
+                raise PartialCreate(self._exported(table, values)) from exc
+        return self._exported(table, values)
+
+    @staticmethod
+    def _set_pitr(dynamodb: Any, name: str, enabled: bool) -> None:
+        dynamodb.update_continuous_backups(
+            TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": enabled})
+
+    @staticmethod
+    def _exported(table: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+        throughput = table.get("ProvisionedThroughput", {})
+        exported: dict[str, Any] = {
+            "arn": table["TableArn"], "id": table["TableName"],
+            "read_capacity": throughput.get("ReadCapacityUnits", 0),
+            "write_capacity": throughput.get("WriteCapacityUnits", 0),
+            "tags_all": dict(values.get("tags") or {}),
+        }
+        pitr = values.get("point_in_time_recovery") or [{"enabled": False}]
+        exported["point_in_time_recovery"] = [{"enabled": bool(pitr[0].get("enabled"))}]
+        sse_blocks = values.get("server_side_encryption") or []
+        if sse_blocks:
+            block = dict(sse_blocks[0])
+            if block.get("kms_key_arn") is None:
+                # AWS names the key it chose (the AWS managed key) in SSEDescription
+                block["kms_key_arn"] = table.get("SSEDescription", {}).get("KMSMasterKeyArn") if block["enabled"] else None
+            exported["server_side_encryption"] = [block]
+        return exported
+
+    def update(self, aws, prior, values, changed):
+        dynamodb = aws.client("dynamodb")
+        name = prior["name"]
+        request: dict[str, Any] = {}
+        if changed & {"billing_mode", "read_capacity", "write_capacity"}:
+            request["BillingMode"] = values["billing_mode"]
+            if values["billing_mode"] == "PROVISIONED":
+                request["ProvisionedThroughput"] = self._throughput(values)
+        if "server_side_encryption" in changed:
+            request["SSESpecification"] = self._sse(values) or {"Enabled": False}
+        if "deletion_protection_enabled" in changed:
+            request["DeletionProtectionEnabled"] = bool(values.get("deletion_protection_enabled"))
+        table = prior_table = None
+        if request:
+            table = dynamodb.update_table(TableName=name, **request)["TableDescription"]
+        if "point_in_time_recovery" in changed:
+            pitr = values.get("point_in_time_recovery") or [{"enabled": False}]
+            self._set_pitr(dynamodb, name, bool(pitr[0].get("enabled")))
+        if "tags" in changed:
+            arn = prior["arn"]
+            self._update_tags(dynamodb, prior, values,
+                              lambda tags: dynamodb.tag_resource(ResourceArn=arn, Tags=tags),
+                              lambda keys: dynamodb.untag_resource(ResourceArn=arn, TagKeys=keys))
+        if table is None:
+            prior_table = {"TableArn": prior["arn"], "TableName": name,
+                           "ProvisionedThroughput": {"ReadCapacityUnits": prior.get("read_capacity") or 0,
+                                                     "WriteCapacityUnits": prior.get("write_capacity") or 0}}
+        exported = self._exported(table or prior_table, values)
+        if values["billing_mode"] == "PROVISIONED":
+            exported["read_capacity"] = values["read_capacity"]
+            exported["write_capacity"] = values["write_capacity"]
+        return exported
+
+    def delete(self, aws, prior):
+        aws.client("dynamodb").delete_table(TableName=prior["name"])
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# --------------------------------------------------------------------------------------------------
+# IAM
+
+
+class IamUser(ResourceType):
+    """``aws_iam_user``: an IAM user. Renaming is done in place (UpdateUser), as the provider does.
+
+    AWS API: CreateUser, UpdateUser, TagUser / UntagUser, DeleteUser; with ``force_destroy`` also
+    ListAccessKeys / DeleteAccessKey, ListAttachedUserPolicies / DetachUserPolicy and
+    ListUserPolicies / DeleteUserPolicy first
+    (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateUser.html).
+    """
+
+    type_name = "aws_iam_user"
+    schema = Schema(args={
+        "arn": Attr(),
+        "force_destroy": Arg("bool", default=False),
+        "id": Attr(),
+        "name": Arg(required=True),
+        "path": Arg(default="/"),
+        "tags": tags_arg(),
+        "tags_all": tags_all_attr(),
+        "unique_id": Attr(),
+    })
+    invalidates = {"name": ("arn", "id"), "path": ("arn",), "tags": ("tags_all",)}
+
+    def create(self, aws, values):
+        request: dict[str, Any] = {"UserName": values["name"], "Path": values["path"]}
+        if values.get("tags"):
+            request["Tags"] = _tag_list(values["tags"])
+        user = aws.client("iam").create_user(**request)["User"]
+        return {"arn": user["Arn"], "id": user["UserName"], "unique_id": user["UserId"],
+                "tags_all": dict(values.get("tags") or {})}
+
+    def update(self, aws, prior, values, changed):
+        iam = aws.client("iam")
+        name = prior["name"]
+        if changed & {"name", "path"}:
+            request = {"UserName": name}
+            if "name" in changed:
+                request["NewUserName"] = values["name"]
+            if "path" in changed:
+                request["NewPath"] = values["path"]
+            iam.update_user(**request)
+            name = values["name"]
+        if "tags" in changed:
+            self._update_tags(iam, prior, values, lambda tags: iam.tag_user(UserName=name, Tags=tags),
+                              lambda keys: iam.untag_user(UserName=name, TagKeys=keys))
+        user = iam.get_user(UserName=name)["User"] if changed & {"name", "path"} else None
+        exported: dict[str, Any] = {"tags_all": dict(values.get("tags") or {})}
+        if user:
+            exported.update(arn=user["Arn"], id=user["UserName"])
+        return exported
+
+    def delete(self, aws, prior):
+        iam = aws.client("iam")
+        name = prior["name"]
+        if prior.get("force_destroy"):
+            for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
+                iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+            for policy in iam.list_attached_user_policies(UserName=name)["AttachedPolicies"]:
+                iam.detach_user_policy(UserName=name, PolicyArn=policy["PolicyArn"])
+            for policy_name in iam.list_user_policies(UserName=name)["PolicyNames"]:
+                iam.delete_user_policy(UserName=name, PolicyName=policy_name)
+        iam.delete_user(UserName=name)
+
+
+class IamAccessKey(ResourceType):
+    """``aws_iam_access_key``: an access key for an IAM user (``secret`` is sensitive).
+
+    AWS API: CreateAccessKey, UpdateAccessKey, DeleteAccessKey
+    (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateAccessKey.html).
+    """
+
+    type_name = "aws_iam_access_key"
+    schema = Schema(args={
+        "id": Attr(),
+        "secret": Attr(sensitive=True),
+        "status": Arg(default="Active", choices=("Active", "Inactive")),
+        "user": Arg(required=True, force_new=True),
+    })
+    invalidates = {}
+
+    def create(self, aws, values):
+        iam = aws.client("iam")
+        key = iam.create_access_key(UserName=values["user"])["AccessKey"]
+        exported = {"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
+        if values["status"] != key["Status"]:
+            try:
+                iam.update_access_key(UserName=values["user"], AccessKeyId=key["AccessKeyId"],
+                                      Status=values["status"])
+            except Exception as exc:
+                raise PartialCreate(exported) from exc
+        return exported
+
+    def update(self, aws, prior, values, changed):
+        aws.client("iam").update_access_key(UserName=values["user"], AccessKeyId=prior["id"],
+                                            Status=values["status"])
+        return {}
+
+    def delete(self, aws, prior):
+        aws.client("iam").delete_access_key(UserName=prior["user"], AccessKeyId=prior["id"])
+
+
+class IamPolicy(ResourceType):
+    """``aws_iam_policy``: a customer managed IAM policy.
+
+    AWS API: CreatePolicy, CreatePolicyVersion (new default version), ListPolicyVersions and
+    DeletePolicyVersion (the provider prunes the oldest version when five exist), TagPolicy /
+    UntagPolicy, DeletePolicy (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreatePolicy.html).
+    """
+
+    type_name = "aws_iam_policy"
+    schema = Schema(args={
+        "arn": Attr(),
+        "description": Arg(force_new=True),
+        "id": Attr(),
+        "name": Arg(required=True, force_new=True),
+        "path": Arg(default="/", force_new=True),
+        "policy": Arg("json", required=True),
+        "policy_id": Attr(),
+        "tags": tags_arg(),
+        "tags_all": tags_all_attr(),
+    })
+
+    def create(self, aws, values):
+        request: dict[str, Any] = {"PolicyName": values["name"], "Path": values["path"],
+                                   "PolicyDocument": values["policy"]}
+        if values.get("description"):
+            request["Description"] = values["description"]
+        if values.get("tags"):
+            request["Tags"] = _tag_list(values["tags"])
+        policy = aws.client("iam").create_policy(**request)["Policy"]
+        return {"arn": policy["Arn"], "id": policy["Arn"], "policy_id": policy["PolicyId"],
+                "tags_all": dict(values.get("tags") or {})}
+
+    def update(self, aws, prior, values, changed):
+        iam = aws.client("iam")
+        arn = prior["arn"]
+        if "policy" in changed:
+            versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+            if len(versions) >= 5:  # AWS keeps at most five versions; drop the oldest non-default one
+                oldest = min((v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"])
+                iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+            iam.create_policy_version(PolicyArn=arn, PolicyDocument=values["policy"], SetAsDefault=True)
+        if "tags" in changed:
+            self._update_tags(iam, prior, values, lambda tags: iam.tag_policy(PolicyArn=arn, Tags=tags),
+                              lambda keys: iam.untag_policy(PolicyArn=arn, TagKeys=keys))
+        return {"tags_all": dict(values.get("tags") or {})}
+
+    def delete(self, aws, prior):
+        iam = aws.client("iam")
+        arn = prior["arn"]
+        for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:
+            if not version["IsDefaultVersion"]:
+                iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
+        iam.delete_policy(PolicyArn=arn)
+
+
+class IamUserPolicy(ResourceType):
+    """``aws_iam_user_policy``: an inline policy embedded in an IAM user.
+
+    AWS API: PutUserPolicy, DeleteUserPolicy
+    (https://docs.aws.amazon.com/IAM/latest/APIReference/API_PutUserPolicy.html).
+    """
+
+    type_name = "aws_iam_user_policy"
+    schema = Schema(args={
+        "id": Attr(),
+        "name": Arg(required=True, force_new=True),
+        "policy": Arg("json", required=True),
+        "user": Arg(required=True, force_new=True),
+    })
+    invalidates = {}
+
+    def create(self, aws, values):
+        aws.client("iam").put_user_policy(UserName=values["user"], PolicyName=values["name"],
+                                          PolicyDocument=values["policy"])
+        return {"id": f"{values['user']}:{values['name']}"}
+
+    def update(self, aws, prior, values, changed):
+        return self.create(aws, values)
+
+    def delete(self, aws, prior):
+        aws.client("iam").delete_user_policy(UserName=prior["user"], PolicyName=prior["name"])
+
+
+class IamUserPolicyAttachment(ResourceType):
+    """``aws_iam_user_policy_attachment``: attaches a managed policy to an IAM user.
+
+    AWS API: AttachUserPolicy, DetachUserPolicy
+    (https://docs.aws.amazon.com/IAM/latest/APIReference/API_AttachUserPolicy.html). The ``id`` is
+    the import ID ``user/policy_arn`` (the provider's own id carries a timestamp).
+    """
+
+    type_name = "aws_iam_user_policy_attachment"
+    schema = Schema(args={
+        "id": Attr(),
+        "policy_arn": Arg(required=True, force_new=True),
+        "user": Arg(required=True, force_new=True),
+    })
+    invalidates = {}
+
+    def create(self, aws, values):
+        aws.client("iam").attach_user_policy(UserName=values["user"], PolicyArn=values["policy_arn"])
+        return {"id": f"{values['user']}/{values['policy_arn']}"}
+
+    def delete(self, aws, prior):
+        aws.client("iam").detach_user_policy(UserName=prior["user"], PolicyArn=prior["policy_arn"])
+
+
+RESOURCE_TYPES: dict[str, ResourceType] = {
+    handler.type_name: handler()
+    for handler in (KmsKey, KmsAlias, KmsGrant, DynamoDBTable, IamUser, IamAccessKey, IamPolicy, IamUserPolicy,
+                    IamUserPolicyAttachment)
+}

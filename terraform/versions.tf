@@ -1,0 +1,11 @@
+# Which Terraform and which AWS provider this configuration was written for.
+terraform {
+  required_version = ">= 1.5"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.0"
+    }
+  }
+}
