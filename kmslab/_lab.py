@@ -64,6 +64,9 @@ def _dispatch(event_name: str, request: Any, **kwargs: Any) -> Any:
         if authorized.body != (request.body or b""):  # the enforcer corrected the request
             request.body = authorized.body
             request.headers["Content-Length"] = str(len(authorized.body))
+        # The caller is authenticated already: tell moto the account rather than have it search every
+        # partition's IAM backend for the access key.
+        request.headers["x-moto-account-id"] = lab.account_id
         return _moto_stubber().process_request(request)
 
     answer = lab._enforcer.handle(wire, forward)

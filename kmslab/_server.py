@@ -44,7 +44,9 @@ class EnforcingApp:
             def capture(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> None:
                 captured["status"], captured["headers"] = status, response_headers
 
-            chunks = self.app(_with_body(environ, request.body), capture)
+            forwarded = _with_body(environ, request.body)
+            forwarded["HTTP_X_MOTO_ACCOUNT_ID"] = enforcer.directory.account_id  # caller already authenticated
+            chunks = self.app(forwarded, capture)
             try:
                 payload = b"".join(chunks)
             finally:
