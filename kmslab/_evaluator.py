@@ -860,7 +860,7 @@ def _not_principal_applies(st: _Statement, p: _Principal, named: str | None) -> 
 
 
 def _scan_grants(grants: list[_Grant], op_lower: str, resource: str, p: _Principal,
-                 encryption_context: dict[str, str], hits: list[_Hit], misses: list[str]) -> None:
+                 encryption_context: dict[str, tuple[str, str]], hits: list[_Hit], misses: list[str]) -> None:
     for grant in grants:
         if grant.key_id and not _key_matches(grant.key_id, resource):
             misses.append(f"{grant.label} is for another key ({grant.key_id})")
@@ -887,24 +887,31 @@ def _scan_grants(grants: list[_Grant], op_lower: str, resource: str, p: _Princip
         hits.append(_Hit("grant", grant.label, True, applies, "grant", failed, notes, grant.raw))
 
 
-def _constraints_hold(grant: _Grant, ec: dict[str, str]) -> tuple[bool, str | None]:
+def _constraints_hold(grant: _Grant, ec: dict[str, tuple[str, str]]) -> tuple[bool, str | None]:
+    """``ec`` maps each lower-cased encryption-context key to (key as given, value)."""
+    request = {k: v for k, (_, v) in ec.items()}
+
     def shown(pairs: Mapping[str, str]) -> str:
         return ", ".join(f"{k}={v}" for k, v in sorted(pairs.items())) or "(empty)"
 
-    if grant.equals is not None:
-        if ec != grant.equals:
-            return False, (f"its EncryptionContextEquals constraint ({shown(grant.equals)}) does not "
-                           f"match the request's encryption context ({shown(ec)})")
-    if grant.subset is not None:
-        if any(ec.get(k) != v for k, v in grant.subset.items()):
-            return False, (f"its EncryptionContextSubset constraint ({shown(grant.subset)}) is not "
-                           f"contained in the request's encryption context ({shown(ec)})")
+    request_shown = shown(dict(ec.values()))
+    constraints = grant.raw.get("Constraints") or {}
+    if grant.equals is not None and request != grant.equals:
+        return False, (f"its EncryptionContextEquals constraint "
+                       f"({shown(constraints['EncryptionContextEquals'])}) does not match the request's "
+                       f"encryption context ({request_shown})")
+    if grant.subset is not None and any(request.get(k) != v for k, v in grant.subset.items()):
+        return False, (f"its EncryptionContextSubset constraint "
+                       f"({shown(constraints['EncryptionContextSubset'])}) is not contained in the "
+                       f"request's encryption context ({request_shown})")
     return True, None
 
 
-def _context_values(p: _Principal, context: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, str]]:
+def _context_values(p: _Principal, context: Mapping[str, Any] | None
+                    ) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
+    """The request's context keys (lower case), and its encryption context: lower-cased key → (key, value)."""
     values = dict(p.derived)
-    encryption_context: dict[str, str] = {}
+    encryption_context: dict[str, tuple[str, str]] = {}
     if context:
         if not isinstance(context, Mapping):
             raise ValueError(f"context must be a mapping of condition keys to values, got {context!r}")
@@ -916,7 +923,7 @@ def _context_values(p: _Principal, context: Mapping[str, Any] | None) -> tuple[d
             values[lowered] = value
             if lowered.startswith(_EC_PREFIX) and len(key) > len(_EC_PREFIX):
                 ec_keys.append(key[len(_EC_PREFIX):])
-                encryption_context[lowered[len(_EC_PREFIX):]] = str(value)
+                encryption_context[lowered[len(_EC_PREFIX):]] = (key[len(_EC_PREFIX):], str(value))
         if ec_keys and "kms:encryptioncontextkeys" not in values:
             values["kms:encryptioncontextkeys"] = tuple(ec_keys)
     return values, encryption_context
@@ -1161,8 +1168,8 @@ def _message(f: _Facts, reason: str, deny_type: str | None) -> str | None:
     on = "" if f.resource == "*" else f" on resource: {f.resource}"
     base = f"User: {f.p.arn} is not authorized to perform: {f.action}{on}"
     if reason == "EXPLICIT_DENY":
-        kind = "resource-based" if deny_type == "resource" else "identity-based"
-        return f"{base} with an explicit deny in a {kind} policy"
+        kind = "a resource-based" if deny_type == "resource" else "an identity-based"
+        return f"{base} with an explicit deny in {kind} policy"
     if reason == "NO_IDENTITY_ALLOW":
         return f"{base} because no identity-based policy allows the {f.action} action"
     if reason == "KEY_POLICY_DOES_NOT_ALLOW":
