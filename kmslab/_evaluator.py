@@ -159,6 +159,11 @@ _KMS_CRYPTO_OPERATIONS = frozenset({
 # --------------------------------------------------------------------------------------------------
 
 
+def _capitalised(sentence: str) -> str:
+    return sentence[:1].upper() + sentence[1:]
+
+
+
 @dataclass(frozen=True, slots=True)
 class MatchedStatement:
     """A statement (or grant) that applied to the request."""
@@ -181,6 +186,9 @@ class Step:
     verdict: str
     sentence: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sentence", _capitalised(self.sentence))
+
 
 @dataclass(frozen=True, slots=True)
 class Lock:
@@ -193,6 +201,9 @@ class Lock:
     name: str
     state: str
     why: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "why", _capitalised(self.why))
 
     @property
     def is_open(self) -> bool | None:
@@ -1354,10 +1365,11 @@ class _Explainer:
             steps.append(Step("Resource-based policy", *self._resource_step()))
             steps.append(Step("IAM policies", *self._iam_sentence()))
         if f.cross_account:
-            steps.append(Step("Cross-account", "unknown" if self.reason == "CANNOT_EVALUATE" else "not used",
-                              f"The principal's account ({f.p.account}) is not the resource's "
-                              f"account; kmslab decides such requests only when they are certainly "
-                              f"denied or allowed by a grant."))
+            undecided = self.reason == "CANNOT_EVALUATE"
+            steps.append(Step("Cross-account", "unknown" if undecided else "decided",
+                              f"The principal's account ({f.p.account}) is not the resource's account. "
+                              f"kmslab decides such requests only when they are certainly denied or "
+                              f"allowed by a grant{'' if undecided else ', as this one is'}."))
         steps.append(self._final())
         return tuple(steps)
 
