@@ -1,0 +1,405 @@
+"""The workbook layer: the world of every step, quizzes, the least-privilege exercise, the playground."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from kmslab import workbook
+from kmslab.workbook import (
+    FULL_ACCESS_ARN,
+    TABLE_NAME,
+    TEST_ITEM,
+    USER_NAME,
+    LeastPrivilegeExercise,
+    Playground,
+    PlaygroundSettings,
+    Quiz,
+    ____,
+    key_arn,
+    least_privilege_policy,
+    quiz,
+    start,
+)
+
+# -- start(step) ---------------------------------------------------------------------------------------
+
+
+def _world(lab) -> dict:
+    """What exists in a lab, read through boto3 as lab-admin."""
+    kms, ddb, iam = (lab.session.client(name) for name in ("kms", "dynamodb", "iam"))
+    keys = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
+    customer_keys = [k for k in keys if k["KeyManager"] == "CUSTOMER"]
+    tables = ddb.list_tables()["TableNames"]
+    users = sorted(u["UserName"] for u in iam.list_users()["Users"])
+    world = {"keys": len(customer_keys), "tables": tables, "users": users, "items": None,
+             "user_policies": None, "attached": None}
+    if TABLE_NAME in tables:
+        world["items"] = ddb.scan(TableName=TABLE_NAME)["Count"]
+    if USER_NAME in users:
+        world["user_policies"] = iam.list_user_policies(UserName=USER_NAME)["PolicyNames"]
+        world["attached"] = [p["PolicyArn"] for p in
+                             iam.list_attached_user_policies(UserName=USER_NAME)["AttachedPolicies"]]
+    return world
+
+
+EXPECTED = {
+    0: {"keys": 0, "tables": [], "users": ["lab-admin"], "items": None, "user_policies": None, "attached": None},
+    1: {"keys": 0, "tables": [], "users": ["lab-admin"], "items": None, "user_policies": None, "attached": None},
+    2: {"keys": 1, "tables": [], "users": ["lab-admin"], "items": None, "user_policies": None, "attached": None},
+    3: {"keys": 1, "tables": [TABLE_NAME], "users": ["lab-admin"], "items": 0, "user_policies": None,
+        "attached": None},
+    4: {"keys": 1, "tables": [TABLE_NAME], "users": ["lab-admin"], "items": 1, "user_policies": None,
+        "attached": None},
+    5: {"keys": 1, "tables": [TABLE_NAME], "users": [USER_NAME, "lab-admin"], "items": 1, "user_policies": [],
+        "attached": [FULL_ACCESS_ARN]},
+    6: {"keys": 1, "tables": [TABLE_NAME], "users": [USER_NAME, "lab-admin"], "items": 1,
+        "user_policies": ["read-through-dynamodb"], "attached": [FULL_ACCESS_ARN]},
+    7: {"keys": 1, "tables": [TABLE_NAME], "users": [USER_NAME, "lab-admin"], "items": 1,
+        "user_policies": ["read-through-dynamodb"], "attached": [FULL_ACCESS_ARN]},
+}
+
+
+@pytest.mark.parametrize("step", sorted(workbook.STEPS))
+def test_start_builds_the_world_of_each_step(step):
+    lab = start(step)
+    try:
+        assert _world(lab) == EXPECTED[step]
+    finally:
+        lab.close()
+
+
+def test_every_step_is_in_the_table():
+    assert sorted(EXPECTED) == sorted(workbook.STEPS)
+    for number, step in workbook.STEPS.items():
+        assert step.notebook.startswith(f"{number:02d}_")
+
+
+def test_start_is_deterministic_and_quiet(capsys):
+    with start(6) as first:
+        first_arn, first_trail = key_arn(first), [(r["eventName"], r["eventTime"]) for r in first.trail]
+    with start(6) as second:
+        assert key_arn(second) == first_arn
+        assert [(r["eventName"], r["eventTime"]) for r in second.trail] == first_trail
+    assert capsys.readouterr().out == ""
+
+
+def test_the_test_item_is_stored_and_readable_by_the_admin():
+    with start(4) as lab:
+        item = lab.session.client("dynamodb").get_item(TableName=TABLE_NAME, Key={"id": TEST_ITEM["id"]})["Item"]
+        assert item == TEST_ITEM
+
+
+def test_the_user_is_denied_from_step_5_and_allowed_from_step_6():
+    with start(5) as lab:
+        with pytest.raises(ClientError) as excinfo:
+            lab.session_for(USER_NAME).client("dynamodb").scan(TableName=TABLE_NAME)
+        assert excinfo.value.response["Error"]["Code"] == "AccessDeniedException"
+    with start(6) as lab:
+        assert lab.session_for(USER_NAME).client("dynamodb").scan(TableName=TABLE_NAME)["Count"] == 1
+
+
+def test_stack_state_knows_what_the_replay_applied(capsys):
+    with start(2) as lab:
+        tf = workbook.stack(lab)
+        assert workbook.stack(lab) is tf
+        assert set(tf.state) == {workbook.KEY_ADDRESS}
+        plan = tf.plan(target=workbook.TABLE_ADDRESS)
+        assert "aws_dynamodb_table.encrypted_table will be created" in str(plan)
+        assert "aws_kms_key.dynamodb_key will be created" not in str(plan)
+    with start(5) as lab:
+        assert "No changes" in str(workbook.stack(lab).plan())
+        assert workbook.stack(lab).outputs["dynamodb_table_name"] == TABLE_NAME
+    with start(3) as lab:
+        capsys.readouterr()
+        workbook.stack(lab).apply()
+        assert "Apply complete" in capsys.readouterr().out  # after the replay, the stack speaks
+
+
+def test_start_refuses_an_unknown_step():
+    with pytest.raises(ValueError, match="there is no step 9"):
+        start(9)
+
+
+def test_terraform_dir_is_found():
+    assert (workbook.TERRAFORM_DIR / "kms.tf").is_file()
+    assert "/tmp/" not in str(workbook.TERRAFORM_DIR)
+
+
+def test_environment_check_passes_here():
+    with start(0) as lab:
+        report = workbook.check_environment(lab)
+    assert report.ok, str(report)
+    assert "✘" not in str(report)
+    assert "Everything is ready." in str(report)
+
+
+# -- quizzes -------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def two_by_two():
+    return Quiz("2 + 2?", ["3", "4", "5"], answer=1, explanations=["One short.", "Yes, four.", "One over."])
+
+
+@pytest.mark.parametrize("choice", [1, "B", "b", "B.", "4", "B. 4"])
+def test_quiz_accepts_the_answer_in_any_form(two_by_two, choice):
+    feedback = two_by_two.check(choice)
+    assert feedback.correct is True
+    assert str(feedback) == "✔ Correct (B). Yes, four."
+
+
+def test_quiz_explains_a_wrong_answer(two_by_two):
+    feedback = two_by_two.check("C")
+    assert feedback.correct is False
+    assert str(feedback) == "✘ Not quite (C). One over."
+    assert "✘ Not quite (C)" in feedback._repr_html_()
+
+
+@pytest.mark.parametrize("choice, expected", [(None, "Choose one of A, B, C."),
+                                              ("Z", "'Z' is not one of the options"),
+                                              (7, "7 is not one of the options"),
+                                              (True, "True is not one of the options")])
+def test_quiz_without_a_valid_answer_says_so(two_by_two, choice, expected):
+    feedback = two_by_two.check(choice)
+    assert feedback.correct is None
+    assert expected in str(feedback)
+
+
+def test_quiz_tells_its_observers(two_by_two):
+    seen = []
+    two_by_two.observe(seen.append)
+    two_by_two.check("A")
+    assert [f.choice for f in seen] == ["A"]
+    assert two_by_two.last is seen[0]
+
+
+def test_quiz_text_form(two_by_two):
+    assert repr(two_by_two) == ('Quiz: 2 + 2?\n  A. 3\n  B. 4\n  C. 5\n'
+                                '  (Answer with the buttons, or in code: .check("A"))')
+    assert "<li>B. 4</li>" in two_by_two._repr_html_()
+
+
+def test_quiz_refuses_a_bad_definition():
+    with pytest.raises(ValueError, match="one explanation per option"):
+        Quiz("?", ["a", "b"], 0, ["only one"])
+    with pytest.raises(ValueError, match="not one of the options"):
+        Quiz("?", ["a", "b"], 5, ["x", "y"])
+
+
+@pytest.mark.parametrize("step, number", [(s, n) for s in range(1, 7) for n in (1, 2)])
+def test_every_notebook_quiz_is_well_formed(step, number):
+    q = quiz(step, number)
+    assert q.check(q.answer).correct
+    for index in range(len(q.options)):
+        if index != q.answer:
+            assert q.check(index).correct is False
+    assert quiz(step, number).last is None  # a fresh quiz each time
+
+
+def test_missing_quiz():
+    with pytest.raises(LookupError, match="notebook 00 has no quiz 1"):
+        quiz(0)
+
+
+# -- the least-privilege exercise ------------------------------------------------------------------------
+
+@pytest.fixture
+def exercise():
+    with start(5) as lab:
+        yield LeastPrivilegeExercise(lab)
+
+
+def _statement(**fields) -> dict:
+    return {"Version": "2012-10-17", "Statement": [dict({"Effect": "Allow"}, **fields)]}
+
+
+BOTH_CONDITIONS = {"StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com",
+                                    "kms:EncryptionContext:aws:dynamodb:tableName": TABLE_NAME}}
+
+WRONG_ANSWERS = {
+    "every key": (lambda key: _statement(Action="kms:*", Resource="*"), 'allows Resource "*"'),
+    "every key by ARN wildcard": (
+        lambda key: _statement(Action="kms:Decrypt", Resource="arn:aws:kms:us-east-1:123456789012:key/*",
+                               Condition=BOTH_CONDITIONS), "covers every KMS key"),
+    "no conditions": (lambda key: _statement(Action="kms:Decrypt", Resource=key),
+                      "could also call kms:Decrypt directly"),
+    "only ViaService": (
+        lambda key: _statement(Action="kms:Decrypt", Resource=key,
+                               Condition={"StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}}),
+        "any table protected by this key"),
+    "wrong ViaService value": (
+        lambda key: _statement(Action="kms:Decrypt", Resource=key, Condition={"StringEquals": {
+            "kms:ViaService": "dynamodb.amazonaws.com",
+            "kms:EncryptionContext:aws:dynamodb:tableName": TABLE_NAME}}),
+        "would still be refused"),
+    "wrong action": (lambda key: _statement(Action="kms:Encrypt", Resource=key, Condition=BOTH_CONDITIONS),
+                     "would still be refused"),
+    "every action": (lambda key: _statement(Action="kms:*", Resource=key, Condition=BOTH_CONDITIONS),
+                     "also allows kms:Encrypt"),
+    "deny": (lambda key: _statement(Effect="Deny", Action="kms:Decrypt", Resource=key), "explicit deny"),
+    "lower-case effect": (lambda key: _statement(Effect="allow", Action="kms:Decrypt", Resource=key),
+                          '"Effect" must be "Allow" or "Deny"'),
+    "no version": (lambda key: {"Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key}]},
+                   '"Version": "2012-10-17"'),
+    "no statement": (lambda key: {"Version": "2012-10-17"}, '"Statement"'),
+    "no action": (lambda key: _statement(Resource=key), "IAM refused the document"),
+    "bad JSON text": (lambda key: "{'Version': '2012-10-17'}", "not valid JSON"),
+    "a list": (lambda key: [key], "got a list"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WRONG_ANSWERS))
+def test_exercise_rejects_wrong_answers_with_a_useful_message(exercise, case):
+    make, expected = WRONG_ANSWERS[case]
+    result = exercise.check(make(key_arn(exercise.lab)))
+    assert result.status == "incorrect"
+    assert expected in result.message, result.message
+    assert str(result).startswith("✘ Incorrect: ")
+    iam = exercise.lab.session.client("iam")
+    assert iam.list_user_policies(UserName=USER_NAME)["PolicyNames"] == []  # a wrong answer leaves nothing
+
+
+@pytest.mark.parametrize("answer", [None, ____, _statement(Action=____, Resource="x"),
+                                    _statement(Action="kms:Decrypt", Resource=...)])
+def test_exercise_not_attempted(exercise, answer):
+    result = exercise.check(answer)
+    assert result.status == "not attempted"
+    assert str(result).startswith("… Not attempted: ")
+
+
+def test_exercise_accepts_the_solution_and_keeps_it(exercise):
+    result = exercise.check(exercise.solution_policy)
+    assert result.status == "correct", result.message
+    assert bool(result)
+    iam = exercise.lab.session.client("iam")
+    assert iam.list_user_policies(UserName=USER_NAME)["PolicyNames"] == ["read-through-dynamodb"]
+    assert exercise.lab.session_for(USER_NAME).client("dynamodb").scan(TableName=TABLE_NAME)["Count"] == 1
+
+
+def test_exercise_accepts_the_solution_as_json_text_and_with_stringlike(exercise):
+    policy = least_privilege_policy(key_arn(exercise.lab))
+    policy["Statement"][0]["Condition"] = {
+        "StringLike": {"kms:ViaService": "dynamodb.*.amazonaws.com"},
+        "StringEquals": {"kms:EncryptionContext:aws:dynamodb:tableName": TABLE_NAME}}
+    assert exercise.check(json.dumps(policy)).correct
+
+
+def test_exercise_never_raises(exercise):
+    class Weird(dict):
+        def get(self, *args):
+            raise RuntimeError("boom")
+    result = exercise.check(Weird(Version="2012-10-17"))
+    assert result.status == "incorrect"
+    assert "could not check this answer (RuntimeError: boom)" in result.message
+
+
+def test_exercise_hints_and_solution(exercise):
+    assert str(exercise.hint()).startswith("Hint 1 (there are 2; call hint() again):")
+    assert str(exercise.hint()).startswith("Hint 2:")
+    assert str(exercise.hint()).startswith("Hint 2:")
+    assert str(exercise.hint(1)).startswith("Hint 1")
+    solution = str(exercise.solution())
+    assert '"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"' in solution
+    assert key_arn(exercise.lab) in solution
+
+
+# -- the playground --------------------------------------------------------------------------------------
+
+@pytest.fixture
+def playground():
+    with start(5) as lab:
+        yield Playground(lab)
+
+
+def test_playground_reads_the_seed_world(playground):
+    assert playground.settings == PlaygroundSettings(dynamodb_permission=True, kms_in_iam=False,
+                                                     root_delegation=True, key_policy_for_user=False,
+                                                     key_enabled=True)
+    result = playground.apply()
+    assert not result.allowed and result.error_code == "AccessDeniedException"
+    assert result.changes == ()
+    assert [lock.passed for lock in result.locks] == [True, False, True]
+    assert "because no identity-based policy allows the kms:Decrypt action" in result.error_message
+
+
+def test_dynamodb_permission_kms_in_iam_and_root_delegation_allow_the_scan(playground):
+    result = playground.set(kms_in_iam=True)
+    assert result.allowed and result.item_count == 1
+    assert [lock.passed for lock in result.locks] == [True, True, True]
+    assert result.changes == ("iam.put_user_policy: playground-kms-decrypt (kms:Decrypt on the key) on "
+                              "dynamo_test_user",)
+
+
+def test_without_root_delegation_the_iam_allow_does_not_count(playground):
+    playground.set(kms_in_iam=True)
+    result = playground.set(root_delegation=False)
+    assert not result.allowed
+    assert "because no resource-based policy allows the kms:Decrypt action" in result.error_message
+    kms_lock = result.locks[1]
+    assert not kms_lock.passed and "KEY_POLICY_DOES_NOT_ALLOW" in kms_lock.summary
+    # the admin is locked out of the data too: the key-administrators statement does not allow Decrypt
+    with pytest.raises(ClientError):
+        playground.lab.session.client("dynamodb").scan(TableName=TABLE_NAME)
+    # ...but can still manage the key, so it can put delegation back
+    assert playground.set(root_delegation=True).allowed
+
+
+def test_a_key_policy_statement_for_the_user_needs_no_iam(playground):
+    result = playground.set(root_delegation=False, key_policy_for_user=True)
+    assert result.allowed
+    assert "key policy" in result.locks[1].summary
+
+
+def test_a_disabled_key_refuses_even_with_every_permission(playground):
+    playground.set(kms_in_iam=True, key_policy_for_user=True)
+    result = playground.set(key_enabled=False)
+    assert not result.allowed
+    assert result.error_code == "ValidationException"
+    assert "DisabledException" in result.error_message
+    assert [lock.passed for lock in result.locks] == [True, True, False]
+    assert playground.set(key_enabled=True).allowed
+
+
+def test_without_dynamodb_permission_dynamodb_refuses_first(playground):
+    result = playground.set(dynamodb_permission=False, kms_in_iam=True)
+    assert not result.allowed
+    assert "not authorized to perform: dynamodb:Scan" in result.error_message
+    assert [lock.passed for lock in result.locks] == [False, True, True]
+
+
+def test_playground_changes_are_real_and_reversible(playground):
+    playground.set(dynamodb_permission=False, kms_in_iam=True, root_delegation=False, key_policy_for_user=True,
+                   key_enabled=False)
+    assert Playground(playground.lab).settings == playground.settings  # read back from the lab
+    result = playground.apply(PlaygroundSettings())
+    assert playground.settings == PlaygroundSettings()
+    assert not result.allowed and result.error_code == "AccessDeniedException"
+    assert "kms.put_key_policy: with root delegation, without a statement for the user" in "\n".join(result.changes)
+
+
+def test_playground_waits_out_the_table_key_cache(playground):
+    playground.set(kms_in_iam=True)
+    before = playground.lab.now
+    result = playground.set(kms_in_iam=False)
+    assert not result.allowed  # the cached table key does not hide the change
+    assert (playground.lab.now - before).total_seconds() == 300
+
+
+def test_playground_text_and_observers(playground):
+    seen = []
+    playground.observe(seen.append)
+    assert "(No try yet" in repr(playground)
+    result = playground.set(kms_in_iam=True)
+    assert seen == [result]
+    text = repr(playground)
+    assert "Last try:\n✔ ALLOWED: the Scan returned 1 item(s)" in text
+    assert "[✔] ON   KMS permission in IAM" in text
+    assert "How the real call went, lock by lock:" in str(result)
+    assert "✔ open" in result._repr_html_()
+
+
+def test_playground_refuses_unknown_settings(playground):
+    with pytest.raises(TypeError, match="unknown setting"):
+        playground.set(root=False)
