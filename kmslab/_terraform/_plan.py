@@ -90,15 +90,16 @@ def diff_resource(schema: Schema, invalidates: dict[str, tuple[str, ...]], confi
                   prior: dict[str, Any] | None, tainted: bool = False) -> Diff:
     """Plan one managed resource: its action and the values it will have."""
     if prior is None:
-        return Diff("create", planned_values(schema.args, schema.blocks, config, None), frozenset(), frozenset())
+        return Diff("create", _derive(planned_values(schema.args, schema.blocks, config, None)), frozenset(),
+                    frozenset())
     after = planned_values(schema.args, schema.blocks, config, prior)
     changed = {name for name, arg in schema.args.items() if arg.argument and not _same(after[name], prior.get(name))}
     changed |= {name for name in schema.blocks if not _same(after[name], prior.get(name))}
     forces = {name for name in changed if (schema.args[name].force_new if name in schema.args
                                            else _block_forces(schema.blocks[name], after[name], prior.get(name)))}
     if forces or tainted:
-        return Diff("replace", planned_values(schema.args, schema.blocks, config, None), frozenset(changed),
-                    frozenset(forces))
+        return Diff("replace", _derive(planned_values(schema.args, schema.blocks, config, None)),
+                    frozenset(changed), frozenset(forces))
     if not changed:
         return Diff("no-op", dict(prior), frozenset(), frozenset())
     for name in changed:
@@ -107,7 +108,15 @@ def diff_resource(schema: Schema, invalidates: dict[str, tuple[str, ...]], confi
     for name, arg in schema.args.items():  # exported attributes not invalidated keep their values
         if not arg.argument and after[name] is UNKNOWN and name not in _invalidated(invalidates, changed):
             after[name] = prior.get(name)
-    return Diff("update", after, frozenset(changed), frozenset())
+    return Diff("update", _derive(after), frozenset(changed), frozenset())
+
+
+def _derive(values: dict[str, Any]) -> dict[str, Any]:
+    """Values the provider works out while planning: ``tags_all`` is ``tags`` (no provider default_tags)."""
+    tags = values.get("tags")
+    if "tags_all" in values and tags and is_known(tags):
+        values["tags_all"] = dict(tags)
+    return values
 
 
 def _invalidated(invalidates: dict[str, tuple[str, ...]], changed: set[str]) -> set[str]:

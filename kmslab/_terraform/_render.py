@@ -218,7 +218,8 @@ def body_lines(before: dict | None, after: dict | None, args: dict[str, Arg], bl
                 value[-1] += " # forces replacement"
             shown.append(("~", name, value))
     if shown:
-        width = max(len(name) for _, name, _ in shown)
+        # Terraform aligns on every attribute that has a value, shown or hidden.
+        width = max(len(name) for name in args if before.get(name) is not None or after.get(name) is not None)
         for sym, name, value in shown:
             lines.append(f"{_pad(col)}{sym} {name.ljust(width)} = {value[0]}")
             lines.extend(value[1:])
