@@ -83,7 +83,8 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from ._conditions import (
@@ -160,7 +161,13 @@ _KMS_CRYPTO_OPERATIONS = frozenset({
 
 
 def _capitalised(sentence: str) -> str:
+    """Sentences often begin with a source label such as 'key policy, statement 1'."""
     return sentence[:1].upper() + sentence[1:]
+
+
+def _sentence(pair: tuple[str, str]) -> tuple[str, str]:
+    verdict, sentence = pair
+    return verdict, _capitalised(sentence)
 
 
 
@@ -186,9 +193,6 @@ class Step:
     verdict: str
     sentence: str
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "sentence", _capitalised(self.sentence))
-
 
 @dataclass(frozen=True, slots=True)
 class Lock:
@@ -201,9 +205,6 @@ class Lock:
     name: str
     state: str
     why: str
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "why", _capitalised(self.why))
 
     @property
     def is_open(self) -> bool | None:
@@ -631,7 +632,7 @@ def _normalise_statement(raw: Any, index: int, variables: bool) -> _Statement:
 
     return _Statement(index, sid or None, effect == "Allow", not_action, any_action, frozenset(exact),
                       combined, not_resource, any_resource, tuple(patterns), principal, not_principal,
-                      condition, raw)
+                      condition, MappingProxyType(raw))
 
 
 @lru_cache(maxsize=512)
@@ -761,7 +762,7 @@ def _normalise_grant(raw: Any, index: int) -> _Grant:
         key_id if isinstance(key_id, str) and key_id else None,
         _context_constraint(constraints.get("EncryptionContextSubset"), f"{label}: EncryptionContextSubset"),
         _context_constraint(constraints.get("EncryptionContextEquals"), f"{label}: EncryptionContextEquals"),
-        raw,
+        MappingProxyType(dict(raw)),
     )
 
 
@@ -979,8 +980,9 @@ def evaluate(
     keys of the request, e.g. ``{"kms:ViaService": "dynamodb.us-east-1.amazonaws.com",
     "kms:EncryptionContext:aws:dynamodb:tableName": "Music"}``; multivalued keys take a list.
 
-    A malformed policy, grant, principal or action raises ``ValueError``. Anything else that kmslab
-    cannot evaluate is a ``CANNOT_EVALUATE`` decision, never an exception.
+    Grants take part only in requests on a KMS key (they are ignored otherwise). A malformed
+    policy, grant, principal or action raises ``ValueError``. Anything else that kmslab cannot
+    evaluate is a ``CANNOT_EVALUATE`` decision, never an exception.
     """
     if not isinstance(action, str) or action.count(":") != 1 or not all(action.split(":")):
         raise ValueError(f'action must look like "service:Operation", got {action!r}')
@@ -1063,10 +1065,6 @@ def _applying(hits: Iterable[_Hit], allow: bool, via: str | None = None) -> list
             and (via is None or h.via == via)]
 
 
-def _truth(hits: list[_Hit]) -> bool | None:
-    return _any(h.applies for h in hits)
-
-
 def _names(hits: Iterable[_Hit]) -> str:
     labels = [h.label for h in hits]
     if len(labels) <= 1:
@@ -1080,20 +1078,32 @@ def _near_misses(hits: Iterable[_Hit], allow: bool) -> list[_Hit]:
 
 def _decide(f: _Facts) -> Decision:
     action = f.action
-    deny_resource = _applying(f.resource_hits, allow=False)
-    deny_identity = _applying(f.identity_hits, allow=False)
-    deny_res_t = _truth(deny_resource)
-    deny_id_t = _truth(deny_identity)
+    # Kleene OR of each group of statements that could apply (applies True or None).
+    deny_res_t: bool | None = False
+    deny_id_t: bool | None = False
+    direct: bool | None = False
+    delegated: bool | None = False
+    iam: bool | None = False
+    grant: bool | None = False
+    for h in f.resource_hits:
+        if h.applies is False:
+            continue
+        if not h.allow:
+            deny_res_t = _any((deny_res_t, h.applies))
+        elif h.via == "account":
+            delegated = _any((delegated, h.applies))
+        else:
+            direct = _any((direct, h.applies))
+    for h in f.identity_hits:
+        if h.applies is False:
+            continue
+        if h.allow:
+            iam = _any((iam, h.applies))
+        else:
+            deny_id_t = _any((deny_id_t, h.applies))
+    for h in f.grant_hits:
+        grant = _any((grant, h.applies))
     deny = _any((deny_res_t, deny_id_t))
-
-    direct_hits = _applying(f.resource_hits, True, "principal")
-    account_hits = _applying(f.resource_hits, True, "account")
-    identity_hits = _applying(f.identity_hits, True)
-    grant_hits = _applying(f.grant_hits, True)
-    direct = _truth(direct_hits)
-    delegated = _truth(account_hits)
-    iam = _truth(identity_hits)
-    grant = _truth(grant_hits)
 
     unresolved: list[str] = []
     for hit in (*f.resource_hits, *f.identity_hits, *f.grant_hits):
@@ -1199,21 +1209,6 @@ class _Tri:
     allowed: bool | None
 
 
-def _memo(method: Any) -> Any:
-    """Compute a sentence once per explainer: steps() and locks() both use them."""
-    name = method.__name__
-
-    def wrapper(self: _Explainer) -> Any:
-        cache = self._cache
-        if name not in cache:
-            cache[name] = method(self)
-        return cache[name]
-
-    wrapper.__name__ = name
-    wrapper.__doc__ = method.__doc__
-    return wrapper
-
-
 class _Explainer:
     """Builds the steps, locks and suggestions of one decision from its facts."""
 
@@ -1223,11 +1218,10 @@ class _Explainer:
         self.reason = reason
         self.unresolved = unresolved
         self.rp = f.resource_label or ("key policy" if f.key_request else "resource policy")
-        self._cache: dict[str, tuple[str, str]] = {}
 
     # -- pieces ------------------------------------------------------------------------------------
 
-    @_memo
+    @cached_property
     def _deny_sentence(self) -> tuple[str, str]:
         f = self.f
         denies = [h for h in (*f.resource_hits, *f.identity_hits) if not h.allow and h.applies is True]
@@ -1246,7 +1240,7 @@ class _Explainer:
             sentence += " " + " ".join(f"{h.label} would deny, but {h.failed}." for h in misses)
         return "none", sentence
 
-    @_memo
+    @cached_property
     def _key_step(self) -> tuple[str, str]:
         f, t = self.f, self.t
         if f.resource_label is None:
@@ -1271,7 +1265,7 @@ class _Explainer:
             sentence += " " + " ".join(f"{h.label} would allow it, but {h.failed}." for h in misses)
         return "no allow", sentence
 
-    @_memo
+    @cached_property
     def _iam_sentence(self) -> tuple[str, str]:
         f, t = self.f, self.t
         if f.p.kind in ("root", "service"):
@@ -1301,7 +1295,7 @@ class _Explainer:
             sentence += " " + " ".join(f"{h.label} would allow it, but {h.failed}." for h in misses)
         return "no allow", sentence
 
-    @_memo
+    @cached_property
     def _grant_sentence(self) -> tuple[str, str]:
         f, t = self.f, self.t
         if f.grant_count == 0:
@@ -1317,7 +1311,7 @@ class _Explainer:
                     f"None of the {f.grant_count} grants gives this principal the {f.operation} operation")
         return "no allow", sentence + (": " + "; ".join(reasons) + "." if reasons else ".")
 
-    @_memo
+    @cached_property
     def _resource_step(self) -> tuple[str, str]:
         f, t = self.f, self.t
         if f.resource_label is None:
@@ -1352,18 +1346,18 @@ class _Explainer:
 
     def steps(self) -> tuple[Step, ...]:
         f = self.f
-        steps = [Step("Explicit deny", *self._deny_sentence())]
+        steps = [Step("Explicit deny", *_sentence(self._deny_sentence))]
         if f.key_request:
-            steps.append(Step("Key policy", *self._key_step()))
-            steps.append(Step("IAM policies", *self._iam_sentence()))
-            steps.append(Step("Grants", *self._grant_sentence()))
+            steps.append(Step("Key policy", *_sentence(self._key_step)))
+            steps.append(Step("IAM policies", *_sentence(self._iam_sentence)))
+            steps.append(Step("Grants", *_sentence(self._grant_sentence)))
         else:
             if f.p.kind == "root":
                 steps.append(Step("Account root user", "allows",
                                   "The root user has full access to its account's resources unless a "
                                   "resource-based policy explicitly denies it."))
-            steps.append(Step("Resource-based policy", *self._resource_step()))
-            steps.append(Step("IAM policies", *self._iam_sentence()))
+            steps.append(Step("Resource-based policy", *_sentence(self._resource_step)))
+            steps.append(Step("IAM policies", *_sentence(self._iam_sentence)))
         if f.cross_account:
             undecided = self.reason == "CANNOT_EVALUATE"
             steps.append(Step("Cross-account", "unknown" if undecided else "decided",
@@ -1380,20 +1374,21 @@ class _Explainer:
             if t.deny_resource is True:
                 state, why = "closed", self._deny_why(f.resource_hits)
             else:
-                verdict, why = self._key_step()
+                verdict, why = self._key_step
                 state = {"allows": "open", "delegates": "delegated", "unknown": "unknown"}.get(
                     verdict, "closed")
-            locks.append(Lock("key policy", state, why))
-            verdict, why = self._grant_sentence()
-            locks.append(Lock("grants", {"allows": "open", "unknown": "unknown"}.get(verdict, "closed"), why))
+            locks.append(Lock("key policy", state, _capitalised(why)))
+            verdict, why = self._grant_sentence
+            locks.append(Lock("grants", {"allows": "open", "unknown": "unknown"}.get(verdict, "closed"),
+                              _capitalised(why)))
         elif f.resource_label is not None:
             if t.deny_resource is True:
                 state, why = "closed", self._deny_why(f.resource_hits)
             else:
-                verdict, why = self._resource_step()
+                verdict, why = self._resource_step
                 state = {"allows": "open", "delegates": "delegated", "unknown": "unknown"}.get(
                     verdict, "closed")
-            locks.append(Lock("resource policy", state, why))
+            locks.append(Lock("resource policy", state, _capitalised(why)))
         return tuple(locks)
 
     def _deny_why(self, hits: list[_Hit]) -> str:
@@ -1403,12 +1398,12 @@ class _Explainer:
     def _iam_lock(self) -> Lock:
         f, t = self.f, self.t
         if t.deny_identity is True:
-            return Lock("IAM policies", "closed", self._deny_why(f.identity_hits))
-        verdict, why = self._iam_sentence()
+            return Lock("IAM policies", "closed", _capitalised(self._deny_why(f.identity_hits)))
+        verdict, why = self._iam_sentence
         if verdict == "not needed":
-            return Lock("IAM policies", "not used", why)
+            return Lock("IAM policies", "not used", _capitalised(why))
         state = {"allows": "open", "ineffective": "open", "unknown": "unknown"}.get(verdict, "closed")
-        return Lock("IAM policies", state, why)
+        return Lock("IAM policies", state, _capitalised(why))
 
     def what_would_change(self) -> tuple[str, ...]:
         f, t, reason = self.f, self.t, self.reason

@@ -156,6 +156,7 @@ def test_iam_allow_scoped_to_another_key_does_not_count():
 
 
 def test_iam_allow_with_wildcard_action_and_resource():
+    """"kms:De*" and "arn:aws:kms:*:<account>:key/*": wildcards in Action and in an ARN segment."""
     policy = allow_kms("kms:De*", resource=f"arn:aws:kms:*:{ACCOUNT}:key/*")
     assert decrypt(identity_policies=[policy], resource_policy=DEFAULT_KEY_POLICY).allowed
 
@@ -199,6 +200,17 @@ def test_absent_key_policy_allows_nothing():
     decision = decrypt(ADMIN, identity_policies=[ADMINISTRATOR_ACCESS], resource_policy=None)
     assert decision.reason == "KEY_POLICY_DOES_NOT_ALLOW"
     assert decision.steps[1].sentence.startswith("No key policy was supplied")
+
+
+def test_alias_half_of_an_alias_operation_is_a_plain_iam_decision():
+    """"To use this operation, the caller needs kms:CreateAlias permission on two resources: the alias
+    (in an IAM policy) and the KMS key (in a key policy)": the alias ARN is the IAM half."""
+    alias = f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/dynamo"
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "kms:CreateAlias", "Resource": f"arn:aws:kms:*:{ACCOUNT}:alias/*"}]}
+    assert evaluate(USER, "kms:CreateAlias", alias, identity_policies=[policy]).reason == "ALLOWED"
+    key_half = evaluate(USER, "kms:CreateAlias", KEY, identity_policies=[policy], resource_policy=DEFAULT_KEY_POLICY)
+    assert key_half.reason == "NO_IDENTITY_ALLOW" and key_half.key_lock is not None
 
 
 def test_kms_actions_on_no_particular_key_are_plain_iam_decisions():
@@ -351,6 +363,7 @@ def test_grant_for_another_grantee_does_not_allow():
 
 
 def test_grant_without_the_operation_or_for_another_key_does_not_allow():
+    """A grant allows only the operations it lists, on its own key."""
     assert not decrypt(resource_policy=DEFAULT_KEY_POLICY, grants=[grant(Operations=["Encrypt"])]).allowed
     other_key = KEY.replace("1234abcd", "ffffffff")
     assert not decrypt(resource_policy=DEFAULT_KEY_POLICY, grants=[grant(KeyId=other_key)]).allowed
@@ -529,6 +542,7 @@ def test_resource_policy_naming_only_the_account_needs_an_identity_allow():
 
 
 def test_resource_policy_for_everyone():
+    """Principal "*" names every principal, so within the account it is decisive on its own."""
     policy = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": "*", "Action": "dynamodb:GetItem", "Resource": TABLE}]}
     assert evaluate(USER, "dynamodb:GetItem", TABLE, resource_policy=policy).reason == "ALLOWED_BY_RESOURCE_POLICY"
@@ -572,6 +586,7 @@ def test_not_action_allow_covers_everything_else():
 
 
 def test_not_action_deny_denies_everything_else():
+    """Deny with NotAction: every action except those listed is explicitly denied."""
     deny_all_but_reads = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Deny", "NotAction": ["dynamodb:Get*", "dynamodb:Query"], "Resource": "*"}]}
     policies = [ADMINISTRATOR_ACCESS, deny_all_but_reads]
@@ -580,6 +595,7 @@ def test_not_action_deny_denies_everything_else():
 
 
 def test_not_resource():
+    """NotResource: the statement applies to every resource except those listed."""
     policy = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "dynamodb:*", "NotResource": f"arn:aws:dynamodb:*:{ACCOUNT}:table/Secret*"}]}
     assert evaluate(USER, "dynamodb:Scan", TABLE, identity_policies=[policy]).allowed
@@ -760,6 +776,7 @@ def test_policy_inputs_and_labels():
 
 
 def test_statement_without_sid_is_labelled_by_its_position():
+    """Sid is optional; without one a statement is named by its 1-based position."""
     policy = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
         {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]}
@@ -792,6 +809,7 @@ def test_malformed_identity_policy_raises_value_error(document, message):
 
 
 def test_resource_policy_statement_needs_a_principal():
+    """Resource-based policies must name a Principal (or NotPrincipal) in every statement."""
     with pytest.raises(ValueError, match="needs a Principal"):
         decrypt(resource_policy=key_policy({"Effect": "Allow", "Action": "kms:*", "Resource": "*"}))
     with pytest.raises(ValueError, match="unknown principal type"):
@@ -810,11 +828,18 @@ def test_resource_policy_statement_needs_a_principal():
     ({"context": {1: "x"}}, "context keys must be strings"),
 ])
 def test_malformed_request_raises_value_error(kwargs, message):
+    """A principal that is not an ARN, an action without a service prefix, a malformed grant."""
     arguments = {"principal": USER, "action": "kms:Decrypt", "resource": KEY, "resource_policy": DEFAULT_KEY_POLICY}
     arguments.update(kwargs)
     principal, action, resource = arguments.pop("principal"), arguments.pop("action"), arguments.pop("resource")
     with pytest.raises(ValueError, match=message):
         evaluate(principal, action, resource, **arguments)
+
+
+def test_matched_statements_are_read_only_views():
+    decision = decrypt(resource_policy=DEFAULT_KEY_POLICY)
+    with pytest.raises(TypeError):
+        decision.matched[0].statement["Effect"] = "Deny"  # type: ignore[index]
 
 
 def test_normalised_documents_are_cached_and_mutation_is_noticed():
@@ -831,6 +856,7 @@ def test_normalised_documents_are_cached_and_mutation_is_noticed():
 
 
 def test_policy_object_validates_at_construction():
+    """Policies are input: a malformed one is an error, not a decision."""
     with pytest.raises(ValueError, match="no Statement"):
         Policy({"Version": "2012-10-17"}, label="broken")
 
@@ -841,6 +867,7 @@ def test_policy_object_validates_at_construction():
 
 
 def test_text_rendering_uses_words_and_symbols():
+    """No colour-only cues: every symbol comes with a word."""
     decision = decrypt(identity_policies=[DYNAMODB_FULL_ACCESS], resource_policy=DEFAULT_KEY_POLICY)
     text = str(decision)
     assert text.startswith("✘ DENIED: kms:Decrypt on " + KEY)
@@ -852,6 +879,7 @@ def test_text_rendering_uses_words_and_symbols():
 
 
 def test_renderings_are_deterministic():
+    """No timestamps or ids: the same request renders the same text (stable notebook outputs)."""
     one = decrypt(identity_policies=[DYNAMODB_FULL_ACCESS], resource_policy=AWS_DYNAMODB_KEY_POLICY, context={})
     two = decrypt(identity_policies=[DYNAMODB_FULL_ACCESS], resource_policy=AWS_DYNAMODB_KEY_POLICY, context={})
     assert one == two
@@ -868,6 +896,7 @@ def test_html_rendering_is_escaped_and_labelled():
 
 
 def test_allowed_decision_says_what_would_deny_it():
+    """For an allow, "what would change" names the load-bearing statements and the deny rule."""
     decision = decrypt(identity_policies=[("kms", allow_kms("kms:Decrypt"))], resource_policy=DEFAULT_KEY_POLICY)
     assert any(s.startswith("an explicit Deny for kms:Decrypt") for s in decision.what_would_change)
     assert "removing kms, statement 1 would leave nothing that allows kms:Decrypt" in decision.what_would_change

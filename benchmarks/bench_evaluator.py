@@ -1,0 +1,114 @@
+"""How fast is kmslab's policy evaluator?  Run: ``python benchmarks/bench_evaluator.py``.
+
+1. The bundled case: the seed tutorial's user with AmazonDynamoDBFullAccess asking kms:Decrypt through
+   DynamoDB on a key with the default key policy (an implicit deny, explained in full). Policies are
+   passed three ways: as dicts, as JSON text, and as pre-built ``Policy`` objects.
+2. Growth with policy size: one identity policy of 10, 100 and 1000 statements (a mix of exact and
+   wildcard actions, resource ARNs and conditions; the last statement allows the request), timed per
+   decision, with the ratio to the 10-statement case and the cost of each added statement. Linear
+   growth shows as a fixed cost per decision plus a cost per added statement that stays steady.
+
+Prints figures only; nothing here asserts on time (timings depend on the machine and its load).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+
+from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+from kmslab._evaluator import Policy, evaluate
+
+ACCOUNT = "123456789012"
+USER = f"arn:aws:iam::{ACCOUNT}:user/dynamo_test_user"
+KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+CONTEXT = {
+    "kms:ViaService": "dynamodb.us-east-1.amazonaws.com",
+    "kms:EncryptionContext:aws:dynamodb:tableName": "Music",
+    "kms:EncryptionContext:aws:dynamodb:subscriberId": ACCOUNT,
+}
+DEFAULT_KEY_POLICY = {
+    "Version": "2012-10-17", "Id": "key-default-1",
+    "Statement": [{"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+                   "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"}],
+}
+DYNAMODB_FULL_ACCESS = json.loads(aws_managed_policies_data)["AmazonDynamoDBFullAccess"]["Document"]
+
+
+def best_rate(run, decisions: int, repeats: int = 5) -> float:
+    """Decisions per second: the best of several runs (the least disturbed by other processes)."""
+    best = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(decisions)
+        best = max(best, decisions / (time.perf_counter() - start))
+    return best
+
+
+def bundled(identity, key_policy):
+    def run(n: int) -> None:
+        for _ in range(n):
+            evaluate(USER, "kms:Decrypt", KEY, identity_policies=[identity], resource_policy=key_policy,
+                     context=CONTEXT)
+    return run
+
+
+def policy_of(size: int) -> dict:
+    statements = []
+    for i in range(size - 1):
+        statement = {
+            "Sid": f"Filler{i}",
+            "Effect": "Allow",
+            "Action": [f"svc{i}:Get*", f"svc{i}:PutThing", f"svc{i}:List?tems"],
+            "Resource": f"arn:aws:svc{i}:us-east-1:{ACCOUNT}:thing/{i}/*",
+        }
+        if i % 3 == 0:
+            statement["Condition"] = {"StringEquals": {"aws:PrincipalTag/team": f"team{i}"}}
+        statements.append(statement)
+    statements.append({"Sid": "DecryptThroughDynamoDB", "Effect": "Allow", "Action": "kms:Decrypt",
+                       "Resource": f"arn:aws:kms:*:{ACCOUNT}:key/*",
+                       "Condition": {"StringLike": {"kms:ViaService": "dynamodb.*.amazonaws.com"}}})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def main() -> None:
+    print(f"kmslab evaluator benchmark (Python {platform.python_version()}, {platform.machine()})")
+    print()
+    print("1. Bundled case: AmazonDynamoDBFullAccess + default key policy, kms:Decrypt via DynamoDB")
+    labelled = ("AmazonDynamoDBFullAccess", DYNAMODB_FULL_ACCESS)
+    first = evaluate(USER, "kms:Decrypt", KEY, identity_policies=[labelled], resource_policy=DEFAULT_KEY_POLICY,
+                     context=CONTEXT)
+    print(f"   decision: {first.reason} ({'allowed' if first.allowed else 'denied'})")
+    forms = [
+        ("policies as dicts", labelled, DEFAULT_KEY_POLICY),
+        ("policies as JSON text", ("AmazonDynamoDBFullAccess", json.dumps(DYNAMODB_FULL_ACCESS)),
+         json.dumps(DEFAULT_KEY_POLICY)),
+        ("policies as Policy objects", Policy(DYNAMODB_FULL_ACCESS, label="AmazonDynamoDBFullAccess"),
+         Policy(DEFAULT_KEY_POLICY)),
+    ]
+    for name, identity, key_policy in forms:
+        rate = best_rate(bundled(identity, key_policy), 20_000)
+        print(f"   {name:<28} {rate:>10,.0f} decisions/second  ({1e6 / rate:6.1f} µs each)")
+
+    print()
+    print("2. Growth with the number of statements (one identity policy; the last statement allows)")
+    print(f"   {'statements':>10}  {'µs/decision':>12}  {'ratio to 10':>11}  {'µs per added statement':>22}")
+    previous: tuple[int, float] | None = None
+    base = 0.0
+    for size in (10, 100, 1000):
+        policy = Policy(policy_of(size), label=f"{size} statements")
+        decision = evaluate(USER, "kms:Decrypt", KEY, identity_policies=[policy],
+                            resource_policy=DEFAULT_KEY_POLICY, context=CONTEXT)
+        assert decision.allowed, decision.text()  # the benchmark measures the case it claims to
+        decisions = max(200, 200_000 // size)
+        micros = 1e6 / best_rate(bundled(policy, DEFAULT_KEY_POLICY), decisions)
+        base = base or micros
+        marginal = "" if previous is None else f"{(micros - previous[1]) / (size - previous[0]):.3f}"
+        print(f"   {size:>10}  {micros:>12.1f}  {micros / base:>11.1f}  {marginal:>22}")
+        previous = (size, micros)
+    print("   (linear growth: a fixed cost per decision plus a steady cost per added statement)")
+
+if __name__ == "__main__":
+    main()
