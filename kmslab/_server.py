@@ -84,8 +84,12 @@ class EmulatorServer:
         )
         from werkzeug.serving import make_server
 
+        class QuietHandler(MotoRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:  # no access log on the learner's screen
+                pass
+
         app = EnforcingApp(DomainDispatcherApplication(create_backend_app), enforcer)
-        self._server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._server = make_server("127.0.0.1", port, app, threaded=True, request_handler=QuietHandler)
         self.port = self._server.server_address[1]
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="kmslab-emulator", daemon=True)

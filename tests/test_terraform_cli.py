@@ -1,0 +1,85 @@
+"""The real terraform CLI against the lab: same resources as the embedded applier, same locks.
+
+These tests run where the terraform CLI and a local mirror of the AWS provider exist (this project's
+machine image has both); elsewhere they skip and say why.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from kmslab import Lab, LabError
+from kmslab._tfcli import terraform_available
+
+ROOT = Path(__file__).resolve().parents[1]
+AVAILABLE, WHY_NOT = terraform_available()
+needs_cli = pytest.mark.skipif(not AVAILABLE, reason=f"real-terraform check skipped: {WHY_NOT}")
+
+
+def resources(lab: Lab, outputs: dict) -> dict:
+    """What exists in the lab, in a form that does not depend on generated IDs."""
+    kms = lab.session.client("kms")
+    ddb = lab.session.client("dynamodb")
+    iam = lab.session.client("iam")
+    key = kms.describe_key(KeyId=outputs["kms_key_id"])["KeyMetadata"]
+    policy = json.loads(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
+    table = ddb.describe_table(TableName=outputs["dynamodb_table_name"])["Table"]
+    user = outputs["test_user_name"]
+    return {
+        "key": {k: key.get(k) for k in ("Description", "KeyUsage", "KeySpec", "KeyState", "KeyManager",
+                                        "Enabled")},
+        # moto echoes MultiRegion only when the request set it; AWS always answers it
+        "multi_region": bool(key.get("MultiRegion")),
+        "key_policy_statements": [{k: v for k, v in s.items() if k != "Sid"} for s in policy["Statement"]],
+        "rotation": kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"],
+        "table": {
+            "billing": table["BillingModeSummary"]["BillingMode"],
+            "keys": table["KeySchema"],
+            "attributes": table["AttributeDefinitions"],
+            "sse": (table["SSEDescription"]["SSEType"], table["SSEDescription"]["KMSMasterKeyArn"] == key["Arn"]),
+        },
+        "user_policies": sorted(p["PolicyArn"] for p in
+                                iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]),
+        "access_keys": len(iam.list_access_keys(UserName=user)["AccessKeyMetadata"]),
+        "outputs": sorted(outputs),
+        "grants": [(g["GranteePrincipal"], sorted(g["Operations"]))
+                   for g in kms.list_grants(KeyId=key["KeyId"])["Grants"]],
+    }
+
+
+@needs_cli
+def test_real_cli_and_embedded_applier_build_the_same_world():
+    with Lab(quiet=True) as lab:
+        embedded = resources(lab, lab.terraform(ROOT / "terraform").apply())
+    with Lab(quiet=True) as lab:
+        stack = lab.terraform(ROOT / "terraform", engine="terraform")
+        try:
+            outputs = stack.apply()
+            real = resources(lab, outputs)
+            # the locks hold for what the CLI built, too
+            user = lab.session_for(outputs["test_user_name"]).client("dynamodb")
+            with pytest.raises(ClientError) as excinfo:
+                user.scan(TableName=outputs["dynamodb_table_name"])
+            assert excinfo.value.response["Error"]["Code"] == "AccessDeniedException"
+            assert "No changes." in stack.plan().summary
+            stack.destroy()
+            key = lab.session.client("kms").describe_key(KeyId=outputs["kms_key_id"])["KeyMetadata"]
+            assert key["KeyState"] == "PendingDeletion"
+        finally:
+            stack.close()
+    assert real == embedded
+
+
+def test_missing_cli_gets_a_clear_error(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with Lab(quiet=True) as lab, pytest.raises(LabError, match="terraform CLI is not installed"):
+        lab.terraform(ROOT / "terraform", engine="terraform")
+
+
+def test_unknown_engine_is_refused():
+    with Lab(quiet=True) as lab, pytest.raises(LabError, match="unknown engine 'pulumi'"):
+        lab.terraform(ROOT / "terraform", engine="pulumi")
