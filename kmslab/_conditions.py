@@ -22,6 +22,8 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.ht
   such as StringNotLike or ArnNotLike, and the right key is not present, the condition is true."
   ``...IfExists`` on an absent key is true; ``Null`` tests presence (``true`` = absent).
 * Set operators: ``ForAllValues`` is true when the key is absent or empty, ``ForAnyValue`` is false.
+  For an absent key the checks apply in this order: ``Null``; ``...IfExists`` (true); the set
+  operator; then the negated-or-not rule above.
 * Several values for one key are ORed; for a negated operator the request value must match *none* of
   them. Several keys in one operator, and several operators, are ANDed.
 * Condition key names are case-insensitive; values are case-sensitive except for the ``IgnoreCase``
@@ -39,6 +41,7 @@ Choices where the documentation is silent (marked [INFERRED] where they appear):
   several values in the request cannot be evaluated: AWS says multivalued keys "require" a set operator
   but does not say what happens without one.
 * ``ArnLike`` with the bare pattern ``*`` matches any value.
+* ``BinaryEquals`` takes the request value as bytes (or as base-64 text, which is decoded).
 * The documentation disagrees with itself on whether ``Bool`` accepts policy variables (the operators
   page says yes, the variables page says no); kmslab does not substitute them there.
 

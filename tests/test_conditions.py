@@ -279,6 +279,13 @@ def test_set_operators_on_an_absent_or_empty_key(request_value):
     assert check({"ForAllValues:StringNotEquals": {"dynamodb:requestedAttributes": "ID"}}, context) is True
 
 
+def test_if_exists_comes_before_the_set_operator_rule_for_an_absent_key():
+    """…IfExists: "If the key is not present, evaluate the condition element as true" — also with
+    ForAnyValue, which would otherwise be false for an absent key."""
+    assert check({"ForAnyValue:StringEqualsIfExists": {"aws:TagKeys": "team"}}) is True
+    assert check({"ForAnyValue:StringEqualsIfExists": {"aws:TagKeys": "team"}}, {"aws:TagKeys": ["env"]}) is False
+
+
 def test_set_operator_with_negated_operator_tests_each_request_value_against_all_policy_values():
     """ForAllValues:StringNotEquals: every request value must differ from every policy value."""
     block = {"ForAllValues:StringNotEquals": {"aws:TagKeys": ["secret", "owner"]}}
