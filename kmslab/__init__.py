@@ -11,21 +11,28 @@ from ._errors import (
     UnsupportedError,
     ValidationError,
 )
-
+from ._evaluator import REASONS, Decision, Lock, MatchedStatement, Policy, Step, evaluate
 from ._lab import Lab
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "REASONS",
     "ApplyError",
     "CannotEvaluateError",
     "ConfigurationError",
+    "Decision",
     "HCLSyntaxError",
     "KmslabError",
     "Lab",
     "LabError",
+    "Lock",
+    "MatchedStatement",
+    "Policy",
     "ReferenceError_",
+    "Step",
     "UnsupportedError",
     "ValidationError",
     "__version__",
+    "evaluate",
 ]

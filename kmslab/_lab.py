@@ -54,8 +54,10 @@ def _dispatch(event_name: str, request: Any, **kwargs: Any) -> Any:
     it is moto's handler unchanged (plain ``mock_aws()`` keeps working).
     """
     lab = _active
-    if lab is None or lab._enforcer is None:
-        return _moto_stubber()(event_name, request, **kwargs)
+    if lab is None or lab.target == "aws":
+        return _moto_stubber()(event_name, request, **kwargs)  # inactive unless a mock_aws() is running
+    if lab._enforcer is None:
+        return None
     if lab.target != "offline":
         return _guard(lab, request)
     wire = WireRequest(request.method, request.url, request.headers, request.body or b"")
@@ -124,9 +126,6 @@ class Lab:
         target = target or os.environ.get("KMSLAB_TARGET") or "offline"
         if target not in TARGETS:
             raise LabError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
-        if target == "aws":
-            raise LabError("the 'aws' target is not available in this version of kmslab yet; "
-                           "use Lab() for the offline lab or Lab(target='emulator')")
         self.target = target
         self.region = region
         self.account_id = ACCOUNT_ID
@@ -141,7 +140,11 @@ class Lab:
         self._closed = False
         self._server: Any = None
         self._config_patch: Any = None
-        self._open()
+        self.lab_id: str | None = None
+        if target == "aws":
+            self._open_aws()
+        else:
+            self._open()
 
     # -- opening and closing ------------------------------------------------------------------------
     def _open(self) -> None:
@@ -170,6 +173,33 @@ class Lab:
         self.session = boto3.Session(aws_access_key_id=access_key.access_key_id,
                                      aws_secret_access_key=access_key.secret_access_key,
                                      region_name=self.region)
+
+    def _open_aws(self) -> None:
+        """Real AWS: the learner's own credentials, refused unless they opted in for this account."""
+        global _active
+        from ._aws import check_opt_in, new_lab_id
+        self.session = boto3.Session(region_name=self.region)
+        try:
+            identity = self.session.client("sts").get_caller_identity()
+        except Exception as error:  # no credentials, expired token, no network: say so in one sentence
+            raise LabError(f"cannot reach AWS with the credentials in this environment: {error}") from error
+        self.account_id = identity["Account"]
+        check_opt_in(self.account_id)
+        self.caller_arn = identity["Arn"]
+        self.lab_id = os.environ.get("KMSLAB_LAB_ID") or new_lab_id(self.caller_arn)
+        with _lock:
+            if _active is not None:
+                _active.close()
+            _active = self
+        print(f"kmslab on REAL AWS: account {self.account_id}, region {self.region}, as {self.caller_arn}. "
+              f"Every resource is tagged kmslab:lab={self.lab_id}; remove them with: kmslab cleanup "
+              f"--lab-id {self.lab_id}")
+
+    def _simulated(self, what: str) -> None:
+        self._check_open()
+        if self.target == "aws":
+            raise LabError(f"{what} needs a simulated target (offline or emulator): in real AWS, AWS decides "
+                           "and real time passes")
 
     def _start_emulator(self) -> None:
         """Serve the lab on 127.0.0.1; the Python session reaches it through ``AWS_ENDPOINT_URL``."""
@@ -273,7 +303,7 @@ class Lab:
     # -- sessions -----------------------------------------------------------------------------------
     def session_for(self, user: str) -> boto3.Session:
         """A boto3 session signed with an active access key of IAM user ``user``."""
-        self._check_open()
+        self._simulated("session_for (a user's keys from the emulator)")
         moto_user = self._directory.iam.users.get(user)
         if moto_user is None:
             raise LabError(f"no IAM user named {user!r} in this lab")
@@ -297,6 +327,10 @@ class Lab:
         if engine == "embedded":
             from ._terraform import Stack
             return Stack(Path(path), session=self.session, variables=variables, out=out)
+        if self.target == "aws":
+            raise LabError("applying the workbook's Terraform to real AWS from a notebook is not available in this "
+                           "version; run the real terraform CLI in terraform/ yourself, and remove what it made "
+                           "with terraform destroy")
         if engine == "terraform":
             from ._tfcli import TerraformCLIStack
             access_key, secret_key = self._admin_credentials
@@ -312,7 +346,7 @@ class Lab:
 
     def advance(self, seconds: float = 0, *, minutes: float = 0, hours: float = 0, days: float = 0) -> None:
         """Move the lab clock forward: cached table keys expire, deletion windows end."""
-        self._check_open()
+        self._simulated("advance")
         self.clock.advance(seconds + 60 * minutes + 3600 * hours + 86400 * days)
         assert self._enforcer is not None
         self._enforcer.delete_due_keys()
@@ -324,7 +358,7 @@ class Lab:
         ``principal`` is a user name or ARN; for a ``kms:`` action ``resource`` may be a key ID, key ARN or
         alias, and the key policy and grants are included.
         """
-        self._check_open()
+        self._simulated("explain")
         assert self._enforcer is not None
         who = self._directory.principal_named(principal)
         key = None
