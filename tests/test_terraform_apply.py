@@ -6,12 +6,16 @@ import datetime
 import json
 import shutil
 
+import _tf_helpers
 import pytest
-from _tf_helpers import BUNDLED, Lines, _moto_for_module, aws_session, write_config  # noqa: F401 - fixtures
+from _tf_helpers import BUNDLED, Lines, write_config
 from botocore.exceptions import ClientError
 
 from kmslab import ApplyError, ReferenceError_
 from kmslab._terraform import Stack
+
+_moto_for_module = _tf_helpers._moto_for_module  # fixtures shared by the test_terraform_* modules
+aws_session = _tf_helpers.aws_session
 
 TABLE = "my-encrypted-table"
 

@@ -5,11 +5,15 @@ Each case is a folder under ``tests/fixtures/tf/``.
 
 from __future__ import annotations
 
+import _tf_helpers
 import pytest
-from _tf_helpers import FIXTURES, Lines, _moto_for_module, aws_session, nothing_created  # noqa: F401
+from _tf_helpers import FIXTURES, Lines, nothing_created
 
 from kmslab import HCLSyntaxError, ReferenceError_, UnsupportedError, ValidationError
 from kmslab._terraform import Stack
+
+_moto_for_module = _tf_helpers._moto_for_module  # fixtures shared by the test_terraform_* modules
+aws_session = _tf_helpers.aws_session
 
 PAY_PER_REQUEST_ERRORS = (
     "2 errors occurred:\n"
