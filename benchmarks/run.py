@@ -50,7 +50,11 @@ class Result:
         def fmt(v: float | None) -> str:
             if v is None:
                 return "-"
-            return f"{v:,.0f} {self.unit}" if self.unit != "s" else (f"{v * 1000:.1f} ms" if v < 1 else f"{v:.2f} s")
+            if self.unit != "s":
+                return f"{v:,.0f} {self.unit}"
+            if v < 0.001:
+                return f"{v * 1e6:.1f} µs"
+            return f"{v * 1000:.1f} ms" if v < 1 else f"{v:.2f} s"
         ratio = f"{self.ratio:.2f}x" if self.ratio is not None else "-"
         return (f"| {self.case} | {self.ours_label}: {fmt(self.ours)} | {self.base_label}: {fmt(self.base)} "
                 f"| {ratio} | {self.goal} |")
@@ -218,10 +222,14 @@ def case_applier(repeat: int) -> list[Result]:
 
 
 def case_notebooks(repeat: int) -> list[Result]:
-    from bench_notebooks import floor_kernel, notebook_times, nbval_suite
+    from bench_notebooks import first_denial, floor_kernel, nbval_suite, notebook_times
     floor = floor_kernel()
     results = [Result(f"notebook {name}", "fresh kernel, all cells", seconds, "kernel importing boto3+moto", floor,
                       "at most 1.5x the floor") for name, seconds in notebook_times()]
+    denial = first_denial()
+    if denial is not None:
+        results.append(Result("fresh kernel to the first denial shown (04)", "until the AccessDeniedException cell",
+                              denial, "kernel importing boto3+moto", floor, "a learner never waits"))
     suite = nbval_suite()
     if suite is not None:
         results.append(Result("whole nbval suite", "pytest --nbval notebooks/", suite, "-", None, "under 60 s"))

@@ -1,0 +1,50 @@
+"""Plan + apply of the bundled stack: the embedded applier against the real terraform CLI.
+
+Both run against the same kind of lab. For the CLI, ``terraform init`` is done before the clock starts
+(it happens once per working copy); what is timed is what a learner waits for on each change: plan, then
+apply.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from kmslab import Lab
+from kmslab._tfcli import terraform_available
+
+TERRAFORM = Path(__file__).resolve().parents[1] / "terraform"
+
+
+def embedded_apply() -> float:
+    with Lab(quiet=True) as lab:
+        stack = lab.terraform(TERRAFORM)
+        start = time.perf_counter()
+        stack.plan()
+        stack.apply()
+        return time.perf_counter() - start
+
+
+def terraform_cli_apply() -> float | None:
+    """Seconds for plan + apply with the real CLI against the lab's moto server; None where unavailable."""
+    available, _ = terraform_available()
+    if not available:
+        return None
+    with Lab(quiet=True) as lab:
+        stack = lab.terraform(TERRAFORM, engine="terraform")
+        try:
+            stack._init()
+            start = time.perf_counter()
+            stack.plan()
+            stack.apply()
+            return time.perf_counter() - start
+        finally:
+            stack.close()
+
+
+if __name__ == "__main__":
+    embedded = embedded_apply()
+    cli = terraform_cli_apply()
+    print(f"embedded: {embedded * 1000:.0f} ms")
+    if cli is not None:
+        print(f"terraform CLI: {cli:.1f} s  ({cli / embedded:.0f}x slower)")
