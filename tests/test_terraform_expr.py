@@ -16,7 +16,7 @@ SCOPE = {
     "local": {"obj": {"k": [10, 20]}},
     "aws_kms_key": {"k": {"arn": "arn:aws:kms:us-east-1:123456789012:key/abc", "id": "abc"},
                     "new": {"arn": UNKNOWN}},
-    "aws_dynamodb_table": {"t": {"attribute": [{"name": "id", "type": "S"}]}},
+    "aws_dynamodb_table": {"t": {"server_side_encryption": [{"enabled": True, "kms_key_arn": "arn:k"}]}},
     "path": {"module": "/cfg"},
 }
 
@@ -40,7 +40,7 @@ def ev(source: str, base: Path = Path(".")):
     ("var.list[1]", "b"),
     ('var.tags["Team"]', "blue"),
     ("local.obj.k[0] + local.obj.k[1]", 30),
-    ("aws_dynamodb_table.t.attribute[0].name", "id"),
+    ("aws_dynamodb_table.t.server_side_encryption[0].kms_key_arn", "arn:k"),
     ("aws_kms_key.k.arn", "arn:aws:kms:us-east-1:123456789012:key/abc"),
     ("7 / 2", 3.5),
     ("8 / 2", 4),
@@ -169,9 +169,11 @@ def test_unclosed_heredoc_interpolation_is_a_syntax_error():
 
 
 def test_references_are_found_with_their_static_path():
-    expr = parse_expression('"${aws_dynamodb_table.t.attribute[0].name}-${var.list[local.i]}"', "m.tf", 4)
+    expr = parse_expression('"${aws_dynamodb_table.t.server_side_encryption[0].kms_key_arn}-${var.list[local.i]}"',
+                            "m.tf", 4)
     found = {(r.root, r.path) for r in references(expr)}
-    assert found == {("aws_dynamodb_table", ("t", "attribute", 0, "name")), ("var", ("list",)), ("local", ("i",))}
+    assert found == {("aws_dynamodb_table", ("t", "server_side_encryption", 0, "kms_key_arn")), ("var", ("list",)),
+                     ("local", ("i",))}
 
 
 def test_jsonencode_matches_terraform_byte_for_byte():

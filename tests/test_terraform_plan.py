@@ -240,7 +240,7 @@ def test_everything_configuration_applies_and_settles(aws_session):
     stack = Stack(FIXTURES / "good_everything", session=aws_session, out=out)
     outputs = stack.apply()
     assert outputs["table_name"] == "diary-lab_table"
-    assert outputs["hash_attribute"] == "pk"
+    assert outputs["table_key_arn"] == stack.state["aws_kms_key.diary"]["attributes"]["arn"]
     assert outputs["summary"] == {
         "alias": "alias/diary-lab", "readers": 2, "owner": "nobody",
         "tags": {"Environment": "LAB", "Course": "kms"},

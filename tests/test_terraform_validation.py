@@ -46,6 +46,8 @@ CASES = [
     ("unknown_argument", UnsupportedError, 'an argument named "deletion_window_days" is not expected', 3,
      "deletion_window_in_days"),
     ("unknown_attribute_reference", ReferenceError_, 'exported attribute named "arnn"', 6, "arn"),
+    ("index_set_block", ReferenceError_, 'Cannot index a set value: block type "attribute" is represented by a set',
+     13, None),
     ("undeclared_resource_reference", ReferenceError_, 'a managed resource "aws_kms_key" "dynamo_key" has not been '
      "declared", 7, "aws_kms_key.dynamodb_key"),
     ("undeclared_variable", ReferenceError_, 'an input variable with the name "regoin" has not been declared', 6,

@@ -247,6 +247,9 @@ def _check_attribute_path(schema: Schema, path: tuple, loc: Loc) -> None:
                                   suggestion=closest(name, list(args) + list(blocks)))
         spec = blocks[name]
         path = path[1:]
+        if path and spec.is_set:
+            raise ReferenceError_(f'Cannot index a set value: block type "{name}" is represented by a set of objects, '
+                                  "and set elements do not have addressable keys.", file=loc.file, line=loc.line)
         if path and isinstance(path[0], int):
             path = path[1:]
         elif path:

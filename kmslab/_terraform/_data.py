@@ -73,9 +73,10 @@ _STATEMENT_ARGS = {
     "resources": Arg("list"),
     "not_resources": Arg("list"),
 }
-_PRINCIPALS = BlockSpec(args={"type": Arg(required=True), "identifiers": Arg("list", required=True)})
+_PRINCIPALS = BlockSpec(args={"type": Arg(required=True), "identifiers": Arg("list", required=True)},
+                        is_set=True)
 _CONDITION = BlockSpec(args={"test": Arg(required=True), "variable": Arg(required=True),
-                             "values": Arg("list", required=True)})
+                             "values": Arg("list", required=True)}, is_set=True)
 
 
 class PolicyDocument(DataSource):

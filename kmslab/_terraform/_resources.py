@@ -245,7 +245,7 @@ class KmsGrant(ResourceType):
         blocks={"constraints": BlockSpec(
             args={"encryption_context_equals": Arg("map", force_new=True),
                   "encryption_context_subset": Arg("map", force_new=True)},
-            max_items=1, force_new=True)},
+            max_items=1, force_new=True, is_set=True)},
     )
     invalidates = {}
 
@@ -316,7 +316,7 @@ class DynamoDBTable(ResourceType):
         },
         blocks={
             "attribute": BlockSpec(args={"name": Arg(required=True), "type": Arg(required=True, choices=("S", "N", "B"))},
-                                   min_items=0, force_new=True),
+                                   force_new=True, is_set=True),
             "point_in_time_recovery": BlockSpec(args={"enabled": Arg("bool", required=True)}, max_items=1,
                                                 computed=True),
             "server_side_encryption": BlockSpec(args={"enabled": Arg("bool", required=True),

@@ -48,7 +48,8 @@ class BlockSpec:
     """A nested block type: its arguments and how many blocks may appear.
 
     ``computed=True``: when the configuration has no such block, AWS reports one after apply (shown
-    as ``+ point_in_time_recovery (known after apply)``).
+    as ``+ point_in_time_recovery (known after apply)``). ``is_set=True``: the provider keeps these
+    blocks in a set, so they cannot be indexed (``attribute[0]`` is refused, as Terraform refuses it).
     """
 
     args: dict[str, Arg]
@@ -57,6 +58,7 @@ class BlockSpec:
     max_items: int | None = None
     force_new: bool = False
     computed: bool = False
+    is_set: bool = False
 
 
 @dataclass(frozen=True)
