@@ -304,8 +304,10 @@ class Quiz(_Observable):
     True
     """
 
-    def __init__(self, question: str, options: list[str], answer: int | str, explanations: list[str]) -> None:
+    def __init__(self, question: str, options: list[str], answer: int | str, explanations: list[str], *,
+                 reference: str = "quiz") -> None:
         super().__init__()
+        self.reference = reference  # how code reaches this quiz, for the text form
         if len(options) != len(explanations):
             raise ValueError("give one explanation per option")
         if not 2 <= len(options) <= len(LETTERS):
@@ -354,7 +356,7 @@ class Quiz(_Observable):
     def text(self) -> str:
         lines = [f"Quiz: {self.question}"]
         lines += [f"  {label}" for label in self.labels()]
-        lines.append("  (Answer with the buttons, or in code: .check(\"A\"))")
+        lines.append(f"  (Answer with the buttons, or in code: {self.reference}.check(\"A\"))")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -363,7 +365,7 @@ class Quiz(_Observable):
     def _repr_html_(self) -> str:
         items = "".join(f"<li>{html.escape(label)}</li>" for label in self.labels())
         return (f"<div class='kmslab-quiz'><p><strong>Quiz:</strong> {html.escape(self.question)}</p>"
-                f"<ul>{items}</ul><p>Answer in code: <code>.check(\"A\")</code></p></div>")
+                f"<ul>{items}</ul><p>Answer in code: <code>{html.escape(self.reference)}.check(\"A\")</code></p></div>")
 
     def widget(self) -> Any:
         """The interactive view (options, a Check button, feedback)."""
@@ -377,7 +379,7 @@ def quiz(step: int, number: int = 1) -> Quiz:
         question, options, answer, explanations = _QUIZZES[step][number - 1]
     except (KeyError, IndexError):
         raise LookupError(f"notebook {step:02d} has no quiz {number}") from None
-    return Quiz(question, list(options), answer, list(explanations))
+    return Quiz(question, list(options), answer, list(explanations), reference=f"quiz({step}, {number})")
 
 
 _QUIZZES: dict[int, list[tuple[str, tuple[str, ...], int, tuple[str, ...]]]] = {
@@ -400,16 +402,16 @@ _QUIZZES: dict[int, list[tuple[str, tuple[str, ...], int, tuple[str, ...]]]] = {
     ), (
         "Terraform's deletion_window_in_days = 7. What happens when the key is destroyed?",
         ("The key is deleted at once.",
+         "The key is disabled for 7 days, then enabled again.",
          "The key is scheduled for deletion: it cannot be used for 7 days, then KMS deletes it, unless "
          "someone cancels.",
-         "The key is disabled for 7 days, then enabled again.",
          "Nothing happens for 7 days; then the key is deleted."),
-        1,
+        2,
         ("KMS never deletes a key at once: it always waits 7 to 30 days.",
-         "Right. The key is PendingDeletion: unusable, but recoverable with CancelKeyDeletion until the "
-         "window ends. After that, everything encrypted under it is unreadable for good.",
          "A cancelled deletion leaves the key Disabled, but the window itself ends in deletion, not in "
          "re-enabling.",
+         "Right. The key is PendingDeletion: unusable, but recoverable with CancelKeyDeletion until the "
+         "window ends. After that, everything encrypted under it is unreadable for good.",
          "The key becomes unusable at once (PendingDeletion), not only when the window ends."),
     )],
     2: [(
@@ -442,21 +444,22 @@ _QUIZZES: dict[int, list[tuple[str, tuple[str, ...], int, tuple[str, ...]]]] = {
     3: [(
         "lab-admin read the item back. Whose identity does the kms:Decrypt in the trail carry?",
         ("DynamoDB's own service identity.",
-         "lab-admin's: DynamoDB makes the call on the caller's behalf (invokedBy dynamodb.amazonaws.com).",
          "The account root user's.",
+         "lab-admin's, the caller's.",
          "Nobody's: DynamoDB caches the plaintext key forever."),
-        1,
+        2,
         ("DynamoDB uses its own grant for GenerateDataKey and background work, but a read is decrypted in the "
          "caller's name.",
-         "Right. That is why the caller needs kms:Decrypt on the key, and why the trail names the caller.",
          "Root delegation lets IAM decide; it does not make calls act as root.",
+         "Right. DynamoDB makes the call on the caller's behalf (invokedBy dynamodb.amazonaws.com): that is why "
+         "the caller needs kms:Decrypt on the key, and why the trail names the caller.",
          "The cache lasts about five minutes per connection, then DynamoDB asks KMS again."),
     ), (
         "Which threat does encryption at rest with your own key protect against?",
         ("Someone with dynamodb:Scan and no permission on the key reading the data.",
          "A user with dynamodb:Scan and kms:Decrypt reading the data.",
          "Your application leaking the items it has read.",
-         "SQL injection in your application."),
+         "An injection flaw in your application's code."),
         0,
         ("Right. Reading needs both locks; with your own key, the second one is yours to close.",
          "That user holds both locks: encryption does not stop a caller you authorized.",
@@ -478,14 +481,14 @@ _QUIZZES: dict[int, list[tuple[str, tuple[str, ...], int, tuple[str, ...]]]] = {
     ), (
         "In the playground, root delegation is OFF and the user has an IAM policy allowing kms:Decrypt. "
         "What happens?",
-        ("The Scan works: an IAM allow is enough.",
-         "The Scan is refused: without delegation in the key policy, IAM allows on the key do not count.",
+        ("The Scan is refused: without delegation in the key policy, IAM allows on the key do not count.",
+         "The Scan works: an IAM allow is enough.",
          "The Scan works, but only for lab-admin.",
          "It depends on AmazonDynamoDBFullAccess."),
-        1,
-        ("For a KMS key, an IAM allow counts only if the key policy lets it.",
-         "Right. The key policy is mandatory: it must name the user, or name the account to hand the decision "
+        0,
+        ("Right. The key policy is mandatory: it must name the user, or name the account to hand the decision "
          "to IAM.",
+         "For a KMS key, an IAM allow counts only if the key policy lets it.",
          "lab-admin is refused too: AdministratorAccess is an IAM policy as well.",
          "DynamoDB permission is only the first lock; the key's lock stays closed."),
     )],
@@ -493,16 +496,16 @@ _QUIZZES: dict[int, list[tuple[str, tuple[str, ...], int, tuple[str, ...]]]] = {
         "You allowed kms:Decrypt with kms:ViaService = dynamodb.us-east-1.amazonaws.com. The user calls "
         "kms:Decrypt directly on a ciphertext made with the same key. What happens?",
         ("Allowed: the user has kms:Decrypt on the key.",
-         "Denied: the request does not come through DynamoDB, so the condition is false.",
          "Allowed, because the key policy delegates to IAM.",
-         "Denied, because the user has no dynamodb permission."),
-        1,
+         "Denied, because the user has no dynamodb permission.",
+         "Denied: the request does not come through DynamoDB, so the condition is false."),
+        3,
         ("The permission holds only under its condition.",
-         "Right. kms:ViaService is set only when an AWS service makes the request on the caller's behalf.",
          "Delegation lets IAM decide, and this IAM policy says: only through DynamoDB.",
-         "The user does have DynamoDB permission; it is irrelevant to a direct KMS call."),
+         "The user does have DynamoDB permission; it is irrelevant to a direct KMS call.",
+         "Right. kms:ViaService is set only when an AWS service makes the request on the caller's behalf."),
     ), (
-        "Who can change an IAM-based grant of key access, and who a key-policy one?",
+        "You can give the user access to the key in an IAM policy or in the key policy. Who can change each?",
         ("Both need a KMS key administrator.",
          "IAM: anyone allowed to edit the user's IAM policies (if the key policy delegates to IAM). Key "
          "policy: only principals the key policy allows kms:PutKeyPolicy.",
@@ -518,15 +521,15 @@ _QUIZZES: dict[int, list[tuple[str, tuple[str, ...], int, tuple[str, ...]]]] = {
     6: [(
         "You disable the key. A connection that read the table a minute ago reads it again. What happens?",
         ("Refused at once: disabling is immediate everywhere.",
-         "It can still work for up to about five minutes: DynamoDB reuses the table key it cached for that "
-         "connection, then asks KMS again and is refused.",
          "It works until the table is archived, seven days later.",
-         "It works forever: data already encrypted does not need the key."),
-        1,
+         "It works forever: data already encrypted does not need the key.",
+         "It can still work for up to about five minutes: DynamoDB reuses the table key it cached for that "
+         "connection, then asks KMS again and is refused."),
+        3,
         ("KMS refuses at once, but DynamoDB does not ask KMS on every request.",
-         "Right. kmslab models this as 300 s per access key and table.",
          "Archival happens after seven days of an inaccessible key, but reads fail long before.",
-         "Every read needs the table key, which only KMS can decrypt."),
+         "Every read needs the table key, which only KMS can decrypt.",
+         "Right. kmslab models this as 300 s per access key and table."),
     ), (
         "You cancel a scheduled key deletion. What state is the key in?",
         ("Enabled", "Disabled", "PendingDeletion", "Deleted"),
@@ -612,8 +615,8 @@ class LeastPrivilegeExercise:
     """Notebook 05: write the IAM policy that lets ``dynamo_test_user`` read the table and nothing more.
 
     ``check(policy)`` puts the policy on the user for a moment (as ``lab-admin``, through boto3), asks the
-    lab's evaluator the questions that matter, runs the user's real ``Scan``, and takes the policy away
-    again unless it is correct. A correct policy stays on the user as ``read-through-dynamodb``.
+    lab's evaluator the questions that matter, runs the user's real ``Scan``, and puts back what was there
+    before unless the answer is correct. A correct policy stays on the user as ``read-through-dynamodb``.
     """
 
     POLICY_NAME = LEAST_PRIVILEGE_POLICY_NAME
@@ -670,14 +673,21 @@ class LeastPrivilegeExercise:
         if problem:
             return CheckResult("incorrect", problem)
         iam = self.lab.session.client("iam")
+        previous = None
+        if self.POLICY_NAME in iam.list_user_policies(UserName=self.user)["PolicyNames"]:
+            previous = iam.get_user_policy(UserName=self.user, PolicyName=self.POLICY_NAME)["PolicyDocument"]
         try:
             iam.put_user_policy(UserName=self.user, PolicyName=self.POLICY_NAME,
                                 PolicyDocument=json.dumps(document))
         except ClientError as error:
             return CheckResult("incorrect", f"IAM refused the document: {error.response['Error']['Message']}")
         verdict = self._behaviour()
-        if not verdict.correct:
-            iam.delete_user_policy(UserName=self.user, PolicyName=self.POLICY_NAME)
+        if not verdict.correct:  # put back what was there: a wrong answer changes nothing
+            if previous is None:
+                iam.delete_user_policy(UserName=self.user, PolicyName=self.POLICY_NAME)
+            else:
+                iam.put_user_policy(UserName=self.user, PolicyName=self.POLICY_NAME,
+                                    PolicyDocument=previous if isinstance(previous, str) else json.dumps(previous))
         return verdict
 
     @staticmethod

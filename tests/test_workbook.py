@@ -177,7 +177,8 @@ def test_quiz_tells_its_observers(two_by_two):
 
 def test_quiz_text_form(two_by_two):
     assert repr(two_by_two) == ('Quiz: 2 + 2?\n  A. 3\n  B. 4\n  C. 5\n'
-                                '  (Answer with the buttons, or in code: .check("A"))')
+                                '  (Answer with the buttons, or in code: quiz.check("A"))')
+    assert 'quiz(4, 2).check("A")' in repr(quiz(4, 2))
     assert "<li>B. 4</li>" in two_by_two._repr_html_()
 
 
@@ -275,6 +276,17 @@ def test_exercise_accepts_the_solution_and_keeps_it(exercise):
     assert bool(result)
     iam = exercise.lab.session.client("iam")
     assert iam.list_user_policies(UserName=USER_NAME)["PolicyNames"] == ["read-through-dynamodb"]
+    assert exercise.lab.session_for(USER_NAME).client("dynamodb").scan(TableName=TABLE_NAME)["Count"] == 1
+
+
+def test_a_wrong_answer_after_a_correct_one_keeps_the_correct_one(exercise):
+    assert exercise.check(exercise.solution_policy).correct
+    wrong = _statement(Action="kms:Decrypt", Resource=key_arn(exercise.lab))
+    assert exercise.check(wrong).status == "incorrect"
+    iam = exercise.lab.session.client("iam")
+    kept = iam.get_user_policy(UserName=USER_NAME, PolicyName="read-through-dynamodb")["PolicyDocument"]
+    assert kept == exercise.solution_policy
+    exercise.lab.advance(minutes=5)
     assert exercise.lab.session_for(USER_NAME).client("dynamodb").scan(TableName=TABLE_NAME)["Count"] == 1
 
 
