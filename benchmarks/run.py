@@ -260,7 +260,7 @@ def main() -> int:
         for result in results:
             print(result.line(), flush=True)
             lines.append(result.line())
-    if not args.quick:
+    if not args.quick and not args.only:  # the file holds a whole run only
         versions = {p: metadata.version(p) for p in ("boto3", "moto", "python-hcl2", "nbval")}
         terraform = shutil.which("terraform")
         tf_version = (subprocess.run([terraform, "version", "-json"], capture_output=True, text=True).stdout

@@ -188,7 +188,7 @@ class Enforcer:
         self.unusable_since: dict[str, tuple[datetime, str]] = {}
         self.explanations: dict[str, CallExplanation] = {}
         self.last_refused: CallExplanation | None = None
-        self.enforcing = True
+        self._decisions: dict[tuple, Any] = {}
 
     # -- ids ----------------------------------------------------------------------------------------
     def _uuid(self) -> str:
@@ -256,19 +256,31 @@ class Enforcer:
     # -- policy decisions ---------------------------------------------------------------------------
     def decide(self, principal: Principal, action: str, resource: str, *, key: KeyInfo | None = None,
                context: dict[str, Any] | None = None) -> Any:
-        """The evaluator's decision for one request, with the policies in force now."""
+        """The evaluator's decision for one request, with the policies in force now.
+
+        Decisions are immutable, so one is reused while everything it was decided from (the caller's
+        policies, the key policy and grants, the context, the lab clock) is unchanged.
+        """
         full_context = {"aws:CurrentTime": self.clock.iso()}
         if principal.kind == "User":
             full_context["aws:userid"] = principal.user_id
         full_context.update(context or {})
-        kwargs: dict[str, Any] = {
-            "identity_policies": self.directory.identity_policies(principal),
-            "context": full_context,
-        }
+        identity = self.directory.identity_policies(principal)
+        cache_key = (principal.arn, action, resource, tuple(identity),
+                     (key.policy, _grants_key(key.grants)) if key is not None else None,
+                     _context_key(full_context))
+        cached = self._decisions.get(cache_key)
+        if cached is not None:
+            return cached
+        kwargs: dict[str, Any] = {"identity_policies": identity, "context": full_context}
         if key is not None:
             kwargs["resource_policy"] = ("key policy", key.policy)
             kwargs["grants"] = key.grants
-        return self._evaluate(principal.arn, action, resource, **kwargs)
+        decision = self._evaluate(principal.arn, action, resource, **kwargs)
+        if len(self._decisions) >= 4096:
+            self._decisions.clear()
+        self._decisions[cache_key] = decision
+        return decision
 
     def _authorize(self, principal: Principal, action: str, resource: str, explanation: CallExplanation,
                    lock: str, *, key: KeyInfo | None = None, context: dict[str, Any] | None = None,
@@ -652,6 +664,14 @@ def _decision_summary(decision: Any) -> str:
         sources = [getattr(m, "source", str(m)) for m in getattr(decision, "matched", ())]
         return f"{decision.action} allowed" + (f" by {', '.join(sources)}" if sources else "")
     return decision.message or f"{decision.action} denied ({decision.reason})"
+
+
+def _grants_key(grants: tuple[dict[str, Any], ...]) -> tuple:
+    return tuple(json.dumps(g, sort_keys=True, default=str) for g in grants)
+
+
+def _context_key(context: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in context.items()))
 
 
 def _kms_suffix(code: str, request_id: str) -> str:
