@@ -105,10 +105,10 @@ def status(args: argparse.Namespace) -> int:
     if target in ("offline", "emulator"):
         print(f"target {target}: each notebook's kernel holds its own lab; it starts empty and ends with the "
               "kernel, so nothing is left behind between sessions.")
-        print("The workbook builds, in order:")
+        print("What each notebook starts from (workbook.start(step) rebuilds it in its own kernel):")
         from .workbook import STEPS
-        for step in STEPS:
-            print(f"  {step.number:02d}  {step.title}")
+        for step in STEPS.values():
+            print(f"  {step.notebook:<28} {step.world}")
         return 0
     from ._aws import find_lab_resources
     from ._lab import Lab
