@@ -50,6 +50,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ._errors import LabError
 from ._lab import ACCOUNT_ID, ADMIN_USER, DEFAULT_REGION, Lab
 
 __all__ = [
@@ -160,15 +161,23 @@ def _new_stack(lab: Lab, printer: _Printer) -> Any:
     return Stack(Path(TERRAFORM_DIR), session=lab.session, out=printer)
 
 
-def start(step: int, *, seed: int = 0) -> Lab:
-    """A new offline lab holding the world as it stands at the start of notebook ``step``.
+def start(step: int, *, seed: int = 0, target: str | None = None) -> Lab:
+    """A new lab holding the world as it stands at the start of notebook ``step``.
 
-    Nothing is printed. Opening a lab closes the one opened before in this process; :func:`stack` gives
-    the Terraform stack whose state holds what the replay applied.
+    ``target`` is ``"offline"`` (the default) or ``"emulator"`` (the same lab, served on 127.0.0.1 for the
+    real ``terraform`` and ``aws`` CLIs); ``KMSLAB_TARGET`` chooses when ``target`` is not given. Real AWS
+    is refused: the notebooks move the lab's clock and ask it to explain its decisions, which only a
+    simulated lab can do. Nothing is printed. Opening a lab closes the one opened before in this process;
+    :func:`stack` gives the Terraform stack whose state holds what the replay applied.
     """
     if step not in STEPS:
         raise ValueError(f"there is no step {step!r}: choose one of {', '.join(map(str, STEPS))}")
-    lab = Lab(seed=seed)
+    target = target or os.environ.get("KMSLAB_TARGET") or "offline"
+    if target not in ("offline", "emulator"):
+        raise LabError(f"the workbook's notebooks run on a simulated lab (offline or emulator), not {target!r}: "
+                       "they move the lab's clock and ask it why a call was refused, which real AWS cannot do. "
+                       "Unset KMSLAB_TARGET, or open Lab(target='aws') yourself outside the notebooks.")
+    lab = Lab(target=target, seed=seed)
     printer = _Printer()
     tf = _new_stack(lab, printer)
     _STACKS.clear()

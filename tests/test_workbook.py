@@ -118,6 +118,21 @@ def test_stack_state_knows_what_the_replay_applied(capsys):
         assert "Apply complete" in capsys.readouterr().out  # after the replay, the stack speaks
 
 
+def test_start_refuses_real_aws(monkeypatch):
+    from kmslab import LabError
+    with pytest.raises(LabError, match="simulated lab"):
+        start(1, target="aws")
+    monkeypatch.setenv("KMSLAB_TARGET", "aws")
+    with pytest.raises(LabError, match="Unset KMSLAB_TARGET"):
+        start(1)
+
+
+def test_start_on_the_emulator_target():
+    with start(4, target="emulator") as lab:
+        assert lab.target == "emulator"
+        assert _world(lab) == EXPECTED[4]
+
+
 def test_start_refuses_an_unknown_step():
     with pytest.raises(ValueError, match="there is no step 9"):
         start(9)

@@ -118,6 +118,8 @@ for number, step in STEPS.items():
 
 ## Check your environment
 
+From a terminal, `kmslab doctor` runs a similar check.
+
 %% code
 print(check_environment(lab))
 
@@ -134,23 +136,26 @@ print(sts.get_caller_identity()["Arn"])
 %% md
 ## Where a lab can run
 
-| target | what answers your calls | status in this version | cost |
+| target | what answers your calls | how to choose it | cost |
 |---|---|---|---|
-| **offline** (default) | moto, in this Python process, with kmslab enforcing IAM and KMS authorization | available: `Lab()` or `start(step=N)` | nothing |
-| **emulator** | the same emulator served on `127.0.0.1`, so that the real `terraform` CLI and the AWS CLI can use it too | **planned**: `Lab(target="emulator")` raises a `LabError` for now | nothing |
-| **real AWS** | your own AWS account, opt-in | **planned**: `Lab(target="aws")` raises a `LabError` for now | real money, see below |
+| **offline** (the default) | moto, inside this Python process, with kmslab enforcing IAM and KMS authorization | `start(step=N)`, or `Lab()` | nothing |
+| **emulator** | the same lab, also served over HTTP on `127.0.0.1`, so that the real `terraform` and `aws` command-line tools can use it; kmslab still enforces | `start(step=N, target="emulator")`, or `KMSLAB_TARGET=emulator` | nothing |
+| **real AWS** | your own AWS account: AWS decides, not kmslab | opt-in only: `KMSLAB_ALLOW_REAL_AWS=1` and `KMSLAB_AWS_ACCOUNTS=<a sandbox account's ID>`, then `Lab(target="aws")` | real money, see below |
 
-Nothing here runs the last two: they are coming, and this workbook will say how to use them when they
-do.
+The notebooks run on the first two. They move the lab's clock and ask it why a call was refused, which a
+real account cannot do, so `start()` refuses real AWS. Real AWS is for trying the same Terraform and
+boto3 calls yourself, in a sandbox account: kmslab then tags everything it makes with
+`kmslab:lab=<lab id>`, and `kmslab cleanup --lab-id <lab id>` finds and removes it even if the Terraform
+state is lost. This notebook runs neither of the other two targets.
 
-What the resources of this workbook cost in real AWS (us-east-1 list prices; check the AWS pricing
-pages before you rely on them):
+What the resources of this workbook cost in real AWS (us-east-1 list prices when kmslab was written;
+check the AWS pricing pages before you rely on them):
 
-- **KMS customer managed key:** about $1 per month, prorated by the hour, plus a charge per API request
+- **KMS customer managed key:** about $1 per month, prorated by the hour, plus $0.03 per 10,000 requests
   (DynamoDB's calls to the key count). A deleted key is not deleted at once: KMS waits 7 to 30 days
   (this workbook uses 7).
 - **DynamoDB on-demand table:** you pay per request and per GB stored; the handful of requests here
-  costs pennies at most.
+  costs a fraction of a cent.
 - **IAM users and policies:** free.
 
 ## In real AWS
@@ -322,7 +327,7 @@ quiz(1, 2).widget()
   could not confirm which one the live API returns today. The principal, action and resource are the
   same in both.
 - **Cost.** A customer managed key costs about $1 per month, prorated by the hour, from creation until
-  it is deleted, plus a charge per API request. This notebook's key would cost a few cents for a day.
+  it is deleted, plus $0.03 per 10,000 API requests. This notebook's key would cost a few cents for a day.
 - SIMULATED_TEXT
 - **Controls.** NIST SP 800-53 **SC-12** (cryptographic key establishment and management): the key is
   created with a known owner, policy and deletion safeguard. **AC-6** (least privilege) starts here: the
@@ -1173,8 +1178,9 @@ quiz(5, 2).widget()
   account ID as encryption context with every request.
 - **Writes need `kms:Decrypt` too**, which is easy to miss: a public issue shows `PutItem` failing with
   "KMS key access denied error" until `kms:Decrypt` was added.
-- **Timing.** Policy changes take effect within seconds in AWS (eventually consistent), but a connection
-  that holds a cached table key keeps it for up to about five minutes. kmslab models 300 seconds.
+- **Timing.** In AWS, policy changes are eventually consistent (AWS gives no fixed delay), and on top of
+  that a connection that holds a cached table key keeps it for up to about five minutes. kmslab applies
+  policy changes at once and models the cache as 300 seconds.
 - **Cost.** Policies are free; nothing here adds to the bill.
 - SIMULATED_TEXT
 - **Controls.** NIST SP 800-53 **AC-6** (least privilege): one action, one key, one table, one path.
@@ -1183,7 +1189,7 @@ quiz(5, 2).widget()
 
 ## What's next
 
-[06 · The key's lifecycle](06_the_keys_lifecycle.ipynb): disable the key, revoke access, schedule the
+[06 · Disable, revoke, delete and rotate the key](06_the_keys_lifecycle.ipynb): disable the key, revoke access, schedule the
 key's deletion and cancel it, and turn on rotation.
 '''
 
@@ -1428,7 +1434,7 @@ NB07 = r'''
 - what happens when the deletion window ends;
 - what the workbook would have cost in a real account.
 
-**Prerequisites:** [06 · The key's lifecycle](06_the_keys_lifecycle.ipynb). · **Time to learn:**
+**Prerequisites:** [06 · Disable, revoke, delete and rotate the key](06_the_keys_lifecycle.ipynb). · **Time to learn:**
 15 minutes
 
 %% code
@@ -1537,10 +1543,11 @@ decrypted again.
 - **Time.** `terraform destroy` of this stack takes about 16 to 19 seconds against an emulator; here it
   is immediate. The key is deleted at the end of its window, and AWS says the actual deletion may come
   up to 24 hours after the scheduled date.
-- **What it cost.** The key is billed about $1 per month, prorated by the hour, for as long as it existed
-  (check the KMS pricing page for whether the waiting period is billed; kmslab's facts sheet does not say).
-  KMS requests, DynamoDB's on-demand requests and storage for a few items: a few cents at most. IAM:
-  free. A CloudTrail trail for data events, had you made one: billed per event.
+- **What it cost.** The key is billed about $1 per month, prorated by the hour, for as long as it existed.
+  Whether the 7-day waiting period is billed too, kmslab's sources do not confirm; at most it adds a
+  week, about 23 cents. KMS requests ($0.03 per 10,000), DynamoDB's on-demand requests and storage for a
+  few items: a few cents at most. IAM: free. A CloudTrail trail for data events, had you made one: billed
+  per event.
 - **What to delete by hand.** Anything made outside Terraform (like the policy above), and the Terraform
   state file, which holds the test user's secret access key in plain text.
 - **Simulated.** kmslab's DynamoDB retires its grant on the key when the table is deleted, as DynamoDB
@@ -1548,7 +1555,7 @@ decrypted again.
 - SIMULATED_TEXT
 - **Controls.** NIST SP 800-53 **SC-12** (cryptographic key establishment and management): key
   destruction with a safeguard window. **AU-2 / AU-12**: the scheduling and the final deletion are both
-  logged. **SC-28**: deleting the key makes every copy of the data unreadable, backups included.
+  logged. **SC-28**: once the key is deleted, everything encrypted under it stays unreadable for good.
 
 ## What's next
 
