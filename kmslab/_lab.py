@@ -58,6 +58,8 @@ def _dispatch(event_name: str, request: Any, **kwargs: Any) -> Any:
         return _moto_stubber()(event_name, request, **kwargs)  # inactive unless a mock_aws() is running
     if lab._enforcer is None:
         return None
+    if lab._server is not None and request.url.startswith(lab._server.endpoint_url):
+        return None  # to the lab's own endpoint on 127.0.0.1: the server enforces there
     if lab.target != "offline":
         return _guard(lab, request)
     wire = WireRequest(request.method, request.url, request.headers, request.body or b"")
