@@ -167,7 +167,7 @@ class Stack:
                 raise ReferenceError_(f'Value for undeclared variable: a variable named "{name}" was given, but the '
                                       "configuration does not declare a variable of that name. To use this value, "
                                       'add a "variable" block to the configuration.',
-                                      file=self.config.files[0], suggestion=closest(name, declared))
+                                      suggestion=closest(name, declared))
         values = {}
         for name, variable in declared.items():
             loc = variable.loc

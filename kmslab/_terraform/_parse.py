@@ -229,9 +229,8 @@ def parse_directory(directory: str | Path) -> Config:
     for path in paths:
         for block in parse_file(path.read_text(encoding="utf-8"), path.name):
             _add_block(config, block, providers, settings)
-    object.__setattr__(config, "providers", tuple(providers))
-    object.__setattr__(config, "settings", tuple(settings))
-    return config
+    return Config(directory, config.files, config.variables, config.locals, config.outputs, config.resources,
+                  tuple(providers), tuple(settings))
 
 
 def _add_block(config: Config, block: Block, providers: list[Block], settings: list[Block]) -> None:
