@@ -31,7 +31,9 @@ Modelling choices where AWS does not document the exact behaviour (each is said 
   for item calls); a deleted key gives the ``NotFoundException`` form seen on CreateTable.
 - *Detection delay.* DynamoDB marks a table ``INACCESSIBLE_ENCRYPTION_CREDENTIALS`` some time after its key
   becomes unusable (observed: 13-43 minutes after DisableKey, about 75 minutes after ScheduleKeyDeletion);
-  kmslab uses 15 and 75 minutes, and clears the status as soon as the key is usable again.
+  kmslab uses 15 and 75 minutes, and clears the status as soon as the key is usable again. Seven days
+  after that detection the table shows ``ARCHIVED`` with an ``ArchivalSummary`` (documented); the
+  archival backup and restoring from it are not modelled.
 - *Resources.* Alias operations are authorized on the key; IAM list calls on ``*``.
 """
 
@@ -57,6 +59,8 @@ TABLE_KEY_CACHE_SECONDS = 300
 DETECTION_DELAY = {"Disabled": timedelta(minutes=15), "PendingDeletion": timedelta(minutes=75),
                    "Deleted": timedelta(minutes=15)}
 
+#: How long a table's key may stay inaccessible before DynamoDB archives the table (DynamoDB guide).
+ARCHIVAL_AFTER = timedelta(days=7)
 #: DynamoDB operations that read or write items, and so need the table key.
 ITEM_OPERATIONS = frozenset({
     "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem",
@@ -507,6 +511,16 @@ class Enforcer:
         if self.clock.now >= detected:
             description["TableStatus"] = "INACCESSIBLE_ENCRYPTION_CREDENTIALS"
             sse["InaccessibleEncryptionDateTime"] = detected.timestamp()
+        archived = detected + ARCHIVAL_AFTER
+        if self.clock.now >= archived:
+            # DynamoDB guide: a key inaccessible for more than seven days gets the table archived, with an
+            # on-demand backup made at archival time.
+            description["TableStatus"] = "ARCHIVED"
+            description["ArchivalSummary"] = {
+                "ArchivalDateTime": archived.timestamp(),
+                "ArchivalReason": "INACCESSIBLE_ENCRYPTION_CREDENTIALS",
+                "ArchivalBackupArn": f"{description.get('TableArn', '')}/backup/archival",
+            }
 
     # -- KMS ----------------------------------------------------------------------------------------
     def _before_kms(self, call: ApiCall, principal: Principal, explanation: CallExplanation,

@@ -337,6 +337,19 @@ def test_table_becomes_inaccessible_then_active_again(lab, world):
     assert "InaccessibleEncryptionDateTime" not in table["SSEDescription"]
 
 
+def test_table_is_archived_after_seven_days_inaccessible(lab, world):
+    """DynamoDB guide: a key inaccessible for more than seven days gets the table archived."""
+    ddb = lab.session.client("dynamodb")
+    lab.session.client("kms").disable_key(KeyId=world["key_id"])
+    lab.advance(minutes=15)
+    lab.advance(days=6, hours=23)
+    assert ddb.describe_table(TableName=TABLE)["Table"]["TableStatus"] == "INACCESSIBLE_ENCRYPTION_CREDENTIALS"
+    lab.advance(hours=1)
+    table = ddb.describe_table(TableName=TABLE)["Table"]
+    assert table["TableStatus"] == "ARCHIVED"
+    assert table["ArchivalSummary"]["ArchivalReason"] == "INACCESSIBLE_ENCRYPTION_CREDENTIALS"
+
+
 def test_pending_deletion_then_cancel_leaves_the_key_disabled(lab, world):
     kms = lab.session.client("kms")
     kms.schedule_key_deletion(KeyId=world["key_id"], PendingWindowInDays=7)
