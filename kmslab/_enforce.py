@@ -337,35 +337,38 @@ class Enforcer:
         key_arn = key.arn if key else _key_arn_from_ref(self.directory, table.kms_key_ref)
         resources = [{"ARN": key_arn, "accountId": principal.account_id, "type": "AWS::KMS::Key"}]
         if key is None:
-            message = (f"KMS validation error: com.amazonaws.services.kms.model.NotFoundException: Key "
-                       f"'{key_arn}' does not exist {_kms_suffix('NotFoundException', self._uuid())}")
             explanation.checks.append(Check("key state", False, f"the key {key_arn} no longer exists"))
             self._record(call, principal, "NotFoundException", f"Key '{key_arn}' does not exist", resources,
                          service="kms", operation="Decrypt", params=params, invoked_by="dynamodb.amazonaws.com")
-            raise _Refusal("ValidationException", message)
+            raise self._through_dynamodb("NotFoundException", f"Key '{key_arn}' does not exist")
         decision = self.decide(principal, "kms:Decrypt", key.arn, key=key, context=context)
         lock = "KMS key (kms:Decrypt made by DynamoDB on your behalf)"
         explanation.checks.append(Check(lock, decision.allowed, _decision_summary(decision), decision))
         if not decision.allowed:
             self._record(call, principal, "AccessDenied", decision.message, resources, service="kms",
                          operation="Decrypt", params=params, invoked_by="dynamodb.amazonaws.com")
-            raise _Refusal("AccessDeniedException",
-                           "KMS key access denied error: com.amazonaws.services.kms.model.AWSKMSException: "
-                           f"{decision.message} {_kms_suffix('AccessDeniedException', self._uuid())}")
+            raise self._through_dynamodb("AccessDeniedException", decision.message)
         state_error = _key_state_error(key, "Decrypt")
         if state_error:
             code, kms_message = state_error
             explanation.checks.append(Check("key state", False, f"the key is {key.state}: {kms_message}"))
             self._record(call, principal, code, kms_message, resources, service="kms", operation="Decrypt",
                          params=params, invoked_by="dynamodb.amazonaws.com")
-            prefix = "KMS key disabled error" if code == "DisabledException" else "KMS validation error"
-            raise _Refusal("ValidationException",
-                           f"{prefix}: com.amazonaws.services.kms.model.{code}: {kms_message} "
-                           f"{_kms_suffix(code, self._uuid())}")
+            raise self._through_dynamodb(code, kms_message)
         explanation.checks.append(Check("key state", True, "the key is Enabled"))
         self._record(call, principal, None, None, resources, service="kms", operation="Decrypt",
                      params=params, invoked_by="dynamodb.amazonaws.com")
         self.table_key_cache[cache_key] = self.clock.now + timedelta(seconds=TABLE_KEY_CACHE_SECONDS)
+
+    def _through_dynamodb(self, kms_code: str, kms_message: str) -> _Refusal:
+        """A KMS error as DynamoDB passes it on: its own code, the KMS exception embedded in the message."""
+        suffix = _kms_suffix(kms_code, self._uuid())
+        if kms_code == "AccessDeniedException":
+            return _Refusal("AccessDeniedException", "KMS key access denied error: "
+                            f"com.amazonaws.services.kms.model.AWSKMSException: {kms_message} {suffix}")
+        prefix = "KMS key disabled error" if kms_code == "DisabledException" else "KMS validation error"
+        return _Refusal("ValidationException",
+                        f"{prefix}: com.amazonaws.services.kms.model.{kms_code}: {kms_message} {suffix}")
 
     def _dynamodb_kms_context(self, region: str, table_name: str) -> dict[str, Any]:
         account = self.directory.account_id
@@ -386,9 +389,7 @@ class Enforcer:
         key = self.directory.key(ref)
         if key is None:
             arn = _key_arn_from_ref(self.directory, ref)
-            raise _Refusal("ValidationException",
-                           f"KMS validation error: com.amazonaws.services.kms.model.NotFoundException: Key "
-                           f"'{arn}' does not exist {_kms_suffix('NotFoundException', self._uuid())}")
+            raise self._through_dynamodb("NotFoundException", f"Key '{arn}' does not exist")
         table_name = call.params.get("TableName", "")
         context = self._dynamodb_kms_context(call.region, table_name)
         for operation in ("DescribeKey", "CreateGrant"):
@@ -400,15 +401,10 @@ class Enforcer:
             explanation.checks.append(Check(f"KMS key (kms:{operation} made by DynamoDB on your behalf)",
                                             decision.allowed, _decision_summary(decision), decision))
             if not decision.allowed:
-                raise _Refusal("AccessDeniedException",
-                               "KMS key access denied error: com.amazonaws.services.kms.model.AWSKMSException: "
-                               f"{decision.message} {_kms_suffix('AccessDeniedException', self._uuid())}")
+                raise self._through_dynamodb("AccessDeniedException", decision.message)
         state_error = _key_state_error(key, "CreateGrant")
         if state_error:
-            code, kms_message = state_error
-            prefix = "KMS key disabled error" if code == "DisabledException" else "KMS validation error"
-            raise _Refusal("ValidationException", f"{prefix}: com.amazonaws.services.kms.model.{code}: "
-                                                  f"{kms_message} {_kms_suffix(code, self._uuid())}")
+            raise self._through_dynamodb(*state_error)
         # Real DynamoDB reports the key ARN whatever form of key reference was given.
         if ref != key.arn:
             body = json.loads(request.body)
