@@ -317,15 +317,17 @@ class Lab:
 
     # -- terraform ----------------------------------------------------------------------------------
     def terraform(self, path: str | os.PathLike[str], variables: dict[str, Any] | None = None, *,
-                  engine: str | None = None) -> Any:
+                  engine: str | None = None, out: Any = None) -> Any:
         """A stack over the ``.tf`` files in ``path``, applied as ``lab-admin``.
 
         ``engine="embedded"`` (the default) applies in-process in milliseconds; ``engine="terraform"`` runs
         the real terraform CLI against the lab's endpoint on 127.0.0.1. ``KMSLAB_ENGINE`` sets the default.
+        ``out`` receives the progress lines (default: printed, unless the lab is quiet).
         """
         self._check_open()
         engine = engine or os.environ.get("KMSLAB_ENGINE") or "embedded"
-        out = (lambda line: None) if self.quiet else print
+        if out is None:
+            out = (lambda line: None) if self.quiet else print
         if engine == "embedded":
             from ._terraform import Stack
             return Stack(Path(path), session=self.session, variables=variables, out=out)
