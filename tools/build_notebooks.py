@@ -39,8 +39,8 @@ state), because moto does not. Where AWS does not document a detail, kmslab had 
 DynamoDB's cache of the table key is modelled per access key and table, trusted for 300 seconds of lab
 time; the delay before DynamoDB marks a table inaccessible is 15 minutes after the key is disabled and
 75 minutes after its deletion is scheduled (AWS publishes no figure; these come from one unofficial
-probe); and some error messages are partly inferred (see `kmslab/_enforce.py` and the facts sheet's
-"Could not confirm" list)."""
+probe); and some error messages are partly inferred, where AWS documents no verbatim example. The
+docstring of `kmslab/_enforce.py` lists each of these choices."""
 
 # ---------------------------------------------------------------------------------------------------------
 # The notebooks
@@ -56,7 +56,7 @@ NB00 = r'''
 - what the workbook builds: a KMS key of your own, a DynamoDB table encrypted with it, and a database
   admin who holds every DynamoDB permission and still cannot read the table;
 - how the notebooks are organised, and how to run them in any order;
-- where a lab can run (offline today; an emulator and real AWS later) and what real AWS would cost.
+- where a lab can run (offline, on an emulator, in real AWS) and what real AWS would cost.
 
 **Prerequisites:** a little Python. No AWS account, no network. · **Time to learn:** 10 minutes
 
@@ -215,7 +215,7 @@ Two arguments, and one that is missing on purpose:
 - `description` is free text that shows up in `DescribeKey` and in the console.
 - `deletion_window_in_days = 7`: KMS never deletes a key on the spot. It first waits, for 7 to 30 days,
   during which the key is unusable but can be saved. 7 is the shortest wait KMS allows.
-- No `policy`: KMS then gives the key its **default key policy**. You will read it in step 4.
+- No `policy`: KMS then gives the key its **default key policy**. You will read it in step 5.
 
 ## Step 2 · Plan
 
@@ -940,7 +940,7 @@ quiz(4, 2).widget()
 - **Long-lived access keys.** This workbook gives an IAM user an access key because the seed tutorial
   does. In a real account, people should sign in through IAM Identity Center or assume roles, and the
   secret of an access key created by Terraform sits in the state file in plain text.
-- **Cost.** IAM users, policies and access keys are free. Refused calls are not billed by DynamoDB.
+- **Cost.** IAM users, policies and access keys are free.
 - SIMULATED_TEXT
 - **Controls.** NIST SP 800-53 **AC-5** (separation of duties): managing DynamoDB and reading its data
   now need different permissions. **AC-6** (least privilege): `AmazonDynamoDBFullAccess` is broad, yet
@@ -1408,9 +1408,9 @@ quiz(6, 2).widget()
   minutes after `ScheduleKeyDeletion`. kmslab uses 15 and 75 minutes, and does not model archiving.
 - **Deletion.** The window is 7 to 30 days, and the actual deletion may come up to a day later than
   scheduled.
-- **Cost.** The key is billed about $1 per month while it exists; check the AWS KMS pricing page for how
-  disabled keys, keys pending deletion and rotated keys are billed, as kmslab's facts sheet does not cover
-  it.
+- **Cost.** The key is billed about $1 per month while it exists. How disabled keys, keys pending
+  deletion and rotated key material are billed, kmslab's sources do not settle: check the AWS KMS pricing
+  page before you rely on it.
 - SIMULATED_TEXT
 - **Controls.** NIST SP 800-53 **SC-12** (cryptographic key establishment and management): disable,
   schedule deletion, cancel and rotate are the key's lifecycle. **AC-2** (account management) and
