@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
@@ -430,3 +431,33 @@ def test_playground_text_and_observers(playground):
 def test_playground_refuses_unknown_settings(playground):
     with pytest.raises(TypeError, match="unknown setting"):
         playground.set(root=False)
+
+
+# -- the notebooks' shape --------------------------------------------------------------------------------
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+@pytest.mark.parametrize("step", sorted(workbook.STEPS))
+def test_each_notebook_follows_the_skeleton(step):
+    import nbformat
+    name = workbook.STEPS[step].notebook
+    nb = nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith(f"# {step:02d} · ")
+    for part in ("**What you'll do:**", "**What you'll learn:**", "**Prerequisites:**", "**Time to learn:**",
+                 "## In real AWS", "## What's next", "NIST SP 800-53", "What kmslab simulates here"):
+        assert part in markdown, f"{name} lacks {part}"
+    assert markdown.index("## In real AWS") < markdown.index("## What's next")
+    assert code[0].source == f"from kmslab.workbook import start\nlab = start(step={step})"
+    assert all(line.startswith(("import ", "from ")) or not line for line in code[1].source.splitlines())
+    if 1 <= step <= 6:
+        assert f"quiz({step}, 1)" in "\n".join(c.source for c in code)
+    for cell in code:
+        for output in cell.get("outputs", []):
+            assert output["output_type"] != "error", f"{name}: a stored error"
+            assert output.get("name") != "stderr", f"{name}: stored stderr"
+            text = json.dumps(output)
+            for machine_path in ("/root/", "/tmp/", "/home/"):
+                assert machine_path not in text, f"{name}: {machine_path} in an output"
