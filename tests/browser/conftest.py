@@ -34,6 +34,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
 
+# JupyterLab has started and the commands the test runs are registered (their plugins are activated)
+LAB_READY = """() => !!(window.jupyterapp && window.jupyterapp.commands
+    && window.jupyterapp.commands.hasCommand('docmanager:open')
+    && window.jupyterapp.commands.hasCommand('notebook:run-all-cells'))"""
+
 SERVER_START_TIMEOUT = 60  # seconds until /api/status answers
 SERVER_STOP_TIMEOUT = 15  # seconds for a clean shutdown before the process group is killed
 
@@ -201,7 +206,7 @@ def lab_page(browser, lab_server):
     page = browser.pages[0] if browser.pages else browser.new_page()
     page.set_default_timeout(30_000)
     page.goto(lab_server.lab_url(), wait_until="domcontentloaded", timeout=60_000)
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=60_000)
+    page.wait_for_function(LAB_READY, timeout=60_000)
     page.evaluate("() => window.jupyterapp.restored")
     yield page
 

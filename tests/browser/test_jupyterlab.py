@@ -44,9 +44,9 @@ def _stored_widget_count(name: str) -> int:
 OPEN_AND_RUN = """
 async ({path, timeoutMs}) => {
   const app = window.jupyterapp;
-  const timeout = (what) => new Promise((_, reject) =>
-      setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms: ${what}`)), timeoutMs));
-  const within = (promise, what) => Promise.race([promise, timeout(what)]);
+  const deadline = Date.now() + timeoutMs;  // one budget for all the steps below
+  const within = (promise, what) => Promise.race([promise, new Promise((_, reject) => setTimeout(
+      () => reject(new Error(`${what}: not done ${timeoutMs} ms after opening`)), Math.max(0, deadline - Date.now())))]);
   app.shell.collapseLeft();
   const panel = await within(app.commands.execute('docmanager:open', {path, factory: 'Notebook'}), 'open');
   window.__kmslabPanels = window.__kmslabPanels || {};
@@ -280,3 +280,65 @@ def test_denied_user_playground_in_jupyterlab(lab_page, screenshots):
         element_screenshot(quiz_view, screenshots / "04_quiz_answered.png")
     finally:
         close(page, name)
+
+
+# -- the quizzes in a laptop-sized window ---------------------------------------------------------------
+
+OVERFLOWING_OPTIONS = """
+({path}) => {
+  const panel = window.__kmslabPanels[path];
+  return [...panel.content.node.querySelectorAll('.kmslab-quiz .widget-radio-box label')]
+      .filter(l => l.scrollHeight > l.clientHeight + 2 || l.scrollWidth > l.clientWidth + 2)
+      .map(l => `${l.textContent.slice(0, 50)}... (row ${l.clientWidth}x${l.clientHeight} px, ` +
+                `text ${l.scrollWidth}x${l.scrollHeight} px)`);
+}
+"""
+
+
+def _all_quizzes() -> list[str]:
+    from kmslab.workbook import STEPS, quiz
+
+    found = []
+    for step in STEPS:
+        for number in range(1, 10):
+            try:
+                quiz(step, number)
+            except LookupError:
+                break
+            found.append(f"quiz({step}, {number})")
+    return found
+
+
+@pytest.mark.xfail(raises=AssertionError, strict=False, reason=(
+    "known: ipywidgets 8 RadioButtons give each option a fixed-height row, so an option that wraps "
+    "overlaps the next option or the Check button (quiz(5, 2) B and quiz(6, 1) D in a 1280 px window with "
+    "the file browser open); needs shorter options or a CSS fix in kmslab/views.py"))
+def test_quiz_options_fit_in_a_1280px_window_with_the_file_browser_open(lab_page, lab_server, screenshots):
+    """Every quiz's options, each on its own row, in a common laptop layout (no wrapped option overlaps)."""
+    refs = _all_quizzes()
+    name = "zz_all_quizzes.ipynb"
+    cells = [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+              "source": source} for source in ["from kmslab.workbook import quiz",
+                                               *(f"{ref}.widget()" for ref in refs)]]
+    (lab_server.root / name).write_text(json.dumps(
+        {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                                     "language": "python"}},
+         "nbformat": 4, "nbformat_minor": 5}))
+    page = lab_page
+    size = page.viewport_size
+    page.set_viewport_size({"width": 1280, "height": 900})
+    try:
+        report = open_and_run(page, name)
+        assert not report["model"]["errors"], report["model"]["errors"]
+        assert report["model"]["widgetOutputs"] == len(refs)
+        page.evaluate("() => window.jupyterapp.shell.expandLeft()")
+        page.wait_for_timeout(500)
+        overflowing = page.evaluate(OVERFLOWING_OPTIONS, {"path": name})
+        notebook_screenshot(page, name, screenshots / "quizzes_1280px_file_browser_open.png")
+        assert not overflowing, "quiz options that wrap and overlap what follows:\n  " + "\n  ".join(overflowing)
+    finally:
+        try:
+            close(page, name)
+        finally:
+            page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+            page.set_viewport_size(size)
