@@ -1,6 +1,6 @@
 # Step 2: the table, encrypted at rest with the key from kms.tf.
 resource "aws_dynamodb_table" "encrypted_table" {
-  name         = "my-encrypted-table"
+  name         = "${var.name_prefix}my-encrypted-table"
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "id"
 

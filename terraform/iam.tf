@@ -1,6 +1,6 @@
 # The test user: full DynamoDB rights through the AWS managed policy, and no KMS permission at all.
 resource "aws_iam_user" "dynamo_test_user" {
-  name = "dynamo_test_user"
+  name = "${var.name_prefix}dynamo_test_user"
 }
 
 resource "aws_iam_user_policy_attachment" "dynamo_full_access" {

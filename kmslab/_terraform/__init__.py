@@ -10,7 +10,10 @@
 
 It reads a subset of the Terraform language with python-hcl2 and supports the resource types and
 data sources listed in :data:`RESOURCE_TYPES` and :data:`DATA_SOURCES`; everything else is refused
-with the file, the line and the closest supported name. See ``terraform/README.md``.
+with the file, the line and the closest supported name. Of the ``provider "aws"`` block it applies
+``default_tags { tags = ... }`` as the provider does (every taggable resource's ``tags_all`` is
+those tags merged with its own ``tags``, its own winning; a change to them is an update in place)
+and ignores the rest. See ``terraform/README.md``.
 """
 
 from ._apply import Stack

@@ -6,6 +6,11 @@ variable, local, data source, resource and output (:mod:`._expr`) and diffs reso
 state (:mod:`._plan`) -> the handlers of :mod:`._resources`, which call AWS through the session's
 clients.
 
+The provider's ``default_tags`` (``provider "aws" { default_tags { tags = ... } }``) are evaluated
+as the graph node ``provider.aws``, before any resource; every taggable resource's ``tags_all`` is
+those tags merged with its own ``tags`` (its own win), and ``tags_all`` is what goes to AWS. The
+provider's other arguments are read and ignored: the session decides the region and credentials.
+
 Everything that can be refused is refused in ``Stack(...)`` or at the start of ``plan``/``apply``,
 before any AWS call that changes something. State is kept in memory, as Terraform keeps it (each
 resource's type, name, attributes and dependencies), and optionally in a JSON file. A failed AWS
@@ -26,14 +31,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .._errors import ApplyError, ReferenceError_, ValidationError
 from ._aws import Aws
-from ._check import Graph, check_config, schema_of
+from ._check import PROVIDER_NODE, Graph, check_config, default_tags, schema_of
 from ._data import DATA_SOURCES
 from ._expr import UNKNOWN, Evaluator, TypeMismatch, convert, is_known
 from ._parse import Block, Config, Resource, closest, parse_directory
 from ._plan import NO_CHANGES, OutputChange, Plan, ResourceChange, config_view, diff_resource, planned_values
 from ._render import output_value_lines
 from ._resources import RESOURCE_TYPES, PartialCreate
-from ._schema import Arg, BlockSpec, Problem, check_value, coerce
+from ._schema import Arg, BlockSpec, Problem, check_value, coerce, tags_arg
 from ._syntax import Loc
 
 _VERBS = {"create": "creating", "update": "updating", "delete": "destroying"}
@@ -78,6 +83,7 @@ class _Walk:
             else:
                 self.scope["data"].setdefault(resource.type, {})
         self.evaluator = Evaluator(self.scope, stack.config.directory)
+        self.default_tags: Any = {}  # the provider's default_tags, set when the walk reaches provider.aws
 
     def set_resource(self, resource: Resource, value: Any) -> None:
         if resource.mode == "data":
@@ -99,6 +105,7 @@ class Stack:
                  out: Callable[[str], None] | None = None, state_path: str | Path | None = None) -> None:
         self.config: Config = parse_directory(path)
         self.graph: Graph = check_config(self.config)
+        self._default_tags_attribute = default_tags(self.config)
         self._aws = Aws(session)
         self._out = out or print
         self._state_path = Path(state_path) if state_path else None
@@ -223,6 +230,9 @@ class Stack:
             kind, _, name = key.partition(".")
             if kind == "var":
                 continue
+            if key == PROVIDER_NODE:
+                walk.default_tags = self._default_tags(walk)
+                continue
             if kind == "local":
                 walk.scope["local"][name] = walk.evaluator.evaluate(self.config.locals[name].expr)
             elif kind == "output":
@@ -304,6 +314,18 @@ class Stack:
             raise _problems_error(all_problems, resource.address, resource.loc)
         return config
 
+    def _default_tags(self, walk: _Walk) -> Any:
+        """The provider's ``default_tags { tags = ... }``, as a map of strings (UNKNOWN while unknown)."""
+        attribute = self._default_tags_attribute
+        if attribute is None:
+            return {}
+        try:
+            value = coerce("tags", tags_arg(), walk.evaluator.evaluate(attribute.expr))
+        except Problem as problem:
+            raise ValidationError(f"{problem.message}\n\n  in provider \"aws\" (default_tags)",
+                                  file=attribute.loc.file, line=attribute.loc.line) from None
+        return {} if value is None else value
+
     # -- data sources ------------------------------------------------------------------------------
 
     def _data(self, resource: Resource, walk: _Walk, mode: str) -> dict[str, Any]:
@@ -340,7 +362,7 @@ class Stack:
             return prior if prior is not None else planned_values(schema.args, schema.blocks, {}, None)
         config = self._configured(resource, walk, prior)
         tainted = bool(entry) and entry.get("status") == "tainted"
-        diff = diff_resource(schema, handler.invalidates, config, prior, tainted)
+        diff = diff_resource(schema, handler.invalidates, config, prior, tainted, walk.default_tags)
         if mode == "plan":
             changes.append(ResourceChange(address, resource.type, resource.name, diff.action, prior, diff.after,
                                           schema, diff.forces, "tainted" if tainted else None))
@@ -351,7 +373,7 @@ class Stack:
         if diff.action == "replace":  # the destroy half has run already unless this is new information
             self._delete(address)
             counts["delete"] += 1
-            diff = diff_resource(schema, handler.invalidates, config, None)
+            diff = diff_resource(schema, handler.invalidates, config, None, default_tags=walk.default_tags)
         if diff.action == "create":
             counts["create"] += 1
             return self._create(resource, diff.after)

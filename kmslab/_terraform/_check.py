@@ -4,6 +4,12 @@ Run once, when a ``Stack`` is made, before any AWS call: resource types and argu
 schemas, references (variables, locals, resources, data sources and their attributes), function
 names, ``depends_on`` addresses and reference cycles. Each refusal names the file and line and,
 where there is one, the closest valid name.
+
+Of the ``provider "aws"`` block only ``default_tags { tags = ... }`` is applied (see
+:func:`default_tags`); its other arguments (``region``, credentials, ``endpoints``...) are read and
+ignored. The ``tags`` expression becomes the graph node ``provider.aws``, on which every resource and
+data source depends, as in Terraform, so it may use variables and locals; a reference to a
+resource or data source is a cycle, as Terraform reports it.
 """
 
 from __future__ import annotations
@@ -15,12 +21,16 @@ from dataclasses import dataclass
 from .._errors import ReferenceError_, UnsupportedError, ValidationError
 from ._data import DATA_SOURCES
 from ._expr import check_function
-from ._parse import Block, Config, Resource, closest
+from ._parse import Attribute, Block, Config, Resource, closest
 from ._resources import RESOURCE_TYPES
-from ._schema import BlockSpec, Schema
-from ._syntax import Call, Expr, Loc, Reference, references, walk
+from ._schema import BlockSpec, Schema, tags_arg
+from ._syntax import Call, Expr, Literal, Loc, Reference, Template, references, walk
 
 PATH_ATTRIBUTES = ("module", "root", "cwd")
+PROVIDER_NODE = "provider.aws"
+#: Nodes that never print anything: the walk takes them as soon as they are ready, so that the order of
+#: resources depends on resource-to-resource dependencies only ("dependency order, ties by address").
+_EAGER = ("var.", "local.", "provider.")
 
 
 def schema_of(resource: Resource) -> Schema:
@@ -61,6 +71,62 @@ def resource_expressions(block: Block) -> Iterator[Expr]:
         yield from resource_expressions(nested)
 
 
+def _alias(block: Block) -> str | None:
+    attribute = block.attributes.get("alias")
+    if attribute is None:
+        return None
+    expr = attribute.expr
+    if isinstance(expr, Template) and all(isinstance(p, str) for p in expr.parts):
+        return "".join(expr.parts)
+    if isinstance(expr, Literal):
+        return str(expr.value)
+    raise ValidationError('Invalid value for "alias": a plain string is required here.', file=attribute.loc.file,
+                          line=attribute.loc.line)
+
+
+def aws_provider(config: Config) -> Block | None:
+    """The default (non-aliased) ``provider "aws"`` block, or None. Its ``default_tags`` blocks are
+    checked here, aliased providers' too (no resource can use an alias: the ``provider``
+    meta-argument is refused)."""
+    chosen: Block | None = None
+    for block in config.providers:
+        if block.labels != ("aws",):
+            continue
+        _check_default_tags(block)
+        if _alias(block) is not None:
+            continue
+        if chosen is not None:
+            raise ValidationError('Duplicate provider configuration: a default (non-aliased) provider configuration '
+                                  f'for "aws" was already given at {chosen.loc}. If multiple configurations are '
+                                  'required, set the "alias" argument for alternative configurations.',
+                                  file=block.loc.file, line=block.loc.line)
+        chosen = block
+    return chosen
+
+
+def _check_default_tags(provider: Block) -> None:
+    blocks = provider.blocks_of("default_tags")
+    if len(blocks) > 1:
+        extra = blocks[1]
+        raise ValidationError('Too many default_tags blocks: no more than 1 "default_tags" blocks are allowed.',
+                              file=extra.loc.file, line=extra.loc.line)
+    for block in blocks:
+        if block.labels:
+            raise ValidationError('Extraneous label for default_tags: no labels are expected for "default_tags" '
+                                  "blocks.", file=block.loc.file, line=block.loc.line)
+        _check_body(block, {"tags": tags_arg()}, {}, 'a "default_tags" block')
+
+
+def default_tags(config: Config) -> Attribute | None:
+    """The ``tags`` argument of the default ``provider "aws"`` block's ``default_tags``, or None."""
+    provider = aws_provider(config)
+    if provider is None:
+        return None
+    for block in provider.blocks_of("default_tags"):
+        return block.attributes.get("tags")
+    return None
+
+
 def check_config(config: Config) -> Graph:
     """Check everything that can be checked without values; return the dependency graph."""
     for resource in config.resources.values():
@@ -78,8 +144,13 @@ def check_config(config: Config) -> Graph:
         nodes[f"var.{name}"] = Node(f"var.{name}", variable.loc, frozenset())
     for name, local in config.locals.items():
         nodes[f"local.{name}"] = Node(f"local.{name}", local.loc, _dependencies(config, [local.expr]))
+    tags = default_tags(config)
+    if tags is not None:
+        nodes[PROVIDER_NODE] = Node(PROVIDER_NODE, tags.loc, _dependencies(config, [tags.expr]))
     for address, resource in config.resources.items():
         deps = set(_dependencies(config, resource_expressions(resource.body)))
+        if tags is not None:
+            deps.add(PROVIDER_NODE)  # every resource and data source uses the provider's configuration
         for target, loc in resource.depends_on:
             _check_depends_on(config, target, loc)
             deps.add(target)
@@ -258,23 +329,28 @@ def _check_attribute_path(schema: Schema, path: tuple, loc: Loc) -> None:
         args, blocks = spec.args, spec.blocks
 
 
+def _priority(key: str) -> tuple[int, str]:
+    return (0 if key.startswith(_EAGER) else 1, key)
+
+
 def _topological_order(nodes: dict[str, Node]) -> tuple[str, ...]:
-    """Kahn's algorithm with a name-ordered queue; a cycle is refused with the file:line of one member."""
+    """Kahn's algorithm with a name-ordered queue (variables, locals and the provider first, whenever
+    they are ready); a cycle is refused with the file:line of one member."""
     remaining = {key: set(node.depends_on) & set(nodes) for key, node in nodes.items()}
     dependents: dict[str, set[str]] = {key: set() for key in nodes}
     for key, deps in remaining.items():
         for dep in deps:
             dependents[dep].add(key)
-    ready = [key for key, deps in remaining.items() if not deps]
+    ready = [_priority(key) for key, deps in remaining.items() if not deps]
     heapq.heapify(ready)
     order: list[str] = []
     while ready:
-        key = heapq.heappop(ready)
+        _, key = heapq.heappop(ready)
         order.append(key)
         for dependent in sorted(dependents[key]):
             remaining[dependent].discard(key)
             if not remaining[dependent]:
-                heapq.heappush(ready, dependent)
+                heapq.heappush(ready, _priority(dependent))
     if len(order) != len(nodes):
         cycle = _find_cycle({k: v for k, v in remaining.items() if v})
         first = nodes[cycle[0]]

@@ -4,10 +4,11 @@ No evaluation and no AWS here: this is the first, pure step (``.tf`` text -> blo
 embedded applier does not support is refused now, with the file and line and, where there is one,
 the closest supported name.
 
-Top-level blocks read: ``terraform`` and ``provider`` (recorded, never applied), ``variable``,
-``locals``, ``output``, ``resource`` and ``data``. Refused: ``module``, ``moved``, ``import``,
-``check``, ``removed``, and in resources the meta-arguments ``count``, ``for_each``, ``provider``,
-``lifecycle``, ``provisioner``, ``connection`` and ``dynamic`` blocks. ``depends_on`` is supported.
+Top-level blocks read: ``terraform`` and ``provider`` (recorded; of a provider only the AWS
+provider's ``default_tags`` is applied, see :mod:`._check`), ``variable``, ``locals``, ``output``,
+``resource`` and ``data``. Refused: ``module``, ``moved``, ``import``, ``check``, ``removed``, and in
+resources the meta-arguments ``count``, ``for_each``, ``provider``, ``lifecycle``, ``provisioner``,
+``connection`` and ``dynamic`` blocks. ``depends_on`` is supported.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 :func:`diff_resource` decides, for one resource, between create, update in place, replace and no-op
 (a change to a ``force_new`` argument forces replacement, as the provider's ``ForceNew`` does) and
 builds the planned values, with :data:`UNKNOWN` where AWS decides (a new key's ARN).
+``tags_all`` is the provider's: its ``default_tags`` merged with the resource's ``tags`` (the
+resource's win), so a change to the default tags alone is an update in place of ``tags_all``.
 :class:`Plan` prints like ``terraform plan`` and renders to HTML in Jupyter.
 """
 
@@ -87,35 +89,59 @@ class Diff:
 
 
 def diff_resource(schema: Schema, invalidates: dict[str, tuple[str, ...]], config: dict[str, Any],
-                  prior: dict[str, Any] | None, tainted: bool = False) -> Diff:
-    """Plan one managed resource: its action and the values it will have."""
+                  prior: dict[str, Any] | None, tainted: bool = False,
+                  default_tags: dict[str, str] | Any = None) -> Diff:
+    """Plan one managed resource: its action and the values it will have.
+
+    ``default_tags`` are the provider's (``default_tags { tags = ... }``); a change to them alone
+    changes ``tags_all``, which is an update in place.
+    """
     if prior is None:
-        return Diff("create", _derive(planned_values(schema.args, schema.blocks, config, None)), frozenset(),
-                    frozenset())
+        return Diff("create", _derive(planned_values(schema.args, schema.blocks, config, None), None, default_tags),
+                    frozenset(), frozenset())
     after = planned_values(schema.args, schema.blocks, config, prior)
     changed = {name for name, arg in schema.args.items() if arg.argument and not _same(after[name], prior.get(name))}
     changed |= {name for name in schema.blocks if not _same(after[name], prior.get(name))}
     forces = {name for name in changed if (schema.args[name].force_new if name in schema.args
                                            else _block_forces(schema.blocks[name], after[name], prior.get(name)))}
     if forces or tainted:
-        return Diff("replace", _derive(planned_values(schema.args, schema.blocks, config, None)),
+        return Diff("replace", _derive(planned_values(schema.args, schema.blocks, config, None), None, default_tags),
                     frozenset(changed), frozenset(forces))
+    after = _derive(after, prior, default_tags)
+    if "tags_all" in schema.args and not _same(after["tags_all"], prior.get("tags_all")):
+        changed.add("tags_all")  # the tags sent to AWS change: their own, or the provider's default tags
     if not changed:
         return Diff("no-op", dict(prior), frozenset(), frozenset())
     for name in changed:
         for attribute in invalidates.get(name, ()):
             after[attribute] = UNKNOWN
     for name, arg in schema.args.items():  # exported attributes not invalidated keep their values
-        if not arg.argument and after[name] is UNKNOWN and name not in _invalidated(invalidates, changed):
+        if not arg.argument and after[name] is UNKNOWN and name != "tags_all" \
+                and name not in _invalidated(invalidates, changed):
             after[name] = prior.get(name)
-    return Diff("update", _derive(after), frozenset(changed), frozenset())
+    return Diff("update", after, frozenset(changed), frozenset())
 
 
-def _derive(values: dict[str, Any]) -> dict[str, Any]:
-    """Values the provider works out while planning: ``tags_all`` is ``tags`` (no provider default_tags)."""
-    tags = values.get("tags")
-    if "tags_all" in values and tags and is_known(tags):
-        values["tags_all"] = dict(tags)
+def tags_all(tags: Any, default_tags: Any) -> Any:
+    """The provider's ``tags_all``: its ``default_tags`` merged with the resource's ``tags`` (the
+    resource's win); :data:`UNKNOWN` while either is unknown."""
+    if not is_known(tags) or not is_known(default_tags):
+        return UNKNOWN
+    return {**(default_tags or {}), **(tags or {})}
+
+
+def _derive(values: dict[str, Any], prior: dict[str, Any] | None, default_tags: Any) -> dict[str, Any]:
+    """Values the provider works out while planning: ``tags_all``. A new resource with no tags at all
+    shows it as ``(known after apply)``, as the provider does; an existing one goes to ``{}``."""
+    if "tags_all" not in values:
+        return values
+    merged = tags_all(values.get("tags"), default_tags)
+    if merged is UNKNOWN or merged:
+        values["tags_all"] = merged
+    elif prior is None:
+        values["tags_all"] = UNKNOWN
+    else:
+        values["tags_all"] = {} if prior.get("tags_all") else prior.get("tags_all")
     return values
 
 

@@ -5,9 +5,12 @@ the provider's validation) and does the AWS calls for create, update and delete 
 clients it is handed. Each docstring links the AWS API actions it calls.
 
 What is modelled: the arguments listed in each schema, which follow the Terraform AWS provider 5.x
-documentation (https://registry.terraform.io/providers/hashicorp/aws/latest/docs). Not modelled:
-``tags_all`` from provider ``default_tags`` (it equals ``tags``), DynamoDB streams, indexes, TTL
-and table classes, KMS custom key stores and rotation periods, access-key PGP encryption, and
+documentation (https://registry.terraform.io/providers/hashicorp/aws/latest/docs), and ``tags_all``:
+the provider's ``default_tags`` merged with the resource's ``tags`` (the resource's win), worked out
+by the planner. ``tags_all`` is what the taggable types (``aws_kms_key``, ``aws_dynamodb_table``,
+``aws_iam_user``, ``aws_iam_policy``) send to AWS, on create and through their tag/untag calls when
+it changes. Not modelled: DynamoDB streams, indexes, TTL and table classes, KMS custom key stores
+and rotation periods, access-key PGP encryption, and
 timestamps such as an access key's ``create_date`` (left out so that outputs stay stable).
 Unsupported types are refused by the caller with the closest supported name; nothing is skipped.
 """
@@ -42,11 +45,13 @@ class ResourceType:
 
     ``invalidates`` maps an argument to the exported attributes that change when it is updated in
     place (renaming an IAM user changes its ARN), so the plan shows them as ``(known after apply)``.
+    (``tags_all`` is not listed: the planner works it out from ``tags`` and the provider's
+    ``default_tags``, and ``changed`` then names ``tags_all`` when the tags sent to AWS change.)
     """
 
     type_name: ClassVar[str]
     schema: ClassVar[Schema]
-    invalidates: ClassVar[dict[str, tuple[str, ...]]] = {"tags": ("tags_all",)}
+    invalidates: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def validate(self, values: dict[str, Any], prior: dict[str, Any] | None = None) -> list[Problem]:
         """Rules across arguments (values may still hold UNKNOWN while planning; ``prior`` is the state)."""
@@ -64,10 +69,12 @@ class ResourceType:
         raise NotImplementedError
 
     @staticmethod
-    def _update_tags(client: Any, prior: dict[str, Any], values: dict[str, Any], tag: Any, untag: Any,
+    def _update_tags(prior: dict[str, Any], values: dict[str, Any], tag: Any, untag: Any,
                      key: str = "Key", value: str = "Value") -> None:
-        old = prior.get("tags") or {}
-        new = values.get("tags") or {}
+        """Untag the keys that went away, then tag the new and changed ones (from ``tags_all``, which
+        holds the provider's default tags too), as the provider's UpdateTags does."""
+        old = prior.get("tags_all") or {}
+        new = values.get("tags_all") or {}
         removed = sorted(set(old) - set(new))
         if removed:
             untag(removed)
@@ -122,14 +129,14 @@ class KmsKey(ResourceType):
             request["Description"] = values["description"]
         if values.get("policy") is not None:
             request["Policy"] = values["policy"]
-        if values.get("tags"):
-            request["Tags"] = _tag_list(values["tags"], "TagKey", "TagValue")
+        if values.get("tags_all"):
+            request["Tags"] = _tag_list(values["tags_all"], "TagKey", "TagValue")
         metadata = kms.create_key(**request)["KeyMetadata"]
         key_id = metadata["KeyId"]
         exported = {
             "arn": metadata["Arn"], "id": key_id, "key_id": key_id,
             "description": metadata.get("Description", ""), "multi_region": metadata.get("MultiRegion", False),
-            "policy": values.get("policy"), "tags_all": dict(values.get("tags") or {}),
+            "policy": values.get("policy"), "tags_all": dict(values.get("tags_all") or {}),
         }
         try:
             if values["enable_key_rotation"]:
@@ -159,10 +166,10 @@ class KmsKey(ResourceType):
                 kms.disable_key_rotation(KeyId=key_id)
         if "is_enabled" in changed and not values["is_enabled"]:
             kms.disable_key(KeyId=key_id)
-        if "tags" in changed:
-            self._update_tags(kms, prior, values, lambda tags: kms.tag_resource(KeyId=key_id, Tags=tags),
+        if "tags_all" in changed:
+            self._update_tags(prior, values, lambda tags: kms.tag_resource(KeyId=key_id, Tags=tags),
                               lambda keys: kms.untag_resource(KeyId=key_id, TagKeys=keys), "TagKey", "TagValue")
-        return {"tags_all": dict(values.get("tags") or {})}
+        return {"tags_all": dict(values.get("tags_all") or {})}
 
     def delete(self, aws, prior):
         window = prior.get("deletion_window_in_days") or 30
@@ -323,7 +330,7 @@ class DynamoDBTable(ResourceType):
                                                       "kms_key_arn": Arg(computed=True)}, max_items=1),
         },
     )
-    invalidates = {"tags": ("tags_all",)}
+    invalidates = {}
 
     def validate(self, values, prior=None):
         problems: list[Problem] = []
@@ -386,8 +393,8 @@ class DynamoDBTable(ResourceType):
             request["SSESpecification"] = sse
         if values.get("deletion_protection_enabled"):
             request["DeletionProtectionEnabled"] = True
-        if values.get("tags"):
-            request["Tags"] = _tag_list(values["tags"])
+        if values.get("tags_all"):
+            request["Tags"] = _tag_list(values["tags_all"])
         table = dynamodb.create_table(**request)["TableDescription"]
         pitr = values.get("point_in_time_recovery") or []
         if pitr and pitr[0].get("enabled"):
@@ -409,7 +416,7 @@ class DynamoDBTable(ResourceType):
             "arn": table["TableArn"], "id": table["TableName"],
             "read_capacity": throughput.get("ReadCapacityUnits", 0),
             "write_capacity": throughput.get("WriteCapacityUnits", 0),
-            "tags_all": dict(values.get("tags") or {}),
+            "tags_all": dict(values.get("tags_all") or {}),
         }
         pitr = values.get("point_in_time_recovery") or [{"enabled": False}]
         exported["point_in_time_recovery"] = [{"enabled": bool(pitr[0].get("enabled"))}]
@@ -440,9 +447,9 @@ class DynamoDBTable(ResourceType):
         if "point_in_time_recovery" in changed:
             pitr = values.get("point_in_time_recovery") or [{"enabled": False}]
             self._set_pitr(dynamodb, name, bool(pitr[0].get("enabled")))
-        if "tags" in changed:
+        if "tags_all" in changed:
             arn = prior["arn"]
-            self._update_tags(dynamodb, prior, values,
+            self._update_tags(prior, values,
                               lambda tags: dynamodb.tag_resource(ResourceArn=arn, Tags=tags),
                               lambda keys: dynamodb.untag_resource(ResourceArn=arn, TagKeys=keys))
         if table is None:
@@ -487,15 +494,15 @@ class IamUser(ResourceType):
         "tags_all": tags_all_attr(),
         "unique_id": Attr(),
     })
-    invalidates = {"name": ("arn", "id"), "path": ("arn",), "tags": ("tags_all",)}
+    invalidates = {"name": ("arn", "id"), "path": ("arn",)}
 
     def create(self, aws, values):
         request: dict[str, Any] = {"UserName": values["name"], "Path": values["path"]}
-        if values.get("tags"):
-            request["Tags"] = _tag_list(values["tags"])
+        if values.get("tags_all"):
+            request["Tags"] = _tag_list(values["tags_all"])
         user = aws.client("iam").create_user(**request)["User"]
         return {"arn": user["Arn"], "id": user["UserName"], "unique_id": user["UserId"],
-                "tags_all": dict(values.get("tags") or {})}
+                "tags_all": dict(values.get("tags_all") or {})}
 
     def update(self, aws, prior, values, changed):
         iam = aws.client("iam")
@@ -508,11 +515,11 @@ class IamUser(ResourceType):
                 request["NewPath"] = values["path"]
             iam.update_user(**request)
             name = values["name"]
-        if "tags" in changed:
-            self._update_tags(iam, prior, values, lambda tags: iam.tag_user(UserName=name, Tags=tags),
+        if "tags_all" in changed:
+            self._update_tags(prior, values, lambda tags: iam.tag_user(UserName=name, Tags=tags),
                               lambda keys: iam.untag_user(UserName=name, TagKeys=keys))
         user = iam.get_user(UserName=name)["User"] if changed & {"name", "path"} else None
-        exported: dict[str, Any] = {"tags_all": dict(values.get("tags") or {})}
+        exported: dict[str, Any] = {"tags_all": dict(values.get("tags_all") or {})}
         if user:
             exported.update(arn=user["Arn"], id=user["UserName"])
         return exported
@@ -593,11 +600,11 @@ class IamPolicy(ResourceType):
                                    "PolicyDocument": values["policy"]}
         if values.get("description"):
             request["Description"] = values["description"]
-        if values.get("tags"):
-            request["Tags"] = _tag_list(values["tags"])
+        if values.get("tags_all"):
+            request["Tags"] = _tag_list(values["tags_all"])
         policy = aws.client("iam").create_policy(**request)["Policy"]
         return {"arn": policy["Arn"], "id": policy["Arn"], "policy_id": policy["PolicyId"],
-                "tags_all": dict(values.get("tags") or {})}
+                "tags_all": dict(values.get("tags_all") or {})}
 
     def update(self, aws, prior, values, changed):
         iam = aws.client("iam")
@@ -608,10 +615,10 @@ class IamPolicy(ResourceType):
                 oldest = min((v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"])
                 iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
             iam.create_policy_version(PolicyArn=arn, PolicyDocument=values["policy"], SetAsDefault=True)
-        if "tags" in changed:
-            self._update_tags(iam, prior, values, lambda tags: iam.tag_policy(PolicyArn=arn, Tags=tags),
+        if "tags_all" in changed:
+            self._update_tags(prior, values, lambda tags: iam.tag_policy(PolicyArn=arn, Tags=tags),
                               lambda keys: iam.untag_policy(PolicyArn=arn, TagKeys=keys))
-        return {"tags_all": dict(values.get("tags") or {})}
+        return {"tags_all": dict(values.get("tags_all") or {})}
 
     def delete(self, aws, prior):
         iam = aws.client("iam")
