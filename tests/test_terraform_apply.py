@@ -131,7 +131,9 @@ def test_renamed_table_is_replaced(aws_session, bundled):
     stack = Stack(bundled, session=aws_session, out=Lines())
     stack.apply()
     dynamodb_tf = bundled / "dynamodb.tf"
-    dynamodb_tf.write_text(dynamodb_tf.read_text().replace(f'"{TABLE}"', '"my-locked-diary"'))
+    text = dynamodb_tf.read_text()
+    assert f'{TABLE}"' in text
+    dynamodb_tf.write_text(text.replace(f'{TABLE}"', 'my-locked-diary"'))
     out = Lines()
     renamed = Stack(bundled, session=aws_session, out=out)
     renamed._state, renamed._outputs = stack.state, stack.outputs
