@@ -322,21 +322,26 @@ class Lab:
 
         ``engine="embedded"`` (the default) applies in-process in milliseconds; ``engine="terraform"`` runs
         the real terraform CLI against the lab's endpoint on 127.0.0.1. ``KMSLAB_ENGINE`` sets the default.
+        In real AWS (``target="aws"``) names get the lab ID as prefix and every resource the tag
+        ``kmslab:lab=<lab id>`` (the bundled configuration's ``name_prefix`` and ``default_tags``).
         ``out`` receives the progress lines (default: printed, unless the lab is quiet).
         """
         self._check_open()
         engine = engine or os.environ.get("KMSLAB_ENGINE") or "embedded"
         if out is None:
             out = (lambda line: None) if self.quiet else print
+        if self.target == "aws":
+            # Real AWS: every resource tagged with the lab ID, every name prefixed with it.
+            variables = {"name_prefix": f"{self.lab_id}-", "default_tags": {"kmslab:lab": self.lab_id},
+                         **(variables or {})}
         if engine == "embedded":
             from ._terraform import Stack
             return Stack(Path(path), session=self.session, variables=variables, out=out)
-        if self.target == "aws":
-            raise LabError("applying the workbook's Terraform to real AWS from a notebook is not available in this "
-                           "version; run the real terraform CLI in terraform/ yourself, and remove what it made "
-                           "with terraform destroy")
         if engine == "terraform":
             from ._tfcli import TerraformCLIStack
+            if self.target == "aws":
+                return TerraformCLIStack(Path(path), endpoint=None, region=self.region, variables=variables,
+                                         out=out)
             access_key, secret_key = self._admin_credentials
             return TerraformCLIStack(Path(path), endpoint=self.endpoint, access_key=access_key,
                                      secret_key=secret_key, region=self.region, variables=variables, out=out)

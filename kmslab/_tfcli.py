@@ -73,8 +73,10 @@ class CLIPlan:
 class TerraformCLIStack:
     """A folder of ``.tf`` files applied by the real terraform CLI against the lab's endpoint."""
 
-    def __init__(self, path: Path, *, endpoint: str, access_key: str, secret_key: str, region: str,
-                 variables: dict[str, Any] | None = None, out: Callable[[str], None] = print) -> None:
+    def __init__(self, path: Path, *, endpoint: str | None, region: str, access_key: str = "",
+                 secret_key: str = "", variables: dict[str, Any] | None = None,
+                 out: Callable[[str], None] = print) -> None:
+        """``endpoint=None`` means real AWS: no override, and the learner's own AWS environment."""
         self.binary = shutil.which("terraform")
         if self.binary is None:
             raise LabError(INSTALL_HINT)
@@ -84,8 +86,9 @@ class TerraformCLIStack:
         self.workdir = Path(tempfile.mkdtemp(prefix="kmslab-terraform-"))
         for tf in sorted(source.glob("*.tf")):
             shutil.copy2(tf, self.workdir / tf.name)
-        self._write_override(endpoint, access_key, secret_key, region)
-        self._env = self._environment(variables or {})
+        if endpoint is not None:
+            self._write_override(endpoint, access_key, secret_key, region)
+        self._env = self._environment(variables or {}, keep_aws=endpoint is None)
         self._out = out
         self._initialized = False
         self.outputs: dict[str, Any] = {}
@@ -110,10 +113,12 @@ provider "aws" {{
 '''
         (self.workdir / "kmslab_override.tf").write_text(override)
 
-    def _environment(self, variables: dict[str, Any]) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_VAR_"))}
-        env.update({"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1",
-                    "AWS_EC2_METADATA_DISABLED": "true"})
+    def _environment(self, variables: dict[str, Any], keep_aws: bool = False) -> dict[str, str]:
+        dropped = ("TF_VAR_",) if keep_aws else ("AWS_", "TF_VAR_")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+        env.update({"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"})
+        if not keep_aws:
+            env["AWS_EC2_METADATA_DISABLED"] = "true"
         mirror = find_provider_mirror()
         if mirror is not None:
             config = self.workdir / ".terraformrc"

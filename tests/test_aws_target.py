@@ -122,3 +122,24 @@ def test_cleanup_after_lost_state_finds_everything_by_tag(opted_in, capsys):
         assert states == ["Enabled", "PendingDeletion"]
         for line in delete_lab_resources(lab.session, find_lab_resources(lab.session, None)):
             assert line.startswith(("deleted", "scheduled"))
+
+
+def test_bundled_terraform_in_aws_is_tagged_and_prefixed_then_cleaned_by_tag(opted_in, monkeypatch):
+    from pathlib import Path
+    monkeypatch.setenv("KMSLAB_LAB_ID", "learner7-abc123")
+    terraform = Path(__file__).resolve().parents[1] / "terraform"
+    with Lab(target="aws", quiet=True) as lab:
+        outputs = lab.terraform(terraform).apply()
+        assert outputs["dynamodb_table_name"] == "learner7-abc123-my-encrypted-table"
+        assert outputs["test_user_name"] == "learner7-abc123-dynamo_test_user"
+        kms = lab.session.client("kms")
+        tags = kms.list_resource_tags(KeyId=outputs["kms_key_id"])["Tags"]
+        assert {"TagKey": TAG_KEY, "TagValue": "learner7-abc123"} in tags
+    # local state is lost with the lab; the tags are enough to find and remove everything
+    with Lab(target="aws", quiet=True) as lab:
+        found = find_lab_resources(lab.session, "learner7-abc123")
+        assert sorted(r.kind for r in found) == ["dynamodb table", "iam user", "kms key"]
+        list(delete_lab_resources(lab.session, found))
+        assert find_lab_resources(lab.session, "learner7-abc123") == []
+        state = lab.session.client("kms").describe_key(KeyId=outputs["kms_key_id"])["KeyMetadata"]["KeyState"]
+        assert state == "PendingDeletion"
