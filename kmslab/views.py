@@ -34,16 +34,31 @@ class _TextForm:
         return data
 
 
+#: ipywidgets gives every radio option one fixed-height line; a long option would wrap over the next one.
+#: Inside a quiz, let each option be as tall as its text (the HTML widget's value is not sanitized, so a
+#: ``<style>`` element in it applies to the page).
+QUIZ_CSS = """<style>
+.kmslab-quiz .widget-radio-box label, .kmslab-quiz .jupyter-widget-radio-box label {
+  display: flex; align-items: flex-start; height: auto; min-height: var(--jp-widgets-radio-item-height);
+  line-height: 1.4; white-space: normal; overflow-wrap: anywhere; padding: 3px 0; box-sizing: border-box;
+}
+.kmslab-quiz .widget-radio-box input, .kmslab-quiz .jupyter-widget-radio-box input {
+  order: -1; flex: 0 0 auto; float: none; height: 1.4em; margin: 0 0.5em 0 1px;
+}
+.kmslab-quiz .widget-radio-box, .kmslab-quiz .jupyter-widget-radio-box { width: 100%; }
+</style>"""
+
+
 class QuizView(_TextForm, widgets.VBox):
     """A question, its options as radio buttons, a Check button and the feedback."""
 
     def __init__(self, quiz: Quiz, **kwargs: Any) -> None:
         self.model = quiz
-        self.question = widgets.HTML(f"<p><strong>Check your understanding.</strong> "
+        self.question = widgets.HTML(f"{QUIZ_CSS}<p><strong>Check your understanding.</strong> "
                                      f"{html.escape(quiz.question)}</p>")
         self.options = widgets.RadioButtons(options=quiz.labels(), value=None, description="Your answer:",
                                             style={"description_width": "initial"},
-                                            layout=widgets.Layout(width="auto"))
+                                            layout=widgets.Layout(width="auto", max_width="100%"))
         self.check_button = widgets.Button(description="Check", tooltip="Check your answer", icon="check",
                                            button_style="")
         self.feedback = widgets.HTML(self._feedback_html(None))

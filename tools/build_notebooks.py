@@ -409,6 +409,8 @@ print((TERRAFORM_DIR / "dynamodb.tf").read_text())
 The `server_side_encryption` block is where the key comes in. `enabled = true` together with
 `kms_key_arn` means: encrypt this table with *that* customer managed key. The value is a reference,
 `aws_kms_key.dynamodb_key.arn`, so Terraform knows to create the key first and to fill in its ARN.
+(`var.name_prefix` is empty in the lab, so the table is `my-encrypted-table`; in a real account shared
+by several learners, a prefix keeps their tables apart.)
 
 ## Step 3 · Plan and apply the table
 
@@ -722,8 +724,9 @@ from kmslab.workbook import TERRAFORM_DIR, Playground, quiz, stack
 print((TERRAFORM_DIR / "iam.tf").read_text())
 
 %% md
-Three resources: the user, the attachment of the AWS managed policy `AmazonDynamoDBFullAccess`, and an
-access key, so that the user can sign API requests.
+Three resources: the user (`dynamo_test_user`: the name prefix is empty in the lab), the attachment of
+the AWS managed policy `AmazonDynamoDBFullAccess`, and an access key, so that the user can sign API
+requests.
 
 ## Step 2 · Apply the whole stack
 
