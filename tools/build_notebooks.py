@@ -15,6 +15,7 @@ rebuild changes only what really changed.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -1611,9 +1612,42 @@ def build(name: str) -> nbformat.NotebookNode:
 
 
 def execute(nb: nbformat.NotebookNode) -> None:
-    client = NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=False,
+    client = NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=False, record_timing=False,
                             resources={"metadata": {"path": str(NOTEBOOKS)}})
     client.execute()
+
+
+def stable_widget_ids(name: str, nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Rename the widget models stored with the notebook to IDs that do not change from run to run.
+
+    nbclient stores the widgets' state (so that a notebook opened without a kernel still shows them);
+    their model IDs are random, which would make every rebuild rewrite every notebook. The IDs are only
+    keys that the stored outputs and states use to point at each other, so a consistent renaming is safe.
+    """
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    if not state:
+        return nb
+    text = json.dumps(nb)
+    for number, model_id in enumerate(sorted(state, key=text.index)):
+        stable = hashlib.sha256(f"{name}:{number}".encode()).hexdigest()[:32]
+        text = text.replace(model_id, stable)
+    return nbformat.from_dict(json.loads(text))
+
+
+def coalesce_streams(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Join consecutive stdout (or stderr) outputs of a cell: how the kernel split them is chance."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        joined: list = []
+        for output in cell.outputs:
+            if (output.get("output_type") == "stream" and joined and joined[-1].get("output_type") == "stream"
+                    and joined[-1].get("name") == output.get("name")):
+                joined[-1]["text"] += output["text"]
+            else:
+                joined.append(output)
+        cell.outputs = joined
+    return nb
 
 
 def problems_in(nb: nbformat.NotebookNode) -> list[str]:
@@ -1643,6 +1677,7 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         if not args.no_execute:
             execute(nb)
+            nb = stable_widget_ids(name, coalesce_streams(nb))
         seconds = time.perf_counter() - started
         problems = problems_in(nb) if not args.no_execute else []
         nbformat.validate(nb)
