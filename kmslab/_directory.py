@@ -25,7 +25,7 @@ class Principal:
 
     arn: str
     name: str
-    kind: str  # "User" or "Account"
+    kind: str  # "User", "Account" (the root user) or "AWSService" (a service acting on its own)
     account_id: str
     user_id: str
     access_key_id: str | None = None
@@ -33,6 +33,8 @@ class Principal:
     @property
     def cloudtrail_identity(self) -> dict[str, Any]:
         """The ``userIdentity`` block CloudTrail writes for this caller."""
+        if self.kind == "AWSService":
+            return {"type": "AWSService", "invokedBy": self.arn}
         if self.kind == "Account":
             return {"type": "Root", "principalId": self.account_id, "arn": self.arn,
                     "accountId": self.account_id, "accessKeyId": self.access_key_id or ""}

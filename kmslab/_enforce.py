@@ -76,6 +76,8 @@ CRYPTO_OPERATIONS = frozenset({
 #: KMS operations authorized on ``*`` (no key yet, or a listing), by IAM policies alone.
 KMS_ACCOUNT_OPERATIONS = frozenset({"CreateKey", "ListKeys", "ListAliases", "GenerateRandom",
                                     "ListRetirableGrants", "CreateCustomKeyStore", "DescribeCustomKeyStores"})
+#: KMS operations whose KeyId moto's backend takes only as a key ID (AWS also takes the ARN).
+_MOTO_WANTS_KEY_ID = frozenset({"DisableKey", "EnableKey", "ScheduleKeyDeletion", "CancelKeyDeletion"})
 #: The operations DynamoDB's own grant allows (DynamoDB developer guide, CreateGrant example).
 DYNAMODB_GRANT_OPERATIONS = ["DescribeKey", "GenerateDataKey", "Decrypt", "Encrypt", "ReEncryptFrom",
                              "ReEncryptTo", "RetireGrant"]
@@ -250,10 +252,11 @@ class Enforcer:
                 operation: str | None = None, service: str | None = None,
                 params: dict[str, Any] | None = None, invoked_by: str | None = None) -> str:
         event_id = self._uuid()
+        acting_service = principal is not None and principal.kind == "AWSService"
         self.trail.append(make_record(
             event_id=event_id, event_time=self.clock.iso(), service=service or call.service,
             operation=operation or call.operation, region=call.region, principal=principal,
-            access_key_id=call.access_key_id, request_parameters=_public_params(params or call.params),
+            access_key_id=None if acting_service else call.access_key_id, request_parameters=_public_params(params or call.params),
             resources=resources, error_code=error_code, error_message=error_message, invoked_by=invoked_by))
         return event_id
 
@@ -448,18 +451,26 @@ class Enforcer:
                              "operations": list(DYNAMODB_GRANT_OPERATIONS),
                              "constraints": {"encryptionContextSubset": context}},
                      invoked_by="dynamodb.amazonaws.com")
-        service = Principal(service_principal, "dynamodb", "AWSService", account, "dynamodb.amazonaws.com")
+        service = _service_principal(service_principal, account)
         self._record(call, service, None, None, resources, service="kms", operation="GenerateDataKey",
                      params={"keyId": key.arn, "keySpec": "AES_256", "encryptionContext": context},
                      invoked_by="dynamodb.amazonaws.com")
 
     def _retire_table_grants(self, call: ApiCall, table_name: str) -> None:
+        """DeleteTable: DynamoDB retires the grant it made on the table's key (a RetireGrant call)."""
+        account = self.directory.account_id
         for key in list(self.directory.kms.keys.values()):
             for grant in list(key.grants.values()):
                 subset = (grant.constraints or {}).get("EncryptionContextSubset") or {}
                 if subset.get("aws:dynamodb:tableName") == table_name and \
                         grant.grantee_principal.startswith("dynamodb."):
                     key.retire_grant(grant.id)
+                    service = _service_principal(f"dynamodb.{call.region}.amazonaws.com", account)
+                    self._record(call, service, None, None,
+                                 [{"ARN": key.arn, "accountId": account, "type": "AWS::KMS::Key"}],
+                                 service="kms", operation="RetireGrant",
+                                 params={"keyId": key.arn, "grantId": grant.id},
+                                 invoked_by="dynamodb.amazonaws.com")
         for cache_key in [k for k in self.table_key_cache if k[1].endswith(f":table/{table_name}")]:
             del self.table_key_cache[cache_key]
 
@@ -527,6 +538,13 @@ class Enforcer:
             if call.operation == "CreateKey":
                 self._guard_key_policy(call, principal, None, explanation)
             return []
+        window = call.params.get("PendingWindowInDays")
+        if call.operation == "ScheduleKeyDeletion" and window is not None and not 7 <= int(window) <= 30:
+            # Input validation comes before authorization, in AWS's own wording.
+            bound = "greater than or equal to 7" if int(window) < 7 else "less than or equal to 30"
+            raise _Refusal("ValidationException", f"1 validation error detected: Value '{window}' at "
+                                                  f"'pendingWindowInDays' failed to satisfy constraint: "
+                                                  f"Member must have value {bound}")
         checks = _kms_key_refs(call)
         resources = []
         for op_action, ref in checks:
@@ -550,6 +568,11 @@ class Enforcer:
                 raise _Refusal(code, message)
             if call.operation == "PutKeyPolicy":
                 self._guard_key_policy(call, principal, key, explanation)
+            if call.operation in _MOTO_WANTS_KEY_ID and call.params.get("KeyId") != key.key_id:
+                # KMS accepts a key ARN here; moto's backend only a key ID.
+                body = json.loads(request.body)
+                body["KeyId"] = key.key_id
+                request.body = json.dumps(body).encode()
         return resources
 
     def _guard_key_policy(self, call: ApiCall, principal: Principal, key: KeyInfo | None,
@@ -589,10 +612,19 @@ class Enforcer:
                 days = int(call.params.get("PendingWindowInDays", 30))
                 when = self.clock.now + timedelta(days=days)
                 self.directory.kms.keys[key.key_id].deletion_date = when.replace(tzinfo=None)
-                data["DeletionDate"] = when.timestamp()
+                # KMS answers with the key's ARN, its new state and the window (moto omits the last two).
+                data.update({"KeyId": key.arn, "DeletionDate": when.timestamp(), "KeyState": "PendingDeletion",
+                             "PendingWindowInDays": days})
             self.refresh_key_states()
             return json.dumps(data)
-        if call.operation in ("DisableKey", "EnableKey", "CancelKeyDeletion"):
+        if call.operation == "CancelKeyDeletion":
+            data = json.loads(body)
+            key = self.directory.key(call.params.get("KeyId"))
+            if key is not None:
+                data["KeyId"] = key.arn
+            self.refresh_key_states()
+            return json.dumps(data)
+        if call.operation in ("DisableKey", "EnableKey"):
             self.refresh_key_states()
         return None
 
@@ -622,8 +654,7 @@ class Enforcer:
                 self.directory.kms.delete_key(key.id)  # its aliases go with it
                 deleted.append(arn)
                 call = ApiCall("kms", "DeleteKey", {"KeyId": arn}, None, self.directory.region)
-                service = Principal("kms.amazonaws.com", "kms", "AWSService", self.directory.account_id,
-                                    "kms.amazonaws.com")
+                service = _service_principal("kms.amazonaws.com", self.directory.account_id)
                 self._record(call, service, None, None, [{"ARN": arn, "accountId": self.directory.account_id,
                                                           "type": "AWS::KMS::Key"}],
                              invoked_by="kms.amazonaws.com")
@@ -674,6 +705,11 @@ def _decision_summary(decision: Any) -> str:
         sources = [getattr(m, "source", str(m)) for m in getattr(decision, "matched", ())]
         return f"{decision.action} allowed" + (f" by {', '.join(sources)}" if sources else "")
     return decision.message or f"{decision.action} denied ({decision.reason})"
+
+
+def _service_principal(name: str, account_id: str) -> Principal:
+    """An AWS service acting on its own (CloudTrail: ``userIdentity.type`` ``AWSService``)."""
+    return Principal(name, name.split(".", 1)[0], "AWSService", account_id, name)
 
 
 def _grants_key(grants: tuple[dict[str, Any], ...]) -> tuple:

@@ -211,7 +211,7 @@ class Lock:
         return {"open": True, "closed": False}.get(self.state)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Decision:
     """The outcome of one authorization request, with its reasons."""
 
@@ -301,6 +301,9 @@ class Decision:
         return "\n".join(lines)
 
     def __str__(self) -> str:
+        return self.text()
+
+    def __repr__(self) -> str:
         return self.text()
 
     def _repr_html_(self) -> str:

@@ -33,6 +33,8 @@ def make_record(*, event_id: str, event_time: str, service: str, operation: str,
             identity["accessKeyId"] = access_key_id
     else:
         identity = {"type": "Unknown", "accessKeyId": access_key_id or ""}
+    if not access_key_id:
+        identity.pop("accessKeyId", None)
     if invoked_by:
         identity["invokedBy"] = invoked_by
     record: dict[str, Any] = {
@@ -111,10 +113,10 @@ class Trail:
         rows = []
         for r in self._records:
             identity = r["userIdentity"]
-            who = identity.get("userName") or identity.get("type", "?")
+            who = identity.get("userName") or identity.get("invokedBy") or identity.get("type", "?")
             call = f"{r['eventSource'].split('.')[0]}:{r['eventName']}"
             result = f"✘ {r['errorCode']}" if "errorCode" in r else "✔ ok"
-            rows.append((r["eventTime"][11:19], who, call, r.get("invokedBy", ""), result))
+            rows.append((r["eventTime"][:19].replace("T", " "), who, call, r.get("invokedBy", ""), result))
         return rows
 
     def __str__(self) -> str:

@@ -517,3 +517,33 @@ def test_two_labs_give_the_same_ids():
     with Lab() as lab:
         second = build_seed_world(lab)
     assert first == second
+
+
+def test_key_operations_take_the_key_arn_as_kms_does(lab, world):
+    kms = lab.session.client("kms")
+    kms.disable_key(KeyId=world["key_arn"])
+    kms.enable_key(KeyId=world["key_arn"])
+    scheduled = kms.schedule_key_deletion(KeyId=world["key_arn"], PendingWindowInDays=7)
+    assert (scheduled["KeyId"], scheduled["KeyState"], scheduled["PendingWindowInDays"]) == \
+        (world["key_arn"], "PendingDeletion", 7)
+    assert kms.cancel_key_deletion(KeyId=world["key_arn"])["KeyId"] == world["key_arn"]
+
+
+@pytest.mark.parametrize("days, bound", [(6, "greater than or equal to 7"), (31, "less than or equal to 30")])
+def test_deletion_window_outside_7_to_30_days_is_refused(lab, world, days, bound):
+    kms = lab.session.client("kms")
+    with pytest.raises(ClientError) as excinfo:
+        kms.schedule_key_deletion(KeyId=world["key_id"], PendingWindowInDays=days)
+    code, message, _ = error_of(excinfo)
+    assert code == "ValidationException" and bound in message
+    assert kms.describe_key(KeyId=world["key_id"])["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+def test_service_calls_are_recorded_as_the_service(lab, world):
+    """CloudTrail shows DynamoDB's own calls (GenerateDataKey, RetireGrant) with userIdentity type AWSService."""
+    lab.session.client("dynamodb").delete_table(TableName=TABLE)
+    for event in ("GenerateDataKey", "RetireGrant"):
+        record = lab.trail.filter(service="kms", event=event)[-1]
+        assert record["userIdentity"]["type"] == "AWSService"
+        assert "accessKeyId" not in record["userIdentity"]
+        assert record["invokedBy"] == "dynamodb.amazonaws.com"
