@@ -132,11 +132,14 @@ provider "aws" {{
         return env
 
     def _run(self, *args: str, stream: bool = False) -> str:
+        """Run one terraform command. A refused configuration (init, plan) raises ConfigurationError with
+        Terraform's own text; a failure while changing things (apply, destroy) raises ApplyError."""
         command = [self.binary, *args]
+        failure = ConfigurationError if args[0] in ("init", "plan", "validate") else ApplyError
         if not stream:
             done = subprocess.run(command, cwd=self.workdir, env=self._env, capture_output=True, text=True)
             if done.returncode != 0:
-                raise ApplyError(f"terraform {args[0]} failed:\n{(done.stderr or done.stdout).strip()}")
+                raise failure(f"terraform {args[0]} failed:\n{(done.stderr or done.stdout).strip()}")
             return done.stdout
         lines = []
         with subprocess.Popen(command, cwd=self.workdir, env=self._env, stdout=subprocess.PIPE,
@@ -146,7 +149,7 @@ provider "aws" {{
                 lines.append(line)
                 self._out(line.rstrip("\n"))
         if process.returncode != 0:
-            raise ApplyError(f"terraform {args[0]} failed:\n{''.join(lines[-20:]).strip()}")
+            raise failure(f"terraform {args[0]} failed:\n{''.join(lines[-20:]).strip()}")
         return "".join(lines)
 
     def _init(self) -> None:
@@ -155,9 +158,10 @@ provider "aws" {{
             self._initialized = True
 
     # -- the Stack API --------------------------------------------------------------------------------
-    def plan(self, target: str | None = None) -> CLIPlan:
+    def plan(self, target: str | None = None, destroy: bool = False) -> CLIPlan:
         self._init()
         extra = [f"-target={target}"] if target else []
+        extra += ["-destroy"] if destroy else []
         return CLIPlan(self._run("plan", "-input=false", "-no-color", *extra))
 
     def apply(self, target: str | None = None) -> dict[str, Any]:

@@ -157,8 +157,9 @@ class _Printer:
 
 
 def _new_stack(lab: Lab, printer: _Printer) -> Any:
-    # The embedded applier always: a replay must take milliseconds and give the same output every time.
-    return lab.terraform(TERRAFORM_DIR, engine="embedded", out=printer)
+    # The embedded applier unless KMSLAB_ENGINE=terraform asks for the real CLI: then the replay runs the
+    # CLI too (slower, and its IDs differ), so that its state knows what exists.
+    return lab.terraform(TERRAFORM_DIR, out=printer)
 
 
 def start(step: int, *, seed: int = 0, target: str | None = None) -> Lab:

@@ -149,6 +149,10 @@ boto3 calls yourself, in a sandbox account: kmslab then tags everything it makes
 `kmslab:lab=<lab id>`, and `kmslab cleanup --lab-id <lab id>` finds and removes it even if the Terraform
 state is lost. This notebook runs neither of the other two targets.
 
+The Terraform in the notebooks is applied by kmslab's embedded applier, in milliseconds. To have the real
+`terraform` CLI do it instead (against the lab, on `127.0.0.1`; about 15 seconds an apply), start
+JupyterLab with `KMSLAB_ENGINE=terraform`: the notebooks run unchanged, with their own IDs.
+
 What the resources of this workbook cost in real AWS (us-east-1 list prices when kmslab was written;
 check the AWS pricing pages before you rely on them):
 
@@ -391,7 +395,7 @@ when it reads the folder:
 
 %% code
 try:
-    lab.terraform("mistakes/seed_table")
+    lab.terraform("mistakes/seed_table").plan()
 except ConfigurationError as error:
     print(error)
     assert 'read_capacity can not be set when billing_mode is "PAY_PER_REQUEST"' in str(error)
@@ -1409,7 +1413,8 @@ quiz(6, 2).widget()
 - **The table's status.** AWS documents `INACCESSIBLE_ENCRYPTION_CREDENTIALS`, and that a table whose
   key stays inaccessible for more than seven days is archived (after an on-demand backup). It does not
   say how soon the status appears; the probe saw 13 to 43 minutes after `DisableKey` and about 75
-  minutes after `ScheduleKeyDeletion`. kmslab uses 15 and 75 minutes, and does not model archiving.
+  minutes after `ScheduleKeyDeletion`. kmslab uses 15 and 75 minutes; seven days later it shows the
+  table as `ARCHIVED` with its `ArchivalSummary`, but does not model the archival backup or a restore.
 - **Deletion.** The window is 7 to 30 days, and the actual deletion may come up to a day later than
   scheduled.
 - **Cost.** The key is billed about $1 per month while it exists. How disabled keys, keys pending
