@@ -99,7 +99,7 @@ class PlaygroundView(_TextForm, widgets.VBox):
         }
         self.apply_button = widgets.Button(description="Apply and scan", icon="play",
                                            tooltip=f"Apply the settings, then scan the table as {playground.user}",
-                                           layout=widgets.Layout(width="auto"))
+                                           layout=widgets.Layout(width="max-content"))
         self.outcome = widgets.HTML(self._outcome_html(playground.result))
         super().__init__(children=[self.title, *self.toggles.values(), self.apply_button, self.outcome],
                          **kwargs)
