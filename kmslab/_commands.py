@@ -192,7 +192,9 @@ def handout(args: argparse.Namespace) -> int:
     toc = ("<section class='kmslab-handout-contents'><h1>kmslab workbook: how a customer-managed KMS key "
            "protects a DynamoDB table</h1><h2>Contents</h2><ol>" + "".join(contents) + "</ol></section>")
     style = ("<style>.kmslab-handout-notebook{break-before:page;border-top:2px solid #999;margin-top:2em}"
-             ".kmslab-handout-contents{padding:2em}</style>")
+             ".kmslab-handout-contents{padding:2em 4em;font-family:var(--jp-content-font-family);"
+             "font-size:var(--jp-content-font-size2,1.2em);line-height:1.6}"
+             ".kmslab-handout-contents a{color:var(--jp-content-link-color,#1565c0)}</style>")
     out = Path(args.out)
     out.write_text(f"<!DOCTYPE html><html lang='en'><head>{head}{style}</head><body class='jp-Notebook'>"
                    f"{toc}{''.join(bodies)}</body></html>")
