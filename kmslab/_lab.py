@@ -111,6 +111,11 @@ def _install_handlers() -> None:
 _install_handlers()
 
 
+def _summary(decision: Any) -> str:
+    from ._enforce import _decision_summary
+    return _decision_summary(decision)
+
+
 def _evaluate(*args: Any, **kwargs: Any) -> Any:
     from ._evaluator import evaluate
     return evaluate(*args, **kwargs)
@@ -381,6 +386,43 @@ class Lab:
         full_context = {"kms:CallerAccount": who.account_id} if key is not None else {}
         full_context.update(context or {})
         return self._enforcer.decide(who, action, resource, key=key, context=full_context)
+
+    def explain_call(self, principal: str, action: str, table: str) -> CallExplanation:
+        """Both locks for one DynamoDB call, decided now without making it (a what-if).
+
+        ``action`` is a DynamoDB action such as ``"dynamodb:Scan"``; for the actions that read or write
+        items of a table under a KMS key, the ``kms:Decrypt`` DynamoDB would make on the caller's behalf is
+        decided too, and the key's state checked. The table-key cache is not consulted: this is what a new
+        connection would meet.
+        """
+        from ._enforce import ITEM_OPERATIONS, Check, _key_state_error
+        self._simulated("explain_call")
+        assert self._enforcer is not None
+        who = self._directory.principal_named(principal)
+        info = self._directory.table(table)
+        if info is None:
+            raise LabError(f"no DynamoDB table {table!r} in this lab")
+        explanation = CallExplanation(action, who.arn)
+        first = self._enforcer.decide(who, action, info.arn)
+        explanation.checks.append(Check("DynamoDB permission", first.allowed, _summary(first), first))
+        operation = action.split(":", 1)[-1]
+        if first.allowed and info.kms_key_ref and operation in ITEM_OPERATIONS:
+            key = self._directory.key(info.kms_key_ref)
+            if key is None:
+                explanation.checks.append(Check("key state", False, "the table's key no longer exists"))
+            else:
+                context = self._enforcer._dynamodb_kms_context(self.region, info.name)
+                second = self._enforcer.decide(who, "kms:Decrypt", key.arn, key=key, context=context)
+                explanation.checks.append(Check("KMS key (kms:Decrypt made by DynamoDB on your behalf)",
+                                                second.allowed, _summary(second), second))
+                state = _key_state_error(key, "Decrypt")
+                explanation.checks.append(Check("key state", state is None,
+                                                f"the key is {key.state}" + (f": {state[1]}" if state else "")))
+        refused = next((c for c in explanation.checks if not c.passed), None)
+        if refused is not None:
+            explanation.error_code = "AccessDeniedException" if refused.decision is not None else "ValidationException"
+            explanation.error_message = refused.summary
+        return explanation
 
     def why(self) -> CallExplanation | None:
         """The explanation behind the last refused call, every lock it met included."""

@@ -547,3 +547,21 @@ def test_service_calls_are_recorded_as_the_service(lab, world):
         assert record["userIdentity"]["type"] == "AWSService"
         assert "accessKeyId" not in record["userIdentity"]
         assert record["invokedBy"] == "dynamodb.amazonaws.com"
+
+
+def test_explain_call_decides_both_locks_without_calling(lab, world):
+    """A what-if for a whole call: DynamoDB's lock and the key's, as a new connection would meet them."""
+    before = len(lab.trail)
+    why = lab.explain_call(USER, "dynamodb:GetItem", TABLE)
+    assert len(lab.trail) == before  # nothing was called
+    assert [c.passed for c in why.checks] == [True, False, True]
+    assert not why.allowed and why.error_code == "AccessDeniedException"
+    assert why.checks[1].decision.reason == "NO_IDENTITY_ALLOW"
+    # a control-plane call needs only the first lock
+    assert lab.explain_call(USER, "dynamodb:DescribeTable", TABLE).allowed
+    add_user_policy(lab, _policy({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": world["key_arn"]}))
+    assert lab.explain_call(USER, "dynamodb:GetItem", TABLE).allowed
+    lab.session.client("kms").disable_key(KeyId=world["key_id"])
+    disabled = lab.explain_call(USER, "dynamodb:GetItem", TABLE)
+    assert [c.passed for c in disabled.checks] == [True, True, False]
+    assert disabled.error_code == "ValidationException"
