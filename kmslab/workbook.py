@@ -122,6 +122,20 @@ TERRAFORM_DIR = _find_terraform_dir()
 
 # -- the steps ------------------------------------------------------------------------------------------
 
+_ADMIN_CLIENTS: dict[tuple[int, str], Any] = {}
+
+
+def _admin(lab: Lab, service: str) -> Any:
+    """lab-admin's client for ``service``, made once per lab (a new client costs about 10 ms)."""
+    key = (id(lab), service)
+    client = _ADMIN_CLIENTS.get(key)
+    if client is None or getattr(client, "_kmslab_lab", None) is not lab:
+        client = lab.session.client(service)
+        client._kmslab_lab = lab
+        _ADMIN_CLIENTS[key] = client
+    return client
+
+
 @dataclass(frozen=True)
 class Step:
     """One row of the table in this module's docstring."""
@@ -188,11 +202,11 @@ def start(step: int, *, seed: int = 0, target: str | None = None) -> Lab:
     if step >= 3:
         tf.apply(target=TABLE_ADDRESS)
     if step >= 4:
-        lab.session.client("dynamodb").put_item(TableName=TABLE_NAME, Item=TEST_ITEM)
+        _admin(lab, "dynamodb").put_item(TableName=TABLE_NAME, Item=TEST_ITEM)
     if step >= 5:
         tf.apply()
     if step >= 6:
-        lab.session.client("iam").put_user_policy(
+        _admin(lab, "iam").put_user_policy(
             UserName=USER_NAME, PolicyName=LEAST_PRIVILEGE_POLICY_NAME,
             PolicyDocument=json.dumps(least_privilege_policy(key_arn(lab))))
     printer.quiet = False
@@ -217,13 +231,13 @@ def stack(lab: Lab) -> Any:
 def key_arn(lab: Lab) -> str:
     """The ARN of the key that protects the table (or of the only customer managed key, before the table)."""
     try:
-        table = lab.session.client("dynamodb").describe_table(TableName=TABLE_NAME)["Table"]
+        table = _admin(lab, "dynamodb").describe_table(TableName=TABLE_NAME)["Table"]
         arn = (table.get("SSEDescription") or {}).get("KMSMasterKeyArn")
         if arn:
             return arn
     except ClientError:
         pass
-    kms = lab.session.client("kms")
+    kms = _admin(lab, "kms")
     for entry in kms.list_keys()["Keys"]:
         meta = kms.describe_key(KeyId=entry["KeyId"])["KeyMetadata"]
         if meta["KeyManager"] == "CUSTOMER":
@@ -682,7 +696,7 @@ class LeastPrivilegeExercise:
         problem = self._shape(document)
         if problem:
             return CheckResult("incorrect", problem)
-        iam = self.lab.session.client("iam")
+        iam = _admin(self.lab, "iam")
         previous = None
         if self.POLICY_NAME in iam.list_user_policies(UserName=self.user)["PolicyNames"]:
             previous = iam.get_user_policy(UserName=self.user, PolicyName=self.POLICY_NAME)["PolicyDocument"]
@@ -913,8 +927,8 @@ class Playground(_Observable):
     # reading the lab ---------------------------------------------------------------------------------
     def read_settings(self) -> PlaygroundSettings:
         """The settings as the lab holds them now (read through boto3 as lab-admin)."""
-        iam = self.lab.session.client("iam")
-        kms = self.lab.session.client("kms")
+        iam = _admin(self.lab, "iam")
+        kms = _admin(self.lab, "kms")
         attached = [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=self.user)["AttachedPolicies"]]
         inline = iam.list_user_policies(UserName=self.user)["PolicyNames"]
         policy = json.loads(kms.get_key_policy(KeyId=self.key_arn, PolicyName="default")["Policy"])
@@ -962,8 +976,8 @@ class Playground(_Observable):
 
     def _change(self, new: PlaygroundSettings) -> list[str]:
         old = self.read_settings()
-        iam = self.lab.session.client("iam")
-        kms = self.lab.session.client("kms")
+        iam = _admin(self.lab, "iam")
+        kms = _admin(self.lab, "kms")
         done = []
         if new.dynamodb_permission != old.dynamodb_permission:
             if new.dynamodb_permission:
@@ -1021,7 +1035,7 @@ class Playground(_Observable):
         kms_decision = self.lab.explain(self.user, "kms:Decrypt", self.key_arn,
                                         context=dynamodb_context(self.table, self.lab.account_id,
                                                                  self.lab.region))
-        state = self.lab.session.client("kms").describe_key(KeyId=self.key_arn)["KeyMetadata"]["KeyState"]
+        state = _admin(self.lab, "kms").describe_key(KeyId=self.key_arn)["KeyMetadata"]["KeyState"]
         return (
             LockReport("DynamoDB permission (dynamodb:Scan on the table)", dynamodb.allowed,
                        _decision_line(dynamodb)),
@@ -1115,7 +1129,7 @@ def check_environment(lab: Lab | None = None) -> EnvironmentReport:
     if lab is not None:
         lines.append((lab.target == "offline", f"an {lab.target} lab: account {lab.account_id}, region {lab.region}"))
         try:
-            arn = lab.session.client("sts").get_caller_identity()["Arn"]
+            arn = _admin(lab, "sts").get_caller_identity()["Arn"]
             lines.append((arn.endswith(f":user/{ADMIN_USER}"), f"you act as {arn}"))
         except ClientError as error:  # pragma: no cover - only on a broken install
             lines.append((False, f"sts:GetCallerIdentity failed: {error}"))
