@@ -268,6 +268,7 @@ def main() -> int:
         header = [
             "# Benchmarks", "",
             "Written by `python3 run.py bench` (medians of several runs; every baseline measured in the same run).",
+            "What was profiled and changed, and why a goal is missed: `docs/performance-notes.md`.",
             "", f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
             f"- Python {platform.python_version()}; " + ", ".join(f"{k} {v}" for k, v in versions.items()),
             f"- terraform {json.loads(tf_version)['terraform_version'] if tf_version else 'not installed'}", "",
