@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import LabError
+from ._terraform._resources import delete_user_with_dependents
 
 TAG_KEY = "kmslab:lab"
 OPT_IN = "KMSLAB_ALLOW_REAL_AWS"
@@ -115,7 +116,7 @@ def delete_lab_resources(session: Any, resources: list[TaggedResource]) -> Itera
             ddb.delete_table(TableName=resource.name)
             yield f"deleted dynamodb table {resource.name}"
         elif resource.kind == "iam user":
-            _delete_user(session.client("iam"), resource.name)
+            delete_user_with_dependents(session.client("iam"), resource.name)
             yield f"deleted iam user {resource.name} (its access keys and policies first)"
         elif resource.kind == "iam policy":
             _delete_policy(session.client("iam"), resource.arn)
@@ -127,16 +128,6 @@ def delete_lab_resources(session: Any, resources: list[TaggedResource]) -> Itera
             kms.schedule_key_deletion(KeyId=resource.name, PendingWindowInDays=CLEANUP_WINDOW_DAYS)
             yield (f"scheduled kms key {resource.name} for deletion in {CLEANUP_WINDOW_DAYS} days (the shortest "
                    "window KMS allows; it can still be cancelled until then)")
-
-
-def _delete_user(iam: Any, name: str) -> None:
-    for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
-        iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
-    for policy in iam.list_attached_user_policies(UserName=name)["AttachedPolicies"]:
-        iam.detach_user_policy(UserName=name, PolicyArn=policy["PolicyArn"])
-    for policy_name in iam.list_user_policies(UserName=name)["PolicyNames"]:
-        iam.delete_user_policy(UserName=name, PolicyName=policy_name)
-    iam.delete_user(UserName=name)
 
 
 def _delete_policy(iam: Any, arn: str) -> None:

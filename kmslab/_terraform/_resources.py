@@ -528,13 +528,9 @@ class IamUser(ResourceType):
         iam = aws.client("iam")
         name = prior["name"]
         if prior.get("force_destroy"):
-            for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
-                iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
-            for policy in iam.list_attached_user_policies(UserName=name)["AttachedPolicies"]:
-                iam.detach_user_policy(UserName=name, PolicyArn=policy["PolicyArn"])
-            for policy_name in iam.list_user_policies(UserName=name)["PolicyNames"]:
-                iam.delete_user_policy(UserName=name, PolicyName=policy_name)
-        iam.delete_user(UserName=name)
+            delete_user_with_dependents(iam, name)
+        else:
+            iam.delete_user(UserName=name)
 
 
 class IamAccessKey(ResourceType):
@@ -686,3 +682,16 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
     for handler in (KmsKey, KmsAlias, KmsGrant, DynamoDBTable, IamUser, IamAccessKey, IamPolicy, IamUserPolicy,
                     IamUserPolicyAttachment)
 }
+
+
+def delete_user_with_dependents(iam: Any, name: str) -> None:
+    """Delete an IAM user after its access keys, attached and inline policies (what IAM requires first).
+
+    Used by ``force_destroy`` here and by kmslab's clean-up of real AWS."""
+    for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
+        iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+    for policy in iam.list_attached_user_policies(UserName=name)["AttachedPolicies"]:
+        iam.detach_user_policy(UserName=name, PolicyArn=policy["PolicyArn"])
+    for policy_name in iam.list_user_policies(UserName=name)["PolicyNames"]:
+        iam.delete_user_policy(UserName=name, PolicyName=policy_name)
+    iam.delete_user(UserName=name)
