@@ -10,6 +10,7 @@ ones in force at the moment of the call.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,7 +67,12 @@ class TableInfo:
 
 
 class Directory:
-    """Read-only view of one account and region in moto's in-process backends."""
+    """View of one account and region in moto's in-process backends.
+
+    It is read-only but for the few writes the enforcement point makes where AWS itself acts (DynamoDB's
+    grant on a table's key, KMS deleting a key at the end of its waiting period, the AWS managed key's
+    policy). :class:`kmslab._directory_api.ApiDirectory` has the same interface over an emulator's APIs.
+    """
 
     def __init__(self, account_id: str, region: str) -> None:
         self.account_id = account_id
@@ -165,6 +171,71 @@ class Directory:
 
     def key_arn(self, key_id: str) -> str:
         return f"arn:aws:kms:{self.region}:{self.account_id}:key/{key_id}"
+
+    def keys(self) -> Iterator[KeyInfo]:
+        """Every key of the account and region (deleted keys are gone)."""
+        for key_id in list(self.kms.keys):
+            info = self.key(key_id)
+            if info is not None:
+                yield info
+
+    def key_id_for_alias(self, alias: str) -> str | None:
+        """The key an existing alias points to (a reserved ``alias/aws/...`` is not created by asking)."""
+        if not self.kms.alias_exists(alias):
+            return None
+        return self.kms.get_key_id_from_alias(alias)
+
+    # -- what AWS itself does to keys -----------------------------------------------------------
+    def create_service_grant(self, key_id: str, grantee: str, operations: list[str], name: str,
+                             constraints: dict[str, Any], retiring: str) -> bool:
+        """A grant an AWS service makes for itself (DynamoDB on the key of a new table)."""
+        self.kms.create_grant(key_id, grantee, operations, name, constraints, retiring)
+        return True
+
+    def retire_table_grants(self, table_name: str) -> list[tuple[str, str]]:
+        """Retire the grants DynamoDB made for ``table_name``: ``(key ARN, grant ID)`` of each."""
+        retired = []
+        for key in list(self.kms.keys.values()):
+            for grant in list(key.grants.values()):
+                subset = (grant.constraints or {}).get("EncryptionContextSubset") or {}
+                if subset.get("aws:dynamodb:tableName") == table_name and \
+                        grant.grantee_principal.startswith("dynamodb."):
+                    key.retire_grant(grant.id)
+                    retired.append((key.arn, grant.id))
+        return retired
+
+    def correct_aws_managed_key(self, key_id: str, policy: str) -> bool:
+        """Give an AWS managed key AWS's key policy and manager (moto gives it a customer key's)."""
+        key = self.kms.keys[key_id]
+        key.policy = policy
+        key.key_manager = "AWS"
+        return True
+
+    def set_deletion_date(self, key_id: str, when: datetime) -> bool:
+        """Put a key's deletion date on the lab clock (naive UTC, as moto keeps it)."""
+        self.kms.keys[key_id].deletion_date = when.replace(tzinfo=None)
+        return True
+
+    def delete_key(self, key_id: str) -> bool:
+        """Delete a key whose waiting period ended (its aliases go with it)."""
+        self.kms.delete_key(key_id)
+        return True
+
+    # -- users ----------------------------------------------------------------------------------
+    def user_path(self, name: str) -> str | None:
+        """The path of IAM user ``name``, or None if there is no such user."""
+        user = self.iam.users.get(name)
+        return user.path if user is not None else None
+
+    def active_access_key(self, name: str) -> tuple[str, str] | None:
+        """An active access key of user ``name`` as ``(id, secret)``; KeyError if there is no such user."""
+        user = self.iam.users.get(name)
+        if user is None:
+            raise KeyError(name)
+        for key in user.access_keys:
+            if key.status == "Active":
+                return key.access_key_id, key.secret_access_key
+        return None
 
     # -- tables ---------------------------------------------------------------------------------
     def table(self, name: str | None) -> TableInfo | None:

@@ -19,6 +19,10 @@ kmslab therefore stands where AWS's front door stands. For each signed request i
 
 A refused call changes nothing: it is answered before moto sees it.
 
+The enforcer reads the world through a directory: moto's backends in this process
+(:class:`kmslab._directory.Directory`), or a foreign emulator's own APIs
+(:class:`kmslab._directory_api.ApiDirectory`, which says what cannot be corrected there).
+
 Modelling choices where AWS does not document the exact behaviour (each is said in the notebooks):
 
 - *Table-key cache.* DynamoDB caches the plaintext table key per client connection and asks KMS again after
@@ -440,8 +444,8 @@ class Enforcer:
         account = self.directory.account_id
         context = _encryption_context(account, table.name)
         service_principal = f"dynamodb.{call.region}.amazonaws.com"
-        self.directory.kms.create_grant(key.key_id, service_principal, list(DYNAMODB_GRANT_OPERATIONS),
-                                        self._uuid(), {"EncryptionContextSubset": context}, service_principal)
+        self.directory.create_service_grant(key.key_id, service_principal, list(DYNAMODB_GRANT_OPERATIONS),
+                                            self._uuid(), {"EncryptionContextSubset": context}, service_principal)
         resources = [{"ARN": key.arn, "accountId": account, "type": "AWS::KMS::Key"}]
         self._record(call, principal, None, None, resources, service="kms", operation="DescribeKey",
                      params={"keyId": key.arn}, invoked_by="dynamodb.amazonaws.com")
@@ -459,18 +463,13 @@ class Enforcer:
     def _retire_table_grants(self, call: ApiCall, table_name: str) -> None:
         """DeleteTable: DynamoDB retires the grant it made on the table's key (a RetireGrant call)."""
         account = self.directory.account_id
-        for key in list(self.directory.kms.keys.values()):
-            for grant in list(key.grants.values()):
-                subset = (grant.constraints or {}).get("EncryptionContextSubset") or {}
-                if subset.get("aws:dynamodb:tableName") == table_name and \
-                        grant.grantee_principal.startswith("dynamodb."):
-                    key.retire_grant(grant.id)
-                    service = _service_principal(f"dynamodb.{call.region}.amazonaws.com", account)
-                    self._record(call, service, None, None,
-                                 [{"ARN": key.arn, "accountId": account, "type": "AWS::KMS::Key"}],
-                                 service="kms", operation="RetireGrant",
-                                 params={"keyId": key.arn, "grantId": grant.id},
-                                 invoked_by="dynamodb.amazonaws.com")
+        for key_arn, grant_id in self.directory.retire_table_grants(table_name):
+            service = _service_principal(f"dynamodb.{call.region}.amazonaws.com", account)
+            self._record(call, service, None, None,
+                         [{"ARN": key_arn, "accountId": account, "type": "AWS::KMS::Key"}],
+                         service="kms", operation="RetireGrant",
+                         params={"keyId": key_arn, "grantId": grant_id},
+                         invoked_by="dynamodb.amazonaws.com")
         for cache_key in [k for k in self.table_key_cache if k[1].endswith(f":table/{table_name}")]:
             del self.table_key_cache[cache_key]
 
@@ -498,9 +497,8 @@ class Enforcer:
                  "Action": ["kms:Describe*", "kms:Get*", "kms:List*"], "Resource": "*"},
             ],
         }
-        moto_key = self.directory.kms.keys[key.key_id]
-        moto_key.policy = json.dumps(policy)
-        moto_key.key_manager = "AWS"
+        # On an emulator read through its API only the policy can be put (KeyManager is not writable).
+        self.directory.correct_aws_managed_key(key.key_id, json.dumps(policy))
 
     def _correct_table_description(self, description: dict[str, Any]) -> None:
         sse = description.get("SSEDescription")
@@ -611,10 +609,11 @@ class Enforcer:
             if key is not None:
                 days = int(call.params.get("PendingWindowInDays", 30))
                 when = self.clock.now + timedelta(days=days)
-                self.directory.kms.keys[key.key_id].deletion_date = when.replace(tzinfo=None)
                 # KMS answers with the key's ARN, its new state and the window (moto omits the last two).
-                data.update({"KeyId": key.arn, "DeletionDate": when.timestamp(), "KeyState": "PendingDeletion",
-                             "PendingWindowInDays": days})
+                data.update({"KeyId": key.arn, "KeyState": "PendingDeletion", "PendingWindowInDays": days})
+                if self.directory.set_deletion_date(key.key_id, when):
+                    data["DeletionDate"] = when.timestamp()
+                # else: an emulator read through its API keeps its own date, on its own clock
             self.refresh_key_states()
             return json.dumps(data)
         if call.operation == "CancelKeyDeletion":
@@ -631,13 +630,13 @@ class Enforcer:
     def refresh_key_states(self) -> None:
         """Note when each key became unusable (or usable again), on the lab clock."""
         present = set()
-        for key in self.directory.kms.keys.values():
+        for key in self.directory.keys():
             present.add(key.arn)
-            unusable = key.key_state in ("Disabled", "PendingDeletion")
+            unusable = key.state in ("Disabled", "PendingDeletion")
             if unusable:
                 since = self.unusable_since.get(key.arn)
-                if since is None or (since[1] != key.key_state and key.key_state == "PendingDeletion"):
-                    self.unusable_since[key.arn] = (self.clock.now, key.key_state)
+                if since is None or (since[1] != key.state and key.state == "PendingDeletion"):
+                    self.unusable_since[key.arn] = (self.clock.now, key.state)
             else:
                 self.unusable_since.pop(key.arn, None)
         for arn in list(self.unusable_since):
@@ -648,10 +647,14 @@ class Enforcer:
         """Delete the keys whose waiting period has ended on the lab clock, as KMS does."""
         deleted = []
         now = self.clock.now.replace(tzinfo=None)
-        for key in list(self.directory.kms.keys.values()):
-            if key.key_state == "PendingDeletion" and key.deletion_date and key.deletion_date <= now:
+        for key in list(self.directory.keys()):
+            due = key.deletion_date
+            if due is not None and due.tzinfo is not None:
+                due = due.astimezone(timezone.utc).replace(tzinfo=None)
+            if key.state == "PendingDeletion" and due and due <= now:
                 arn = key.arn
-                self.directory.kms.delete_key(key.id)  # its aliases go with it
+                if not self.directory.delete_key(key.key_id):  # its aliases go with it
+                    continue  # an emulator kmslab reads through its API deletes keys on its own clock
                 deleted.append(arn)
                 call = ApiCall("kms", "DeleteKey", {"KeyId": arn}, None, self.directory.region)
                 service = _service_principal("kms.amazonaws.com", self.directory.account_id)
@@ -753,8 +756,7 @@ def _key_arn_from_ref(directory: Directory, ref: str) -> str:
 
 
 def _is_aws_managed_dynamodb_key(directory: Directory, key: KeyInfo) -> bool:
-    kms = directory.kms
-    return kms.alias_exists("alias/aws/dynamodb") and kms.get_key_id_from_alias("alias/aws/dynamodb") == key.key_id
+    return directory.key_id_for_alias("alias/aws/dynamodb") == key.key_id
 
 
 def _kms_key_refs(call: ApiCall) -> list[tuple[str, str | None]]:
@@ -840,8 +842,7 @@ def _iam_resource(directory: Directory, call: ApiCall) -> str:
                                                         "AttachGroupPolicy", "DetachGroupPolicy"):
         return params["PolicyArn"]
     if "UserName" in params:
-        user = directory.iam.users.get(params["UserName"])
-        path = user.path if user is not None else params.get("Path", "/")
+        path = directory.user_path(params["UserName"]) or params.get("Path", "/")
         return f"arn:aws:iam::{account}:user{path}{params['UserName']}"
     if "RoleName" in params:
         return f"arn:aws:iam::{account}:role{params.get('Path', '/')}{params['RoleName']}"

@@ -7,12 +7,19 @@ any boto3 client then passes kmslab's enforcement point (see :mod:`kmslab._enfor
 service the lab does not emulate is refused, so nothing leaves the process even on a machine with real
 credentials in its environment or config.
 
+The emulator target either serves the lab itself on 127.0.0.1 (moto in this process, the enforcement point
+in front of its HTTP server) or uses a *foreign* emulator someone else started (a moto server, LocalStack):
+then kmslab reads that emulator's IAM, KMS and DynamoDB through their APIs (:mod:`kmslab._directory_api`)
+and enforces the two locks here, in this Python session's botocore, before a request leaves the process.
+
 One lab is open at a time in a process: opening a new one closes the previous one.
 """
 
 from __future__ import annotations
 
+import binascii
 import os
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -58,6 +65,8 @@ def _dispatch(event_name: str, request: Any, **kwargs: Any) -> Any:
         return _moto_stubber()(event_name, request, **kwargs)  # inactive unless a mock_aws() is running
     if lab._enforcer is None:
         return None
+    if lab._foreign:
+        return _dispatch_foreign(lab, request)
     if lab._server is not None and request.url.startswith(lab._server.endpoint_url):
         return None  # to the lab's own endpoint on 127.0.0.1: the server enforces there
     if lab.target != "offline":
@@ -78,6 +87,76 @@ def _dispatch(event_name: str, request: Any, **kwargs: Any) -> Any:
         return _guard(lab, request)
     status, headers, body = answer
     return AWSResponse(request.url, status, headers, MockRawResponse(body))  # type: ignore[arg-type]
+
+
+def _dispatch_foreign(lab: Lab, request: Any) -> Any:
+    """A foreign emulator: enforce here, then send the request to it with botocore's own HTTP session.
+
+    The enforcer needs the emulator's answer (to correct it, to make the grant DynamoDB makes on
+    CreateTable, to write the trail), so the request is sent from here rather than left to botocore; a
+    request for a service kmslab does not model is left to botocore, unenforced, to the same endpoint.
+    """
+    if not _same_origin(request.url, lab.endpoint_url or ""):
+        body = json_bytes("kmslab#ForeignEmulatorLab", f"This kmslab lab sends requests only to its emulator at "
+                          f"{lab.endpoint_url}; the request to {request.url} was not sent.")
+        return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.1"},
+                           MockRawResponse(body))  # type: ignore[arg-type]
+    directory = lab._directory
+    directory.forget()
+    original = request.body or b""
+    wire = WireRequest(request.method, request.url, request.headers, original)
+
+    def forward(authorized: WireRequest) -> Any:
+        if authorized.body != original:  # the enforcer corrected the request (its signature is not redone)
+            request.body = authorized.body
+            request.headers["Content-Length"] = str(len(authorized.body))
+        response = lab._http.send(request)
+        directory.forget()  # the call may have changed what the after-checks read
+        content = response.content
+        _remember_secret(directory, request, response.status_code, content)
+        return response.status_code, dict(response.headers.items()), content
+
+    answer = lab._enforcer.handle(wire, forward)
+    if answer is None:
+        return None
+    status, headers, body = answer
+    if any(name.lower() == "x-amz-crc32" for name in headers):  # DynamoDB's checksum, of the corrected body
+        headers = {k: v for k, v in headers.items() if k.lower() != "x-amz-crc32"}
+        headers["x-amz-crc32"] = str(binascii.crc32(body) & 0xFFFFFFFF)
+    return AWSResponse(request.url, status, headers, MockRawResponse(body))  # type: ignore[arg-type]
+
+
+def json_bytes(kind: str, message: str) -> bytes:
+    import json
+    return json.dumps({"__type": kind, "message": message}).encode()
+
+
+def _same_origin(url: str, endpoint: str) -> bool:
+    from urllib.parse import urlparse
+    a, b = urlparse(url), urlparse(endpoint)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+
+
+def _remember_secret(directory: Any, request: Any, status: int, content: bytes) -> None:
+    """Keep the secret of an access key created through the lab (the emulator never shows it again)."""
+    import re
+    body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+    if status != 200 or "Action=CreateAccessKey" not in body:
+        return
+    text = content.decode(errors="replace")
+    key_id = re.search(r"<AccessKeyId>(.*?)</AccessKeyId>", text)
+    secret = re.search(r"<SecretAccessKey>(.*?)</SecretAccessKey>", text)
+    if key_id and secret:
+        directory.secrets[key_id.group(1)] = secret.group(1)
+
+
+def _listening(host: str, port: int) -> bool:
+    """Whether something accepts connections on host:port (a free port: kmslab serves the lab there)."""
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def _guard(lab: Lab, request: Any) -> Any:
@@ -126,10 +205,33 @@ class Lab:
 
     >>> with Lab() as lab:                                   # doctest: +SKIP
     ...     outputs = lab.terraform("terraform").apply()
+
+    ``target="emulator"`` chooses between serving the lab and using a foreign emulator by this rule:
+
+    - ``endpoint_url=None``, or an ``http://127.0.0.1:PORT`` / ``http://localhost:PORT`` on which nothing
+      listens: kmslab **serves** the lab there itself (moto in this process, the enforcement point in front
+      of its HTTP server; every client, the terraform CLI included, meets the two locks). IDs are
+      deterministic for a given ``seed``.
+    - any other URL (another host, or a loopback port something already listens on, e.g. a moto server
+      or LocalStack): a **foreign** emulator. kmslab reads its IAM, KMS and DynamoDB through their APIs and
+      enforces the two locks in *this Python session* only (``AWS_ENDPOINT_URL`` points boto3 there; a
+      client elsewhere, or ``engine="terraform"``, would bypass kmslab, so the latter is refused).
+    - ``serve=True`` / ``serve=False`` overrides the rule.
+
+    On a foreign emulator the lab signs in with ``admin_credentials=(key_id, secret)`` (default: the
+    environment's ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, else ``test``/``test`` as emulators
+    accept), creates ``lab-admin`` through the emulator's IAM (taking over an existing one: its old access
+    keys are deleted) and uses it. IDs are the emulator's, not deterministic. The lab clock still drives
+    the table-key cache and when DynamoDB notices an unusable key; key deletion windows follow the
+    emulator's own clock (``advance`` deletes nothing there), and the AWS managed key
+    ``alias/aws/dynamodb`` gets AWS's key policy but keeps the ``KeyManager`` the emulator gives it.
+    Requests the enforcer corrects (e.g. a key ARN where moto wants a key ID) are sent without a new
+    signature: an emulator that verifies SigV4 signatures would refuse them.
     """
 
     def __init__(self, target: str | None = None, *, seed: int = 0, region: str = DEFAULT_REGION,
-                 endpoint_url: str | None = None, quiet: bool = False) -> None:
+                 endpoint_url: str | None = None, quiet: bool = False, serve: bool | None = None,
+                 admin_credentials: tuple[str, str] | None = None) -> None:
         target = target or os.environ.get("KMSLAB_TARGET") or "offline"
         if target not in TARGETS:
             raise LabError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
@@ -147,11 +249,28 @@ class Lab:
         self._closed = False
         self._server: Any = None
         self._config_patch: Any = None
+        self._http: Any = None
         self.lab_id: str | None = None
+        self._foreign = target == "emulator" and self._is_foreign(serve)
         if target == "aws":
             self._open_aws()
+        elif self._foreign:
+            self._open_foreign(admin_credentials)
         else:
             self._open()
+
+    def _is_foreign(self, serve: bool | None) -> bool:
+        """The rule in the class docstring: serve on a free loopback port (or none given), else foreign."""
+        from urllib.parse import urlparse
+        if serve is not None:
+            if not serve and not self.endpoint_url:
+                raise LabError("serve=False needs the endpoint_url of the emulator to use")
+            return not serve
+        if not self.endpoint_url:
+            return False
+        parsed = urlparse(self.endpoint_url)
+        loopback = parsed.scheme == "http" and parsed.hostname in ("127.0.0.1", "localhost") and parsed.port
+        return not (loopback and not _listening(parsed.hostname or "127.0.0.1", parsed.port or 0))
 
     # -- opening and closing ------------------------------------------------------------------------
     def _open(self) -> None:
@@ -202,6 +321,43 @@ class Lab:
               f"Every resource is tagged kmslab:lab={self.lab_id}; remove them with: kmslab cleanup "
               f"--lab-id {self.lab_id}")
 
+    def _open_foreign(self, admin_credentials: tuple[str, str] | None) -> None:
+        """A foreign emulator: read it through its APIs, enforce in this process (see the class docstring)."""
+        global _active
+        from botocore.httpsession import URLLib3Session
+        from botocore.utils import get_environ_proxies
+
+        from ._directory_api import ApiDirectory
+
+        url = self.endpoint_url or ""
+        with _lock:
+            if _active is not None:
+                _active.close()
+            _install_handlers()
+            credentials = admin_credentials or (
+                (os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+                if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY")
+                else ("test", "test"))
+            try:
+                directory = ApiDirectory(url, self.region, credentials)
+                self.account_id = directory.account_id
+                access_key_id, secret = directory.create_admin(ADMIN_USER)
+            except Exception as error:  # unreachable, refused, or not an AWS API at all: said in one sentence
+                raise LabError(
+                    f"{url!r} is not a loopback address with a free port for kmslab to serve the lab on, so "
+                    "kmslab treats it as a foreign emulator (enforcing the two locks in this Python session); "
+                    f"but it cannot use it with the admin credentials it was given: {error}") from error
+            self._directory = directory  # type: ignore[assignment]
+            self._http = URLLib3Session(proxies=get_environ_proxies(url), timeout=60)
+            self._set_env(access_key_id, secret)
+            self._admin_credentials = (access_key_id, secret)
+            self._enforcer = Enforcer(directory, self.clock, self.trail, _evaluate,  # type: ignore[arg-type]
+                                      seed=self.seed)
+            _active = self
+        os.environ["AWS_ENDPOINT_URL"] = url
+        self.session = boto3.Session(aws_access_key_id=access_key_id, aws_secret_access_key=secret,
+                                     region_name=self.region)
+
     def _simulated(self, what: str) -> None:
         self._check_open()
         if self.target == "aws":
@@ -221,9 +377,10 @@ class Lab:
             parsed = urlparse(self.endpoint_url)
             if parsed.hostname not in ("127.0.0.1", "localhost") or not parsed.port:
                 raise LabError(
-                    f"kmslab serves the emulator itself, on 127.0.0.1; {self.endpoint_url!r} is not a loopback "
-                    "address with a port. Give e.g. endpoint_url='http://127.0.0.1:4566', or none for a free port. "
-                    "(An emulator kmslab does not run cannot have the two locks enforced.)")
+                    f"with serve=True kmslab serves the emulator itself, on 127.0.0.1; {self.endpoint_url!r} is "
+                    "not a loopback address with a port. Give e.g. endpoint_url='http://127.0.0.1:4566', or none "
+                    "for a free port; or serve=False to use an emulator someone else runs (the two locks are "
+                    "then enforced in this Python session only).")
             port = parsed.port
         self._config_patch = patch.dict(default_user_config, {"iam": {"load_aws_managed_policies": True}})
         self._config_patch.start()
@@ -239,8 +396,11 @@ class Lab:
 
     @property
     def endpoint(self) -> str:
-        """The lab's HTTP endpoint on 127.0.0.1 (started on first use in the offline target)."""
+        """The lab's HTTP endpoint on 127.0.0.1 (started on first use in the offline target); for a foreign
+        emulator, its URL (enforced only for requests from this Python session)."""
         self._check_open()
+        if self._foreign:
+            return self.endpoint_url or ""
         if self._server is None:
             self._server = self._serve()
         return self._server.endpoint_url
@@ -311,12 +471,15 @@ class Lab:
     def session_for(self, user: str) -> boto3.Session:
         """A boto3 session signed with an active access key of IAM user ``user``."""
         self._simulated("session_for (a user's keys from the emulator)")
-        moto_user = self._directory.iam.users.get(user)
-        if moto_user is None:
-            raise LabError(f"no IAM user named {user!r} in this lab")
-        for key in moto_user.access_keys:
-            if key.status == "Active":
-                return self._new_session(key.access_key_id, key.secret_access_key)
+        try:
+            pair = self._directory.active_access_key(user)
+        except KeyError:
+            raise LabError(f"no IAM user named {user!r} in this lab") from None
+        if pair is not None:
+            return self._new_session(*pair)
+        if self._foreign:
+            raise LabError(f"IAM user {user!r} has no active access key created through this lab's session: a "
+                           "foreign emulator never returns a secret access key again")
         raise LabError(f"IAM user {user!r} has no active access key (create one with aws_iam_access_key)")
 
     def _new_session(self, access_key_id: str, secret_access_key: str) -> boto3.Session:
@@ -352,6 +515,10 @@ class Lab:
             return Stack(Path(path), session=self.session, variables=variables, out=out)
         if engine == "terraform":
             from ._tfcli import TerraformCLIStack
+            if self._foreign:
+                raise LabError("engine='terraform' would send the terraform CLI's requests straight to the foreign "
+                               "emulator, past kmslab's enforcement (which stands in this Python session): use "
+                               "engine='embedded', or let kmslab serve the lab (endpoint_url=None)")
             if self.target == "aws":
                 return TerraformCLIStack(Path(path), endpoint=None, region=self.region, variables=variables,
                                          out=out)
@@ -382,6 +549,7 @@ class Lab:
         """
         self._simulated("explain")
         assert self._enforcer is not None
+        self._forget()
         who = self._directory.principal_named(principal)
         key = None
         if action.lower().startswith("kms:") and resource != "*":
@@ -406,6 +574,7 @@ class Lab:
         from ._enforce import ITEM_OPERATIONS, Check, _key_state_error
         self._simulated("explain_call")
         assert self._enforcer is not None
+        self._forget()
         who = self._directory.principal_named(principal)
         info = self._directory.table(table)
         if info is None:
@@ -431,6 +600,12 @@ class Lab:
             explanation.error_code = "AccessDeniedException" if refused.decision is not None else "ValidationException"
             explanation.error_message = refused.summary
         return explanation
+
+    def _forget(self) -> None:
+        """A foreign emulator's directory reads afresh (the world may have changed since the last call)."""
+        forget = getattr(self._directory, "forget", None)
+        if forget is not None:
+            forget()
 
     def why(self) -> CallExplanation | None:
         """The explanation behind the last refused call, every lock it met included."""
