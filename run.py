@@ -29,7 +29,7 @@ def venv_python() -> Path:
 
 
 def ensure_environment() -> Path:
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - this script must run, and say so, on an old Python
         sys.exit(f"kmslab needs Python 3.10 or newer; this is {sys.version.split()[0]}.")
     python = venv_python()
     if not python.exists():

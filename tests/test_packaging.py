@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
 import pytest
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+; the check needs to run on one version only
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
