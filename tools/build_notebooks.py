@@ -140,7 +140,7 @@ print(sts.get_caller_identity()["Arn"])
 | target | what answers your calls | how to choose it | cost |
 |---|---|---|---|
 | **offline** (the default) | moto, inside this Python process, with kmslab enforcing IAM and KMS authorization | `start(step=N)`, or `Lab()` | nothing |
-| **emulator** | the same lab, also served over HTTP on `127.0.0.1`, so that the real `terraform` and `aws` command-line tools can use it; kmslab still enforces | `start(step=N, target="emulator")`, or `KMSLAB_TARGET=emulator` | nothing |
+| **emulator** | the same lab, also served over HTTP on `127.0.0.1`, so that the real `terraform` and `aws` command-line tools can use it; kmslab still enforces. `Lab(target="emulator", endpoint_url=...)` can also use an emulator someone else runs: kmslab then enforces for this Python session only | `start(step=N, target="emulator")`, or `KMSLAB_TARGET=emulator` | nothing |
 | **real AWS** | your own AWS account: AWS decides, not kmslab | opt-in only: `KMSLAB_ALLOW_REAL_AWS=1` and `KMSLAB_AWS_ACCOUNTS=<a sandbox account's ID>`, then `Lab(target="aws")` | real money, see below |
 
 The notebooks run on the first two. They move the lab's clock and ask it why a call was refused, which a
