@@ -113,6 +113,7 @@ class Check:
     passed: bool
     summary: str
     decision: Any = None  # a Decision from the evaluator, when this check is a policy decision
+    kms_error: tuple[str, str] | None = None  # (code, message) KMS answers when this key check fails
 
 
 @dataclass
@@ -128,10 +129,6 @@ class CallExplanation:
     @property
     def allowed(self) -> bool:
         return self.error_code is None
-
-    @property
-    def decisions(self) -> list[Any]:
-        return [c.decision for c in self.checks if c.decision is not None]
 
     def __str__(self) -> str:
         verdict = "ALLOWED" if self.allowed else f"REFUSED ({self.error_code})"
@@ -337,39 +334,61 @@ class Enforcer:
                 f"(no call to KMS; KMS is asked again in {left} s)"))
             return
         self.table_key_cache.pop(cache_key, None)
-        key = self.directory.key(table.kms_key_ref)
-        context = self._dynamodb_kms_context(call.region, table.name)
         params = {"encryptionContext": _encryption_context(self.directory.account_id, table.name),
                   "encryptionAlgorithm": "SYMMETRIC_DEFAULT"}
-        key_arn = key.arn if key else _key_arn_from_ref(self.directory, table.kms_key_ref)
+        checks, key_arn = self._decrypt_checks(principal, table, call.region)
         resources = [{"ARN": key_arn, "accountId": principal.account_id, "type": "AWS::KMS::Key"}]
-        if key is None:
-            explanation.checks.append(Check("key state", False, f"the key {key_arn} no longer exists"))
-            self._record(call, principal, "NotFoundException", f"Key '{key_arn}' does not exist", resources,
-                         service="kms", operation="Decrypt", params=params, invoked_by="dynamodb.amazonaws.com")
-            raise self._through_dynamodb("NotFoundException", f"Key '{key_arn}' does not exist")
-        decision = self.decide(principal, "kms:Decrypt", key.arn, key=key, context=context)
-        lock = "KMS key (kms:Decrypt made by DynamoDB on your behalf)"
-        explanation.checks.append(Check(lock, decision.allowed, _decision_summary(decision), decision))
-        if not decision.allowed:
-            self._record(call, principal, "AccessDenied", decision.message, resources, service="kms",
-                         operation="Decrypt", params=params, invoked_by="dynamodb.amazonaws.com")
-            raise self._through_dynamodb("AccessDeniedException", decision.message)
-        state_error = _key_state_error(key, "Decrypt")
-        if state_error:
-            code, kms_message = state_error
-            explanation.checks.append(Check("key state", False, f"the key is {key.state}: {kms_message}"))
-            self._record(call, principal, code, kms_message, resources, service="kms", operation="Decrypt",
-                         params=params, invoked_by="dynamodb.amazonaws.com")
-            raise self._through_dynamodb(code, kms_message)
-        explanation.checks.append(Check("key state", True, "the key is Enabled"))
+        for check in checks:
+            explanation.checks.append(check)
+            if check.kms_error is not None:
+                code, message = check.kms_error
+                trail_code = "AccessDenied" if code == "AccessDeniedException" else code
+                self._record(call, principal, trail_code, message, resources, service="kms", operation="Decrypt",
+                             params=params, invoked_by="dynamodb.amazonaws.com")
+                raise self._through_dynamodb(code, message)
         self._record(call, principal, None, None, resources, service="kms", operation="Decrypt",
                      params=params, invoked_by="dynamodb.amazonaws.com")
         self.table_key_cache[cache_key] = self.clock.now + timedelta(seconds=TABLE_KEY_CACHE_SECONDS)
 
-    def _through_dynamodb(self, kms_code: str, kms_message: str) -> _Refusal:
+    def _decrypt_checks(self, principal: Principal, table: TableInfo, region: str) -> tuple[list[Check], str]:
+        """What the ``kms:Decrypt`` DynamoDB makes for the caller meets, in order: the key exists, the key
+        policy, IAM and grants allow it, the key is usable. Every check is made (a what-if shows them all);
+        the first that fails carries the KMS error. Returns the checks and the key's ARN."""
+        key = self.directory.key(table.kms_key_ref)
+        if key is None:
+            arn = _key_arn_from_ref(self.directory, table.kms_key_ref or "")
+            return [Check("key state", False, f"the key {arn} no longer exists",
+                          kms_error=("NotFoundException", f"Key '{arn}' does not exist"))], arn
+        context = self._dynamodb_kms_context(region, table.name)
+        decision = self.decide(principal, "kms:Decrypt", key.arn, key=key, context=context)
+        checks = [Check("KMS key (kms:Decrypt made by DynamoDB on your behalf)", decision.allowed,
+                        _decision_summary(decision), decision,
+                        kms_error=None if decision.allowed else ("AccessDeniedException", decision.message))]
+        state_error = _key_state_error(key, "Decrypt")
+        summary = f"the key is {key.state}" + (f": {state_error[1]}" if state_error else "")
+        checks.append(Check("key state", state_error is None, summary,
+                            kms_error=state_error if decision.allowed else None))
+        return checks, key.arn
+
+    def what_if(self, principal: Principal, action: str, table: TableInfo) -> CallExplanation:
+        """Both locks for one DynamoDB call on ``table``, decided now without making it, as a new connection
+        (no cached table key) would meet them. Nothing is recorded in the trail."""
+        explanation = CallExplanation(action, principal.arn)
+        try:
+            self._authorize(principal, action, table.arn, explanation, "DynamoDB permission")
+            if table.kms_key_ref and action.split(":", 1)[-1] in ITEM_OPERATIONS:
+                checks, _ = self._decrypt_checks(principal, table, self.directory.region)
+                explanation.checks += checks
+                failed = next((c.kms_error for c in checks if c.kms_error is not None), None)
+                if failed is not None:
+                    raise self._through_dynamodb(*failed, request_id="none (not sent)")
+        except _Refusal as refusal:
+            explanation.error_code, explanation.error_message = refusal.code, refusal.message
+        return explanation
+
+    def _through_dynamodb(self, kms_code: str, kms_message: str, request_id: str | None = None) -> _Refusal:
         """A KMS error as DynamoDB passes it on: its own code, the KMS exception embedded in the message."""
-        suffix = _kms_suffix(kms_code, self._uuid())
+        suffix = _kms_suffix(kms_code, request_id or self._uuid())
         if kms_code == "AccessDeniedException":
             return _Refusal("AccessDeniedException", "KMS key access denied error: "
                             f"com.amazonaws.services.kms.model.AWSKMSException: {kms_message} {suffix}")
@@ -701,11 +720,9 @@ def _error_of(call: ApiCall, status: int, body: str) -> tuple[str | None, str | 
 
 
 def _decision_summary(decision: Any) -> str:
-    text = getattr(decision, "summary", None)
-    if text:
-        return text() if callable(text) else str(text)
+    """One line for a Check: who allowed it, or AWS's access-denied message."""
     if decision.allowed:
-        sources = [getattr(m, "source", str(m)) for m in getattr(decision, "matched", ())]
+        sources = [m.source for m in decision.matched]
         return f"{decision.action} allowed" + (f" by {', '.join(sources)}" if sources else "")
     return decision.message or f"{decision.action} denied ({decision.reason})"
 

@@ -1075,6 +1075,12 @@ def _names(hits: Iterable[_Hit]) -> str:
     return ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
+def _near_miss_sentences(hits: Iterable[_Hit], allow: bool) -> str:
+    """A sentence for each statement that nearly applied: "<statement> would allow it, but <why not>."."""
+    verb = "would allow it" if allow else "would deny"
+    return "".join(f" {h.label} {verb}, but {h.failed}." for h in _near_misses(hits, allow))
+
+
 def _near_misses(hits: Iterable[_Hit], allow: bool) -> list[_Hit]:
     return [h for h in hits if h.allow == allow and h.applies is False and h.failed]
 
@@ -1238,10 +1244,7 @@ class _Explainer:
         where = ("the key policy or the identity-based policies" if f.key_request
                  else "the resource-based or identity-based policies")
         sentence = f"No statement in {where} denies {f.action}."
-        misses = _near_misses((*f.resource_hits, *f.identity_hits), allow=False)
-        if misses:
-            sentence += " " + " ".join(f"{h.label} would deny, but {h.failed}." for h in misses)
-        return "none", sentence
+        return "none", sentence + _near_miss_sentences((*f.resource_hits, *f.identity_hits), allow=False)
 
     @cached_property
     def _key_step(self) -> tuple[str, str]:
@@ -1263,10 +1266,7 @@ class _Explainer:
                                f"\"Not evaluated\".")
         sentence = (f"No statement in the {self.rp} allows {f.action} for {f.p.describe()} or for its "
                     f"account, so IAM policies cannot allow it.")
-        misses = _near_misses(f.resource_hits, allow=True)
-        if misses:
-            sentence += " " + " ".join(f"{h.label} would allow it, but {h.failed}." for h in misses)
-        return "no allow", sentence
+        return "no allow", sentence + _near_miss_sentences(f.resource_hits, allow=True)
 
     @cached_property
     def _iam_sentence(self) -> tuple[str, str]:
@@ -1293,10 +1293,7 @@ class _Explainer:
         else:
             shown = ", ".join(f.identity_labels)
             sentence = f"None of the {count} identity-based policies ({shown}) allows {f.action}."
-        misses = _near_misses(f.identity_hits, allow=True)
-        if misses:
-            sentence += " " + " ".join(f"{h.label} would allow it, but {h.failed}." for h in misses)
-        return "no allow", sentence
+        return "no allow", sentence + _near_miss_sentences(f.identity_hits, allow=True)
 
     @cached_property
     def _grant_sentence(self) -> tuple[str, str]:
@@ -1330,10 +1327,7 @@ class _Explainer:
         if t.direct is None or t.delegated is None:
             return "unknown", "kmslab cannot tell whether the resource-based policy allows; see \"Not evaluated\"."
         sentence = f"No statement in the {self.rp} allows {f.action} for this principal."
-        misses = _near_misses(f.resource_hits, allow=True)
-        if misses:
-            sentence += " " + " ".join(f"{h.label} would allow it, but {h.failed}." for h in misses)
-        return "no allow", sentence
+        return "no allow", sentence + _near_miss_sentences(f.resource_hits, allow=True)
 
     def _final(self) -> Step:
         verdict = {True: "allowed", False: "denied"}[self.reason.startswith("ALLOWED")]

@@ -32,6 +32,7 @@ from moto.core.botocore_stubber import MockRawResponse
 from ._directory import Directory
 from ._enforce import CallExplanation, Enforcer, SimClock, WireRequest
 from ._errors import LabError
+from ._evaluator import evaluate
 from ._trail import Trail
 
 ACCOUNT_ID = "123456789012"
@@ -190,16 +191,6 @@ def _install_handlers() -> None:
 _install_handlers()
 
 
-def _summary(decision: Any) -> str:
-    from ._enforce import _decision_summary
-    return _decision_summary(decision)
-
-
-def _evaluate(*args: Any, **kwargs: Any) -> Any:
-    from ._evaluator import evaluate
-    return evaluate(*args, **kwargs)
-
-
 class Lab:
     """An AWS account to learn in: offline (moto in this process), an emulator endpoint, or real AWS.
 
@@ -247,6 +238,7 @@ class Lab:
         self._mock: Any = None
         self._enforcer: Enforcer | None = None
         self._closed = False
+        self._clients: dict[str, Any] = {}
         self._server: Any = None
         self._config_patch: Any = None
         self._http: Any = None
@@ -292,7 +284,7 @@ class Lab:
             access_key = self._create_admin()
             self._set_env(access_key.access_key_id, access_key.secret_access_key)
             self._admin_credentials = (access_key.access_key_id, access_key.secret_access_key)
-            self._enforcer = Enforcer(self._directory, self.clock, self.trail, _evaluate, seed=self.seed)
+            self._enforcer = Enforcer(self._directory, self.clock, self.trail, evaluate, seed=self.seed)
             _active = self
         if self.target == "emulator":
             os.environ["AWS_ENDPOINT_URL"] = self._server.endpoint_url
@@ -351,7 +343,7 @@ class Lab:
             self._http = URLLib3Session(proxies=get_environ_proxies(url), timeout=60)
             self._set_env(access_key_id, secret)
             self._admin_credentials = (access_key_id, secret)
-            self._enforcer = Enforcer(directory, self.clock, self.trail, _evaluate,  # type: ignore[arg-type]
+            self._enforcer = Enforcer(directory, self.clock, self.trail, evaluate,  # type: ignore[arg-type]
                                       seed=self.seed)
             _active = self
         os.environ["AWS_ENDPOINT_URL"] = url
@@ -482,6 +474,14 @@ class Lab:
                            "foreign emulator never returns a secret access key again")
         raise LabError(f"IAM user {user!r} has no active access key (create one with aws_iam_access_key)")
 
+    def client(self, service: str) -> Any:
+        """lab-admin's boto3 client for ``service``, made once per lab (a new client costs about 10 ms)."""
+        self._check_open()
+        client = self._clients.get(service)
+        if client is None:
+            client = self._clients[service] = self.session.client(service)
+        return client
+
     def _new_session(self, access_key_id: str, secret_access_key: str) -> boto3.Session:
         """A session that shares the lab session's loaded service models (each new one would read them
         again from disk: about 50 ms a session)."""
@@ -571,7 +571,6 @@ class Lab:
         decided too, and the key's state checked. The table-key cache is not consulted: this is what a new
         connection would meet.
         """
-        from ._enforce import ITEM_OPERATIONS, Check, _key_state_error
         self._simulated("explain_call")
         assert self._enforcer is not None
         self._forget()
@@ -579,27 +578,7 @@ class Lab:
         info = self._directory.table(table)
         if info is None:
             raise LabError(f"no DynamoDB table {table!r} in this lab")
-        explanation = CallExplanation(action, who.arn)
-        first = self._enforcer.decide(who, action, info.arn)
-        explanation.checks.append(Check("DynamoDB permission", first.allowed, _summary(first), first))
-        operation = action.split(":", 1)[-1]
-        if first.allowed and info.kms_key_ref and operation in ITEM_OPERATIONS:
-            key = self._directory.key(info.kms_key_ref)
-            if key is None:
-                explanation.checks.append(Check("key state", False, "the table's key no longer exists"))
-            else:
-                context = self._enforcer._dynamodb_kms_context(self.region, info.name)
-                second = self._enforcer.decide(who, "kms:Decrypt", key.arn, key=key, context=context)
-                explanation.checks.append(Check("KMS key (kms:Decrypt made by DynamoDB on your behalf)",
-                                                second.allowed, _summary(second), second))
-                state = _key_state_error(key, "Decrypt")
-                explanation.checks.append(Check("key state", state is None,
-                                                f"the key is {key.state}" + (f": {state[1]}" if state else "")))
-        refused = next((c for c in explanation.checks if not c.passed), None)
-        if refused is not None:
-            explanation.error_code = "AccessDeniedException" if refused.decision is not None else "ValidationException"
-            explanation.error_message = refused.summary
-        return explanation
+        return self._enforcer.what_if(who, action, info)
 
     def _forget(self) -> None:
         """A foreign emulator's directory reads afresh (the world may have changed since the last call)."""

@@ -122,20 +122,6 @@ TERRAFORM_DIR = _find_terraform_dir()
 
 # -- the steps ------------------------------------------------------------------------------------------
 
-_ADMIN_CLIENTS: dict[tuple[int, str], Any] = {}
-
-
-def _admin(lab: Lab, service: str) -> Any:
-    """lab-admin's client for ``service``, made once per lab (a new client costs about 10 ms)."""
-    key = (id(lab), service)
-    client = _ADMIN_CLIENTS.get(key)
-    if client is None or getattr(client, "_kmslab_lab", None) is not lab:
-        client = lab.session.client(service)
-        client._kmslab_lab = lab
-        _ADMIN_CLIENTS[key] = client
-    return client
-
-
 @dataclass(frozen=True)
 class Step:
     """One row of the table in this module's docstring."""
@@ -202,11 +188,11 @@ def start(step: int, *, seed: int = 0, target: str | None = None) -> Lab:
     if step >= 3:
         tf.apply(target=TABLE_ADDRESS)
     if step >= 4:
-        _admin(lab, "dynamodb").put_item(TableName=TABLE_NAME, Item=TEST_ITEM)
+        lab.client("dynamodb").put_item(TableName=TABLE_NAME, Item=TEST_ITEM)
     if step >= 5:
         tf.apply()
     if step >= 6:
-        _admin(lab, "iam").put_user_policy(
+        lab.client("iam").put_user_policy(
             UserName=USER_NAME, PolicyName=LEAST_PRIVILEGE_POLICY_NAME,
             PolicyDocument=json.dumps(least_privilege_policy(key_arn(lab))))
     printer.quiet = False
@@ -231,13 +217,13 @@ def stack(lab: Lab) -> Any:
 def key_arn(lab: Lab) -> str:
     """The ARN of the key that protects the table (or of the only customer managed key, before the table)."""
     try:
-        table = _admin(lab, "dynamodb").describe_table(TableName=TABLE_NAME)["Table"]
+        table = lab.client("dynamodb").describe_table(TableName=TABLE_NAME)["Table"]
         arn = (table.get("SSEDescription") or {}).get("KMSMasterKeyArn")
         if arn:
             return arn
     except ClientError:
         pass
-    kms = _admin(lab, "kms")
+    kms = lab.client("kms")
     for entry in kms.list_keys()["Keys"]:
         meta = kms.describe_key(KeyId=entry["KeyId"])["KeyMetadata"]
         if meta["KeyManager"] == "CUSTOMER":
@@ -696,7 +682,7 @@ class LeastPrivilegeExercise:
         problem = self._shape(document)
         if problem:
             return CheckResult("incorrect", problem)
-        iam = _admin(self.lab, "iam")
+        iam = self.lab.client("iam")
         previous = None
         if self.POLICY_NAME in iam.list_user_policies(UserName=self.user)["PolicyNames"]:
             previous = iam.get_user_policy(UserName=self.user, PolicyName=self.POLICY_NAME)["PolicyDocument"]
@@ -927,8 +913,8 @@ class Playground(_Observable):
     # reading the lab ---------------------------------------------------------------------------------
     def read_settings(self) -> PlaygroundSettings:
         """The settings as the lab holds them now (read through boto3 as lab-admin)."""
-        iam = _admin(self.lab, "iam")
-        kms = _admin(self.lab, "kms")
+        iam = self.lab.client("iam")
+        kms = self.lab.client("kms")
         attached = [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=self.user)["AttachedPolicies"]]
         inline = iam.list_user_policies(UserName=self.user)["PolicyNames"]
         policy = json.loads(kms.get_key_policy(KeyId=self.key_arn, PolicyName="default")["Policy"])
@@ -976,8 +962,8 @@ class Playground(_Observable):
 
     def _change(self, new: PlaygroundSettings) -> list[str]:
         old = self.read_settings()
-        iam = _admin(self.lab, "iam")
-        kms = _admin(self.lab, "kms")
+        iam = self.lab.client("iam")
+        kms = self.lab.client("kms")
         done = []
         if new.dynamodb_permission != old.dynamodb_permission:
             if new.dynamodb_permission:
@@ -1035,7 +1021,7 @@ class Playground(_Observable):
         kms_decision = self.lab.explain(self.user, "kms:Decrypt", self.key_arn,
                                         context=dynamodb_context(self.table, self.lab.account_id,
                                                                  self.lab.region))
-        state = _admin(self.lab, "kms").describe_key(KeyId=self.key_arn)["KeyMetadata"]["KeyState"]
+        state = self.lab.client("kms").describe_key(KeyId=self.key_arn)["KeyMetadata"]["KeyState"]
         return (
             LockReport("DynamoDB permission (dynamodb:Scan on the table)", dynamodb.allowed,
                        _decision_line(dynamodb)),
@@ -1129,7 +1115,7 @@ def check_environment(lab: Lab | None = None) -> EnvironmentReport:
     if lab is not None:
         lines.append((lab.target == "offline", f"an {lab.target} lab: account {lab.account_id}, region {lab.region}"))
         try:
-            arn = _admin(lab, "sts").get_caller_identity()["Arn"]
+            arn = lab.client("sts").get_caller_identity()["Arn"]
             lines.append((arn.endswith(f":user/{ADMIN_USER}"), f"you act as {arn}"))
         except ClientError as error:  # pragma: no cover - only on a broken install
             lines.append((False, f"sts:GetCallerIdentity failed: {error}"))

@@ -89,3 +89,12 @@ def test_clock_starts_fixed_and_only_moves_forward():
 def test_session_for_unknown_user():
     with Lab() as lab, pytest.raises(LabError, match="no IAM user named 'ghost'"):
         lab.session_for("ghost")
+
+
+def test_lab_client_is_made_once_and_acts_as_lab_admin():
+    with Lab() as lab:
+        kms = lab.client("kms")
+        assert lab.client("kms") is kms
+        assert lab.client("sts").get_caller_identity()["Arn"].endswith(":user/lab-admin")
+    with pytest.raises(LabError, match="closed"):
+        lab.client("kms")

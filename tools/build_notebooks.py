@@ -1560,7 +1560,7 @@ decrypted again.
 - **What to delete by hand.** Anything made outside Terraform (like the policy above), and the Terraform
   state file, which holds the test user's secret access key in plain text.
 - **Simulated.** kmslab's DynamoDB retires its grant on the key when the table is deleted, as DynamoDB
-  does, but does not write a `RetireGrant` record for it in the trail.
+  does, and the trail records that `RetireGrant` as made by the service itself (`AWSService`).
 - SIMULATED_TEXT
 - **Controls.** NIST SP 800-53 **SC-12** (cryptographic key establishment and management): key
   destruction with a safeguard window. **AU-2 / AU-12**: the scheduling and the final deletion are both
