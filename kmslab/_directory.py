@@ -66,6 +66,16 @@ class TableInfo:
     kms_key_ref: str | None  # None: the AWS owned key (no KMS call by the caller)
 
 
+@dataclass(frozen=True)
+class BackupInfo:
+    """An on-demand backup: its table as it was, and the key that table had (the backup stays under it)."""
+
+    arn: str
+    table_name: str
+    table_arn: str
+    kms_key_ref: str | None
+
+
 class Directory:
     """View of one account and region in moto's in-process backends.
 
@@ -73,6 +83,9 @@ class Directory:
     grant on a table's key, KMS deleting a key at the end of its waiting period, the AWS managed key's
     policy). :class:`kmslab._directory_api.ApiDirectory` has the same interface over an emulator's APIs.
     """
+
+    #: Whether the enforcer can put a table under a key itself (restores, key switches).
+    writes_tables = True
 
     def __init__(self, account_id: str, region: str) -> None:
         self.account_id = account_id
@@ -239,19 +252,62 @@ class Directory:
 
     # -- tables ---------------------------------------------------------------------------------
     def table(self, name: str | None) -> TableInfo | None:
+        """The table of this account and region named ``name`` (a name, never an ARN: the enforcer
+        resolves ARNs, refusing those of another account or region)."""
         if not name:
             return None
-        if name.startswith("arn:"):
-            name = name.rsplit("/", 1)[-1]
         table = self.dynamodb.tables.get(name)
         if table is None:
             return None
-        sse = table.sse_specification or {}
-        key_ref = sse.get("KMSMasterKeyId") if sse.get("Enabled") else None
-        return TableInfo(table.name, table.table_arn, key_ref)
+        return TableInfo(table.name, table.table_arn, _key_ref(table.sse_specification))
+
+    def partiql_sources(self) -> dict[str, str]:
+        """What a PartiQL statement can name (tables and ``table.index``), each with its table's name."""
+        sources = {}
+        for table in list(self.dynamodb.tables.values()):
+            sources[table.name] = table.name
+            for index in table.all_indexes():
+                sources[f"{table.name}.{index.name}"] = table.name
+        return sources
+
+    def backup(self, arn: str | None) -> BackupInfo | None:
+        backup = self.dynamodb.backups.get(arn) if arn else None
+        if backup is None:
+            return None
+        return BackupInfo(backup.arn, backup.table.name, backup.table.table_arn,
+                          _key_ref(backup.table.sse_specification))
+
+    def set_table_key(self, name: str, key_arn: str | None) -> bool:
+        """Put a table under ``key_arn`` (None: the AWS owned key), as DynamoDB does on a key switch or a
+        restore (moto ignores both)."""
+        table = self.dynamodb.tables[name]
+        table.sse_specification = ({"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_arn}
+                                   if key_arn else None)
+        return True
+
+    def aws_managed_key_arn(self) -> str:
+        """The AWS managed key ``aws/dynamodb``, created on first use as AWS creates it."""
+        from moto.dynamodb.models.table import Table
+        key_id = Table._get_default_encryption_key(None, self.account_id, self.region)  # type: ignore[arg-type]
+        return self.key_arn(self.kms.get_key_id_from_alias("alias/aws/dynamodb") or key_id)
+
+    def archival_backup(self, name: str) -> str | None:
+        """The on-demand backup DynamoDB makes when it archives a table (DynamoDB guide): its ARN."""
+        from moto.dynamodb.models.table import Backup
+        table = self.dynamodb.tables.get(name)
+        if table is None:
+            return None
+        backup = Backup(self.account_id, self.region, f"{name}-archival", table, type_="SYSTEM")
+        self.dynamodb.backups[backup.arn] = backup
+        return backup.arn
 
     def table_arn(self, name: str) -> str:
         return f"arn:aws:dynamodb:{self.region}:{self.account_id}:table/{name}"
+
+
+def _key_ref(sse: dict[str, Any] | None) -> str | None:
+    sse = sse or {}
+    return sse.get("KMSMasterKeyId") if sse.get("Enabled") else None
 
 
 def _default_document(policy: Any) -> Any:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from ._directory import KeyInfo, Principal, TableInfo, _as_text
+from ._directory import BackupInfo, KeyInfo, Principal, TableInfo, _as_text
 
 ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
 
@@ -51,6 +51,9 @@ def _code(error: Exception) -> str:
 
 class ApiDirectory:
     """View of one account and region of an AWS-compatible endpoint, read through its APIs."""
+
+    #: Whether the enforcer can put a table under a key itself (restores, key switches).
+    writes_tables = False
 
     def __init__(self, endpoint_url: str, region: str, credentials: tuple[str, str], *,
                  connect_timeout: float = 3) -> None:
@@ -343,9 +346,33 @@ class ApiDirectory:
     def table(self, name: str | None) -> TableInfo | None:
         if not name:
             return None
-        if name.startswith("arn:"):
-            name = name.rsplit("/", 1)[-1]
         return self._cached(("table", name), lambda: self._describe_table(name))
+
+    def partiql_sources(self) -> dict[str, str]:
+        """The emulator's tables (indexes are not listed: a statement on an index is checked on its name)."""
+        names = self._all(self._dynamodb, "list_tables", "TableNames")
+        return {name: name for name in names}
+
+    def backup(self, arn: str | None) -> BackupInfo | None:
+        from botocore.exceptions import ClientError
+        if not arn:
+            return None
+        try:
+            found = self._dynamodb.describe_backup(BackupArn=arn)["BackupDescription"]
+        except ClientError:
+            return None
+        source = found.get("SourceTableDetails") or {}
+        sse = (found.get("SourceTableFeatureDetails") or {}).get("SSEDescription") or {}
+        key_ref = sse.get("KMSMasterKeyArn") if sse.get("Status", "ENABLED") == "ENABLED" else None
+        return BackupInfo(arn, source.get("TableName", ""), source.get("TableArn", ""), key_ref)
+
+    def set_table_key(self, name: str, key_arn: str | None) -> bool:
+        """Not possible: an emulator read through its API keeps the encryption it chose."""
+        return False
+
+    def archival_backup(self, name: str) -> str | None:
+        """Not possible through the emulator's API."""
+        return None
 
     def _describe_table(self, name: str) -> TableInfo | None:
         from botocore.exceptions import ClientError

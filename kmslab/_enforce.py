@@ -44,6 +44,7 @@ Modelling choices where AWS does not document the exact behaviour (each is said 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import random
 import re
@@ -54,9 +55,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ._directory import Directory, KeyInfo, Principal, TableInfo
+from ._operations import Operation, classify, of_kind
 from ._trail import Trail, make_record
 from ._wire import ApiCall, ErrorReply, access_denied, error_reply, read_call, unrecognized_client
 
+#: The error code of an operation the lab refuses because it does not model it (see :mod:`kmslab._operations`).
+NOT_MODELLED = "NotModelledInLabException"
 #: How long a connection trusts its cached plaintext table key, in seconds.
 TABLE_KEY_CACHE_SECONDS = 300
 #: How long DynamoDB takes to notice an unusable key, by key state (modelled; see the docstring).
@@ -65,12 +69,16 @@ DETECTION_DELAY = {"Disabled": timedelta(minutes=15), "PendingDeletion": timedel
 
 #: How long a table's key may stay inaccessible before DynamoDB archives the table (DynamoDB guide).
 ARCHIVAL_AFTER = timedelta(days=7)
+#: How long the table shows ``ARCHIVING`` before ``ARCHIVED`` (not documented: a modelling choice).
+ARCHIVING_TAKES = timedelta(hours=1)
+#: How long DynamoDB takes to notice that a key is usable again (not documented: a modelling choice).
+RECOVERY_DELAY = timedelta(minutes=15)
 #: DynamoDB operations that read or write items, and so need the table key.
-ITEM_OPERATIONS = frozenset({
-    "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem",
-    "TransactGetItems", "TransactWriteItems", "ExecuteStatement", "BatchExecuteStatement",
-    "ExecuteTransaction",
-})
+ITEM_OPERATIONS = of_kind("dynamodb", "item")
+#: The item actions AWS requires on the target table of a restore (DynamoDB guide, "Using IAM with
+#: DynamoDB backup and restore": read and write permissions on the target table).
+RESTORE_TARGET_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
+                          "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchWriteItem")
 #: KMS operations that a Disabled or PendingDeletion key refuses (KMS key-state table).
 CRYPTO_OPERATIONS = frozenset({
     "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
@@ -78,15 +86,12 @@ CRYPTO_OPERATIONS = frozenset({
     "VerifyMac", "CreateGrant",
 })
 #: KMS operations authorized on ``*`` (no key yet, or a listing), by IAM policies alone.
-KMS_ACCOUNT_OPERATIONS = frozenset({"CreateKey", "ListKeys", "ListAliases", "GenerateRandom",
-                                    "ListRetirableGrants", "CreateCustomKeyStore", "DescribeCustomKeyStores"})
+KMS_ACCOUNT_OPERATIONS = of_kind("kms", "key-account")
 #: KMS operations whose KeyId moto's backend takes only as a key ID (AWS also takes the ARN).
 _MOTO_WANTS_KEY_ID = frozenset({"DisableKey", "EnableKey", "ScheduleKeyDeletion", "CancelKeyDeletion"})
 #: The operations DynamoDB's own grant allows (DynamoDB developer guide, CreateGrant example).
 DYNAMODB_GRANT_OPERATIONS = ["DescribeKey", "GenerateDataKey", "Decrypt", "Encrypt", "ReEncryptFrom",
                              "ReEncryptTo", "RetireGrant"]
-_PARTIQL_VERB = re.compile(r"^\s*(select|insert|update|delete|exists)\b", re.I)
-_PARTIQL_TABLE = re.compile(r'\b(?:from|into|update)\s+(?:"([^"]+)"|([A-Za-z0-9_.\-]+))', re.I)
 
 
 @dataclass
@@ -151,6 +156,12 @@ class CallExplanation:
                 f"<code>{html.escape(self.principal)}</code>: <strong>{verdict}</strong></p><ol>{items}</ol></div>")
 
 
+_NOTHING = object()
+#: DynamoDB operations whose answer describes a table (its status and key are corrected in the answer).
+_DESCRIBED_TABLE_OPERATIONS = frozenset({"DescribeTable", "CreateTable", "UpdateTable", "DeleteTable",
+                                         "RestoreTableFromBackup", "RestoreTableToPointInTime"})
+
+
 class _Refusal(Exception):
     """Internal: a call is refused with this service error."""
 
@@ -193,9 +204,15 @@ class Enforcer:
         self._ids = random.Random(seed)
         self.table_key_cache: dict[tuple[str, str], datetime] = {}
         self.unusable_since: dict[str, tuple[datetime, str]] = {}
+        #: Keys usable again after DynamoDB had noticed them unusable: (noticed at, usable again at).
+        self.recovered: dict[str, tuple[datetime, datetime]] = {}
+        #: Tables archived for good: table ARN -> (archived at, archival backup ARN once made).
+        self.archived: dict[str, tuple[datetime, str | None]] = {}
         self.explanations: dict[str, CallExplanation] = {}
         self.last_refused: CallExplanation | None = None
         self._decisions: dict[tuple, Any] = {}
+        #: What a call refused nothing of still has to do once the emulator answered (keyed by id(call)).
+        self._pending: dict[int, Any] = {}
 
     # -- ids ----------------------------------------------------------------------------------------
     def _uuid(self) -> str:
@@ -218,6 +235,7 @@ class Enforcer:
             return reply.status, reply.headers, reply.body
         explanation = CallExplanation(f"{call.service}:{call.operation}", principal.arn)
         try:
+            self._classified(call, explanation)
             before = getattr(self, f"_before_{call.service}", None)
             resources = before(call, principal, explanation, request) if before else []
         except _Refusal as refusal:
@@ -237,11 +255,34 @@ class Enforcer:
             after = getattr(self, f"_after_{call.service}", None)
             if after:
                 body_text = after(call, principal, body_text) or body_text
+        self._pending.pop(id(call), None)
         explanation.error_code, explanation.error_message = error_code, error_message
         event_id = self._record(call, principal, error_code, error_message, resources)
         self.explanations[event_id] = explanation
         headers = {k: v for k, v in dict(headers).items() if k.lower() != "content-length"}
-        return status, headers, body_text.encode()
+        payload = body_text.encode()
+        for name in [k for k in headers if k.lower() == "x-amz-crc32"]:
+            # DynamoDB's checksum covers the body as sent: the corrected one (botocore retries on a mismatch).
+            headers[name] = str(binascii.crc32(payload) & 0xFFFFFFFF)
+        return status, headers, payload
+
+    def _classified(self, call: ApiCall, explanation: CallExplanation) -> Operation:
+        """The operation's line in the closed world's table; refused here unless it is modelled."""
+        operation = classify(call.service, call.operation)
+        if operation is None:
+            # Operation names are matched exactly, as AWS matches them (``scan`` is not ``Scan``).
+            explanation.checks.append(Check("closed world", False, f"{call.service} has no operation "
+                                                                   f"{call.operation!r}"))
+            if call.protocol == "json":
+                raise _Refusal("UnknownOperationException", "")
+            version = {"iam": "2010-05-08", "sts": "2011-06-15"}.get(call.service, "")
+            raise _Refusal("InvalidAction", f"Could not find operation {call.operation} for version {version}")
+        if not operation.modelled:
+            message = (f"kmslab does not model {operation.action}: {operation.note}. The request was refused "
+                       f"before it reached the lab's emulator, and nothing changed.")
+            explanation.checks.append(Check("closed world", False, message))
+            raise _Refusal(NOT_MODELLED, message)
+        return operation
 
     def _reply_for(self, call: ApiCall, refusal: _Refusal, request_id: str) -> ErrorReply:
         if refusal.code in ("AccessDeniedException", "AccessDenied"):
@@ -302,24 +343,249 @@ class Enforcer:
     # -- DynamoDB -----------------------------------------------------------------------------------
     def _before_dynamodb(self, call: ApiCall, principal: Principal, explanation: CallExplanation,
                          request: Any) -> list[dict[str, str]]:
+        kind = classify(call.service, call.operation).kind  # type: ignore[union-attr]
+        action = f"dynamodb:{call.operation}"
+        if kind == "account":
+            self._authorize(principal, action, "*", explanation, "DynamoDB permission")
+            return []
+        if kind == "backup":
+            backup = self._backup(call.params.get("BackupArn"))
+            self._authorize(principal, action, backup.arn, explanation, "DynamoDB permission")
+            return [self._resource(backup.arn, "AWS::DynamoDB::Backup")]
+        if kind in ("restore-backup", "restore-pitr"):
+            return self._before_restore(call, principal, explanation, kind)
         resources = []
-        for action, table_name in _dynamodb_requests(call):
-            resource = self.directory.table_arn(table_name) if table_name else "*"
-            self._authorize(principal, action, resource, explanation, "DynamoDB permission")
-            if table_name:
-                resources.append({"ARN": resource, "accountId": principal.account_id,
-                                  "type": "AWS::DynamoDB::Table"})
-        if call.operation in ITEM_OPERATIONS:
-            seen = set()
-            for _, table_name in _dynamodb_requests(call):
-                table = self.directory.table(table_name)
-                if table is None or table.kms_key_ref is None or table.name in seen:
+        names: list[str] = []
+        for request_action, ref in self._dynamodb_requests(call):
+            arn, name = self._table_resource(ref) if ref else ("*", None)
+            self._authorize(principal, request_action, arn, explanation, "DynamoDB permission")
+            if ref:
+                resources.append(self._resource(arn, "AWS::DynamoDB::Table"))
+            if name and name not in names:
+                names.append(name)
+        if kind == "item":
+            for name in names:
+                table = self.directory.table(name)
+                if table is None:
                     continue
-                seen.add(table.name)
-                self._table_key(call, principal, table, explanation)
-        elif call.operation in ("CreateTable", "UpdateTable"):
+                self._refuse_if_archived(table)
+                if table.kms_key_ref is not None:
+                    self._table_key(call, principal, table, explanation)
+        elif kind == "create-table":
             self._select_key(call, principal, explanation, request)
+        elif kind == "update-table":
+            self._before_update_table(call, principal, explanation, names)
+        elif kind == "create-backup":
+            table = self.directory.table(names[0]) if names else None
+            if table is not None:
+                self._refuse_if_archived(table)
+                self._require_usable_key(table)
         return resources
+
+    def _resource(self, arn: str, kind: str) -> dict[str, str]:
+        account = arn.split(":")[4] if arn.count(":") >= 5 else self.directory.account_id
+        return {"ARN": arn, "accountId": account, "type": kind}
+
+    def _table_resource(self, ref: str) -> tuple[str, str | None]:
+        """The ARN a table reference is authorized on, and the lab's table name (None: not a table of this
+        account). A name or an ARN resolve to one ARN; an ARN of another account stays that account's (the
+        evaluator then needs a resource policy there); another region's table does not exist here."""
+        if not ref.startswith("arn:"):
+            return self.directory.table_arn(ref), ref
+        parts = ref.split(":", 5)
+        if len(parts) != 6 or parts[2] != "dynamodb" or not parts[5].startswith("table/"):
+            raise _Refusal("ValidationException", f"Invalid table ARN: {ref}")  # a modelling choice
+        region, account, name = parts[3], parts[4], parts[5][len("table/"):]
+        if account != self.directory.account_id:
+            return ref, None
+        if region != self.directory.region:
+            raise _Refusal("ResourceNotFoundException", f"Requested resource not found: Table: {ref} not found")
+        return self.directory.table_arn(name), name
+
+    def _backup(self, arn: str | None) -> Any:
+        """The backup an ARN names in this account and region; DynamoDB's not-found error otherwise."""
+        backup = self.directory.backup(arn) if arn and arn.startswith(
+            f"arn:aws:dynamodb:{self.directory.region}:{self.directory.account_id}:table/") else None
+        if backup is None:
+            raise _Refusal("BackupNotFoundException", f"Backup not found: {arn}")
+        return backup
+
+    def _dynamodb_requests(self, call: ApiCall) -> list[tuple[str, str | None]]:
+        """(IAM action, table reference) pairs that one DynamoDB call is authorized on."""
+        params = call.params
+        op = call.operation
+        if op in ("ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"):
+            statements = [params] if op == "ExecuteStatement" else list(
+                params.get("Statements") or params.get("TransactStatements") or [])
+            pairs: list[tuple[str, str | None]] = []
+            for statement in statements:
+                if not isinstance(statement, dict) or not isinstance(statement.get("Statement"), str):
+                    raise _Refusal("ValidationException", "1 validation error detected: Value null at "
+                                                          "'statement' failed to satisfy constraint: Member "
+                                                          "must not be null")
+                pairs += _partiql_requests(statement["Statement"], statement.get("Parameters") or [],
+                                           self.directory.partiql_sources())
+            return pairs
+        return _dynamodb_requests(call)
+
+    def _refuse_if_archived(self, table: TableInfo) -> None:
+        """An archived table "can no longer be accessed" (DynamoDB guide); while archiving, "operations are not
+        allowed until archival is complete" (API reference, TableStatus)."""
+        status = self.table_status(table)
+        if status in ("ARCHIVING", "ARCHIVED"):
+            # The exact code and message are not documented: a modelling choice (see the module docstring).
+            raise _Refusal("ValidationException", f"Table {table.name} is {status.lower()}: its KMS key was "
+                                                  f"inaccessible for more than seven days")
+
+    def _require_usable_key(self, table: TableInfo) -> None:
+        """Operations that need the table key while DynamoDB uses its own grant (the caller's own permission
+        is not asked): the key must be usable. A modelling choice."""
+        if table.kms_key_ref is None:
+            return
+        key = self.directory.key(table.kms_key_ref)
+        if key is None:
+            arn = _key_arn_from_ref(self.directory, table.kms_key_ref)
+            raise self._through_dynamodb("NotFoundException", f"Key '{arn}' does not exist")
+        state_error = _key_state_error(key, "Decrypt")
+        if state_error:
+            raise self._through_dynamodb(*state_error)
+
+    def _before_restore(self, call: ApiCall, principal: Principal, explanation: CallExplanation,
+                        kind: str) -> list[dict[str, str]]:
+        """RestoreTableFromBackup / RestoreTableToPointInTime.
+
+        Documented (DynamoDB guide, "Using IAM with DynamoDB backup and restore"): the restore permission on
+        the source backup (or the source table, for a point-in-time restore) and read and write permissions on
+        the target table. The backup stays under the source table's key ("DynamoDB backups are encrypted"),
+        and restoring it needs that key enabled (DynamoDB guide, archival). Modelled: DynamoDB reads the
+        backup's table key with a ``kms:Decrypt`` made on the caller's behalf, as for a read; a target under a
+        customer managed key is selected as at CreateTable (DescribeKey and CreateGrant on the caller's
+        behalf). Without ``SSESpecificationOverride`` the restored table keeps the source's key.
+        """
+        params = call.params
+        action = f"dynamodb:{call.operation}"
+        resources = []
+        if kind == "restore-backup":
+            backup = self._backup(params.get("BackupArn"))
+            self._authorize(principal, action, backup.arn, explanation, "DynamoDB permission")
+            resources.append(self._resource(backup.arn, "AWS::DynamoDB::Backup"))
+            source = TableInfo(backup.table_name, backup.table_arn, backup.kms_key_ref)
+        else:
+            ref = params.get("SourceTableArn") or params.get("SourceTableName") or ""
+            arn, name = self._table_resource(ref)
+            self._authorize(principal, action, arn, explanation, "DynamoDB permission")
+            resources.append(self._resource(arn, "AWS::DynamoDB::Table"))
+            found = self.directory.table(name)
+            if found is None:
+                raise _Refusal("SourceTableNotFoundException", f"Source table not found: {ref}")
+            self._refuse_if_archived(found)
+            source = found
+        target_name = params.get("TargetTableName") or ""
+        target_arn, _ = self._table_resource(target_name)
+        for target_action in RESTORE_TARGET_ACTIONS:
+            self._authorize(principal, target_action, target_arn, explanation, "DynamoDB permission (target table)")
+        resources.append(self._resource(target_arn, "AWS::DynamoDB::Table"))
+        if source.kms_key_ref is not None:
+            checks, key_arn = self._decrypt_checks(principal, source, call.region)
+            self._kms_on_behalf(call, principal, checks, key_arn, source.name, explanation)
+        target_key = self._restore_target_key(call, principal, explanation, source, target_name)
+        if not self.directory.writes_tables:
+            raise _Refusal(NOT_MODELLED, "kmslab models restores only on an emulator it runs itself")
+        self._pending[id(call)] = target_key
+        return resources
+
+    def _restore_target_key(self, call: ApiCall, principal: Principal, explanation: CallExplanation,
+                            source: TableInfo, target_name: str) -> str | None:
+        """The key the restored table will have: the override's, or the source's."""
+        override = call.params.get("SSESpecificationOverride")
+        if override is None:
+            if source.kms_key_ref is None:
+                return None
+            key = self.directory.key(source.kms_key_ref)
+            return key.arn if key else _key_arn_from_ref(self.directory, source.kms_key_ref)
+        if not override.get("Enabled"):
+            return None
+        ref = override.get("KMSMasterKeyId")
+        if not ref:
+            return self.directory.aws_managed_key_arn()
+        return self._check_new_key(call, principal, explanation, ref, target_name).arn
+
+    def _check_new_key(self, call: ApiCall, principal: Principal, explanation: CallExplanation, ref: str,
+                       table_name: str) -> KeyInfo:
+        """A customer managed key chosen for a table: DescribeKey and CreateGrant made on the caller's behalf
+        (DynamoDB guide, "Key policy for a customer managed key"), then the key state."""
+        key = self.directory.key(ref)
+        if key is None:
+            arn = _key_arn_from_ref(self.directory, ref)
+            raise self._through_dynamodb("NotFoundException", f"Key '{arn}' does not exist")
+        context = self._dynamodb_kms_context(call.region, table_name)
+        for operation in ("DescribeKey", "CreateGrant"):
+            op_context = dict(context)
+            if operation == "CreateGrant":
+                op_context.update({"kms:GrantIsForAWSResource": "true",
+                                   "kms:GrantOperations": DYNAMODB_GRANT_OPERATIONS})
+            decision = self.decide(principal, f"kms:{operation}", key.arn, key=key, context=op_context)
+            explanation.checks.append(Check(f"KMS key (kms:{operation} made by DynamoDB on your behalf)",
+                                            decision.allowed, _decision_summary(decision), decision))
+            if not decision.allowed:
+                raise self._through_dynamodb("AccessDeniedException", decision.message)
+        state_error = _key_state_error(key, "CreateGrant")
+        if state_error:
+            raise self._through_dynamodb(*state_error)
+        return key
+
+    def _before_update_table(self, call: ApiCall, principal: Principal, explanation: CallExplanation,
+                             names: list[str]) -> None:
+        """UpdateTable with ``SSESpecification``: switching the table between the AWS owned key, the AWS
+        managed key and customer managed keys.
+
+        Documented: selecting a customer managed key needs DescribeKey and CreateGrant on it, made on the
+        caller's behalf, as at CreateTable. Modelling choices (AWS documents no more): the caller needs no
+        permission on the table's current key, which DynamoDB uses through its own grant, but that key must be
+        usable; the answer shows ``UPDATING``, and the switch has completed by the next call; DynamoDB's grant on
+        the old key is retired and a grant on the new key made.
+        """
+        sse = call.params.get("SSESpecification")
+        table = self.directory.table(names[0]) if names else None
+        if sse is None or table is None:
+            return
+        if not isinstance(sse, dict):
+            raise _Refusal("SerializationException", "")
+        self._refuse_if_archived(table)
+        current = self.directory.key(table.kms_key_ref).arn if table.kms_key_ref and \
+            self.directory.key(table.kms_key_ref) else table.kms_key_ref
+        if not sse.get("Enabled", True) and sse.get("Enabled") is not None:
+            target = None
+        elif sse.get("KMSMasterKeyId"):
+            target = self._check_new_key(call, principal, explanation, sse["KMSMasterKeyId"], table.name).arn
+        elif sse.get("SSEType", "KMS") == "KMS" and sse.get("Enabled"):
+            target = self.directory.aws_managed_key_arn()
+        else:
+            target = None
+        if target == current:
+            # DynamoDB refuses a switch to the encryption the table already has (wording not documented).
+            raise _Refusal("ValidationException", "Table is already encrypted by the given key")
+        self._require_usable_key(table)
+        if not self.directory.writes_tables:
+            raise _Refusal(NOT_MODELLED, "kmslab models a table's key switch only on an emulator it runs itself")
+        self._pending[id(call)] = target
+
+    def _kms_on_behalf(self, call: ApiCall, principal: Principal, checks: list[Check], key_arn: str,
+                       table_name: str, explanation: CallExplanation) -> None:
+        """Record the ``kms:Decrypt`` DynamoDB makes for the caller, and refuse the call if it failed."""
+        params = {"encryptionContext": _encryption_context(self.directory.account_id, table_name),
+                  "encryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+        resources = [{"ARN": key_arn, "accountId": principal.account_id, "type": "AWS::KMS::Key"}]
+        for check in checks:
+            explanation.checks.append(check)
+            if check.kms_error is not None:
+                code, message = check.kms_error
+                trail_code = "AccessDenied" if code == "AccessDeniedException" else code
+                self._record(call, principal, trail_code, message, resources, service="kms", operation="Decrypt",
+                             params=params, invoked_by="dynamodb.amazonaws.com")
+                raise self._through_dynamodb(code, message)
+        self._record(call, principal, None, None, resources, service="kms", operation="Decrypt",
+                     params=params, invoked_by="dynamodb.amazonaws.com")
 
     def _table_key(self, call: ApiCall, principal: Principal, table: TableInfo,
                    explanation: CallExplanation) -> None:
@@ -334,20 +600,8 @@ class Enforcer:
                 f"(no call to KMS; KMS is asked again in {left} s)"))
             return
         self.table_key_cache.pop(cache_key, None)
-        params = {"encryptionContext": _encryption_context(self.directory.account_id, table.name),
-                  "encryptionAlgorithm": "SYMMETRIC_DEFAULT"}
         checks, key_arn = self._decrypt_checks(principal, table, call.region)
-        resources = [{"ARN": key_arn, "accountId": principal.account_id, "type": "AWS::KMS::Key"}]
-        for check in checks:
-            explanation.checks.append(check)
-            if check.kms_error is not None:
-                code, message = check.kms_error
-                trail_code = "AccessDenied" if code == "AccessDeniedException" else code
-                self._record(call, principal, trail_code, message, resources, service="kms", operation="Decrypt",
-                             params=params, invoked_by="dynamodb.amazonaws.com")
-                raise self._through_dynamodb(code, message)
-        self._record(call, principal, None, None, resources, service="kms", operation="Decrypt",
-                     params=params, invoked_by="dynamodb.amazonaws.com")
+        self._kms_on_behalf(call, principal, checks, key_arn, table.name, explanation)
         self.table_key_cache[cache_key] = self.clock.now + timedelta(seconds=TABLE_KEY_CACHE_SECONDS)
 
     def _decrypt_checks(self, principal: Principal, table: TableInfo, region: str) -> tuple[list[Check], str]:
@@ -407,30 +661,12 @@ class Enforcer:
 
     def _select_key(self, call: ApiCall, principal: Principal, explanation: CallExplanation,
                     request: Any) -> None:
-        """CreateTable/UpdateTable choosing a customer managed key: DescribeKey and CreateGrant as the caller."""
+        """CreateTable choosing a customer managed key: DescribeKey and CreateGrant as the caller."""
         sse = call.params.get("SSESpecification") or {}
         ref = sse.get("KMSMasterKeyId")
         if not (sse.get("Enabled") and ref):
             return
-        key = self.directory.key(ref)
-        if key is None:
-            arn = _key_arn_from_ref(self.directory, ref)
-            raise self._through_dynamodb("NotFoundException", f"Key '{arn}' does not exist")
-        table_name = call.params.get("TableName", "")
-        context = self._dynamodb_kms_context(call.region, table_name)
-        for operation in ("DescribeKey", "CreateGrant"):
-            op_context = dict(context)
-            if operation == "CreateGrant":
-                op_context.update({"kms:GrantIsForAWSResource": "true",
-                                   "kms:GrantOperations": DYNAMODB_GRANT_OPERATIONS})
-            decision = self.decide(principal, f"kms:{operation}", key.arn, key=key, context=op_context)
-            explanation.checks.append(Check(f"KMS key (kms:{operation} made by DynamoDB on your behalf)",
-                                            decision.allowed, _decision_summary(decision), decision))
-            if not decision.allowed:
-                raise self._through_dynamodb("AccessDeniedException", decision.message)
-        state_error = _key_state_error(key, "CreateGrant")
-        if state_error:
-            raise self._through_dynamodb(*state_error)
+        key = self._check_new_key(call, principal, explanation, ref, call.params.get("TableName", ""))
         # Real DynamoDB reports the key ARN whatever form of key reference was given.
         if ref != key.arn:
             body = json.loads(request.body)
@@ -438,20 +674,47 @@ class Enforcer:
             request.body = json.dumps(body).encode()
 
     def _after_dynamodb(self, call: ApiCall, principal: Principal, body: str) -> str | None:
-        if call.operation == "CreateTable":
-            self._after_create_table(call, principal)
-        elif call.operation == "DeleteTable":
-            self._retire_table_grants(call, call.params.get("TableName", ""))
-        if call.operation in ("DescribeTable", "CreateTable", "UpdateTable", "DeleteTable"):
-            data = json.loads(body)
-            for field_name in ("Table", "TableDescription"):
-                if field_name in data:
-                    self._correct_table_description(data[field_name])
-            return json.dumps(data)
-        return None
+        op = call.operation
+        pending = self._pending.pop(id(call), _NOTHING)
+        name = self._table_resource(call.params["TableName"])[1] if isinstance(
+            call.params.get("TableName"), str) else None
+        data = json.loads(body) if op in _DESCRIBED_TABLE_OPERATIONS or op == "DescribeBackup" else None
+        if op == "CreateTable" and name:
+            self._after_create_table(call, principal, name)
+        elif op == "DeleteTable" and name:
+            self._retire_table_grants(call, name)
+            # DynamoDB answers DeleteTable with the table in DELETING (API reference, DeleteTable).
+            data["TableDescription"]["TableStatus"] = "DELETING"  # type: ignore[index]
+        elif op in ("RestoreTableFromBackup", "RestoreTableToPointInTime") and pending is not _NOTHING:
+            target = call.params["TargetTableName"]
+            self.directory.set_table_key(target, pending)
+            self._after_create_table(call, principal, target)
+            _set_sse(data["TableDescription"], pending)  # type: ignore[index]
+        elif op == "UpdateTable" and name and pending is not _NOTHING:
+            self._retire_table_grants(call, name)
+            self.directory.set_table_key(name, pending)
+            self._after_create_table(call, principal, name)
+            _set_sse(data["TableDescription"], pending, status="UPDATING")  # type: ignore[index]
+            data["TableDescription"]["TableStatus"] = "UPDATING"  # type: ignore[index]
+        if op == "DescribeBackup":
+            backup = self.directory.backup(call.params.get("BackupArn"))
+            features = data.setdefault("BackupDescription", {}).setdefault(  # type: ignore[union-attr]
+                "SourceTableFeatureDetails", {})
+            if backup is not None and backup.kms_key_ref:
+                key = self.directory.key(backup.kms_key_ref)
+                features["SSEDescription"] = {"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn":
+                                              key.arn if key else _key_arn_from_ref(self.directory,
+                                                                                    backup.kms_key_ref)}
+        if data is None:
+            return None
+        for field_name in ("Table", "TableDescription"):
+            if field_name in data and data[field_name].get("TableStatus") not in ("DELETING", "UPDATING"):
+                self._correct_table_description(data[field_name])
+        return json.dumps(data)
 
-    def _after_create_table(self, call: ApiCall, principal: Principal) -> None:
-        table = self.directory.table(call.params.get("TableName"))
+    def _after_create_table(self, call: ApiCall, principal: Principal, table_name: str) -> None:
+        """DynamoDB's own work on a table's new key: its grant, and the table key it generates."""
+        table = self.directory.table(table_name)
         if table is None or table.kms_key_ref is None:
             return
         key = self.directory.key(table.kms_key_ref)
@@ -521,30 +784,73 @@ class Enforcer:
 
     def _correct_table_description(self, description: dict[str, Any]) -> None:
         sse = description.get("SSEDescription")
-        if not sse or description.get("TableStatus") == "DELETING":
+        if not sse:
             return
         key = self.directory.key(sse.get("KMSMasterKeyArn"))
         if key is not None:
             sse["KMSMasterKeyArn"] = key.arn
-        arn = key.arn if key else _key_arn_from_ref(self.directory, sse.get("KMSMasterKeyArn") or "")
-        since = self.unusable_since.get(arn)
-        if since is None:
+        table = TableInfo(description.get("TableName", ""), description.get("TableArn", ""),
+                          sse.get("KMSMasterKeyArn"))
+        status = self.table_status(table)
+        if status is None:
             return
-        when, state = since
-        detected = when + DETECTION_DELAY.get(state, DETECTION_DELAY["Disabled"])
-        if self.clock.now >= detected:
-            description["TableStatus"] = "INACCESSIBLE_ENCRYPTION_CREDENTIALS"
+        description["TableStatus"] = status
+        detected = self._detected_at(table)
+        if detected is not None:
             sse["InaccessibleEncryptionDateTime"] = detected.timestamp()
-        archived = detected + ARCHIVAL_AFTER
-        if self.clock.now >= archived:
-            # DynamoDB guide: a key inaccessible for more than seven days gets the table archived, with an
-            # on-demand backup made at archival time.
-            description["TableStatus"] = "ARCHIVED"
-            description["ArchivalSummary"] = {
-                "ArchivalDateTime": archived.timestamp(),
-                "ArchivalReason": "INACCESSIBLE_ENCRYPTION_CREDENTIALS",
-                "ArchivalBackupArn": f"{description.get('TableArn', '')}/backup/archival",
-            }
+        archived = self.archived.get(table.arn)
+        if archived is not None:
+            when, backup_arn = archived
+            description["ArchivalSummary"] = {"ArchivalDateTime": when.timestamp(),
+                                              "ArchivalReason": "INACCESSIBLE_ENCRYPTION_CREDENTIALS"}
+            if backup_arn and status == "ARCHIVED":
+                description["ArchivalSummary"]["ArchivalBackupArn"] = backup_arn
+
+    def _key_arn_of(self, table: TableInfo) -> str | None:
+        if not table.kms_key_ref:
+            return None
+        key = self.directory.key(table.kms_key_ref)
+        return key.arn if key else _key_arn_from_ref(self.directory, table.kms_key_ref)
+
+    def _detected_at(self, table: TableInfo) -> datetime | None:
+        """When DynamoDB noticed that the table's key is unusable (None: it has not, or it is usable)."""
+        arn = self._key_arn_of(table)
+        since = self.unusable_since.get(arn) if arn else None
+        if since is not None:
+            when, state = since
+            detected = when + DETECTION_DELAY.get(state, DETECTION_DELAY["Disabled"])
+            return detected if self.clock.now >= detected else None
+        recovered = self.recovered.get(arn) if arn else None
+        if recovered is not None and self.clock.now < recovered[1] + RECOVERY_DELAY:
+            return recovered[0]
+        return None
+
+    def table_status(self, table: TableInfo) -> str | None:
+        """The status DynamoDB shows for a table because of its key (None: moto's own status stands).
+
+        ``INACCESSIBLE_ENCRYPTION_CREDENTIALS`` once DynamoDB detects the key is unusable; ``ARCHIVING`` seven
+        days after that detection, then ``ARCHIVED`` for good (DynamoDB guide: "the table is archived and can
+        no longer be accessed"; re-enabling the key does not bring it back); back to ``ACTIVE`` only when
+        DynamoDB detects the key is usable again, ``RECOVERY_DELAY`` after (a modelling choice).
+        """
+        archived = self.archived.get(table.arn)
+        if archived is None:
+            arn = self._key_arn_of(table)
+            since = self.unusable_since.get(arn) if arn else None
+            if since is not None:
+                detected = since[0] + DETECTION_DELAY.get(since[1], DETECTION_DELAY["Disabled"])
+                if self.clock.now >= detected + ARCHIVAL_AFTER:
+                    archived = (detected + ARCHIVAL_AFTER, None)
+                    self.archived[table.arn] = archived
+        if archived is not None:
+            when, backup_arn = archived
+            if self.clock.now < when + ARCHIVING_TAKES:
+                return "ARCHIVING"
+            if backup_arn is None and table.name:
+                # The on-demand backup DynamoDB creates at archival time (DynamoDB guide).
+                self.archived[table.arn] = (when, self.directory.archival_backup(table.name))
+            return "ARCHIVED"
+        return "INACCESSIBLE_ENCRYPTION_CREDENTIALS" if self._detected_at(table) is not None else None
 
     # -- KMS ----------------------------------------------------------------------------------------
     def _before_kms(self, call: ApiCall, principal: Principal, explanation: CallExplanation,
@@ -656,11 +962,25 @@ class Enforcer:
                 since = self.unusable_since.get(key.arn)
                 if since is None or (since[1] != key.state and key.state == "PendingDeletion"):
                     self.unusable_since[key.arn] = (self.clock.now, key.state)
-            else:
-                self.unusable_since.pop(key.arn, None)
+                self.recovered.pop(key.arn, None)
+            elif key.arn in self.unusable_since:
+                self._key_usable_again(key.arn)
         for arn in list(self.unusable_since):
             if arn not in present and self.unusable_since[arn][1] != "Deleted":
                 self.unusable_since[arn] = (self.unusable_since[arn][0], "Deleted")
+
+    def _key_usable_again(self, key_arn: str) -> None:
+        """A key usable again: tables whose archival time has passed stay archived; a table DynamoDB had
+        marked inaccessible recovers once DynamoDB detects the key is usable."""
+        tables = [t for t in map(self.directory.table, set(self.directory.partiql_sources().values()))
+                  if t is not None and self._key_arn_of(t) == key_arn]
+        detected = [self._detected_at(t) for t in tables]
+        for table in tables:
+            self.table_status(table)  # archives it if its seven days have passed
+        self.unusable_since.pop(key_arn, None)
+        noticed = next((d for d in detected if d is not None), None)
+        if noticed is not None:
+            self.recovered[key_arn] = (noticed, self.clock.now)
 
     def delete_due_keys(self) -> list[str]:
         """Delete the keys whose waiting period has ended on the lab clock, as KMS does."""
@@ -738,6 +1058,15 @@ def _grants_key(grants: tuple[dict[str, Any], ...]) -> tuple:
 
 def _context_key(context: dict[str, Any]) -> tuple:
     return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in context.items()))
+
+
+def _set_sse(description: dict[str, Any], key_arn: str | None, status: str = "ENABLED") -> None:
+    """A table description's ``SSEDescription`` for a table under ``key_arn`` (None: the AWS owned key,
+    which DynamoDB describes by leaving ``SSEDescription`` out)."""
+    if key_arn is None:
+        description.pop("SSEDescription", None)
+    else:
+        description["SSEDescription"] = {"Status": status, "SSEType": "KMS", "KMSMasterKeyArn": key_arn}
 
 
 def _kms_suffix(code: str, request_id: str) -> str:
@@ -818,37 +1147,90 @@ def _policy_principals(document: dict[str, Any]) -> list[str]:
 
 
 def _dynamodb_requests(call: ApiCall) -> list[tuple[str, str | None]]:
-    """(IAM action, table name) pairs that one DynamoDB call is authorized on."""
+    """(IAM action, table reference) pairs that one DynamoDB call (other than PartiQL) is authorized on."""
     params = call.params
     op = call.operation
     if op in ("BatchGetItem", "BatchWriteItem"):
-        return [(f"dynamodb:{op}", name) for name in sorted(params.get("RequestItems", {}))]
-    if op == "TransactGetItems":
-        return [("dynamodb:GetItem", item["Get"]["TableName"]) for item in params.get("TransactItems", [])]
-    if op == "TransactWriteItems":
-        names = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+        items = params.get("RequestItems")
+        if not isinstance(items, dict):
+            raise _Refusal("ValidationException", "1 validation error detected: Value null at 'requestItems' "
+                                                  "failed to satisfy constraint: Member must not be null")
+        return [(f"dynamodb:{op}", name) for name in sorted(items)]
+    if op in ("TransactGetItems", "TransactWriteItems"):
+        names = {"Get": "GetItem", "Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
                  "ConditionCheck": "ConditionCheckItem"}
-        pairs = []
-        for item in params.get("TransactItems", []):
+        pairs: list[tuple[str, str | None]] = []
+        for item in params.get("TransactItems") or []:
             for kind, action in names.items():
-                if kind in item:
-                    pairs.append((f"dynamodb:{action}", item[kind]["TableName"]))
+                inner = item.get(kind) if isinstance(item, dict) else None
+                if isinstance(inner, dict):
+                    pairs.append((f"dynamodb:{action}", _text(inner.get("TableName"))))
         return pairs
-    if op in ("ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"):
-        statements = [params.get("Statement", "")] if op == "ExecuteStatement" else [
-            s.get("Statement", "") for s in params.get("Statements") or params.get("TransactStatements") or []]
-        return [_partiql_request(statement) for statement in statements]
-    return [(f"dynamodb:{op}", params.get("TableName"))]
+    ref = params.get("TableName", params.get("ResourceArn"))
+    return [(f"dynamodb:{op}", _text(ref))]
 
 
-def _partiql_request(statement: str) -> tuple[str, str | None]:
-    verb = _PARTIQL_VERB.match(statement)
-    action = {"select": "PartiQLSelect", "exists": "PartiQLSelect", "insert": "PartiQLInsert",
-              "update": "PartiQLUpdate", "delete": "PartiQLDelete"}.get(verb.group(1).lower() if verb else "",
-                                                                         "PartiQLSelect")
-    table = _PARTIQL_TABLE.search(statement)
-    name = (table.group(1) or table.group(2)).split(".", 1)[0] if table else None
-    return f"dynamodb:{action}", name
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise _Refusal("SerializationException", "")
+
+
+class _RecordingSources(dict):
+    """PartiQL sources that remember which ones the statement's executor looked at."""
+
+    def __init__(self, names: Any) -> None:
+        super().__init__((name, []) for name in names)
+        self.touched: list[str] = []
+
+    def __getitem__(self, name: str) -> Any:
+        self.touched.append(name)
+        return super().__getitem__(name)
+
+    def __contains__(self, name: object) -> bool:
+        self.touched.append(str(name))
+        return super().__contains__(name)
+
+
+def _partiql_requests(statement: str, parameters: list[Any],
+                      sources: dict[str, str]) -> list[tuple[str, str | None]]:
+    """(IAM action, table) for every table a PartiQL statement touches.
+
+    The tables come from the same parser that will execute the statement (moto's py-partiql-parser), run
+    on empty tables: a regular expression could be fooled by quotes and aliases, the parser cannot disagree
+    with itself. The action follows the statement's verb as that parser reads it. A statement the parser
+    cannot read is refused before it runs: "Statement wasn't well formed" is DynamoDB's prefix; the rest
+    of the sentence is kmslab's.
+    """
+    from py_partiql_parser import DynamoDBStatementParser
+
+    verb = statement.lower()
+    action = next((a for v, a in _PARTIQL_VERBS if verb.startswith(v)), None)
+    recorder = _RecordingSources(sources)
+    parser = DynamoDBStatementParser({})
+    parser.documents = recorder
+    result = None
+    if action is not None:
+        try:
+            result = parser.parse(statement, list(parameters))
+        except Exception as error:  # the parser's own errors are of every kind: none may escape
+            if type(error).__name__ != "DocumentNotFoundException":
+                raise _Refusal("ValidationException", "Statement wasn't well formed, can't be processed: "
+                                                      "the lab's PartiQL parser could not read it") from error
+    if action is None or (result is None and not recorder.touched):
+        raise _Refusal("ValidationException", "Statement wasn't well formed, can't be processed: the lab "
+                                              "reads SELECT, INSERT, UPDATE and DELETE statements only")
+    touched = list(recorder.touched) + (list(result[1]) if result else [])
+    tables: list[str] = []
+    for name in touched:
+        table = sources.get(name, name)
+        if table not in tables:
+            tables.append(table)
+    return [(f"dynamodb:{action}", table) for table in tables]
+
+
+_PARTIQL_VERBS = (("select", "PartiQLSelect"), ("insert", "PartiQLInsert"), ("update", "PartiQLUpdate"),
+                  ("delete", "PartiQLDelete"))
 
 
 def _iam_resource(directory: Directory, call: ApiCall) -> str:

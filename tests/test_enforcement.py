@@ -322,8 +322,11 @@ def test_disabled_key_locks_everyone_out(lab, world):
                               f"{world['key_arn']} is disabled.")
 
 
-def test_table_becomes_inaccessible_then_active_again(lab, world):
-    """TableStatus INACCESSIBLE_ENCRYPTION_CREDENTIALS once DynamoDB notices; cleared when usable again."""
+def test_table_becomes_inaccessible_then_active_again_once_dynamodb_notices(lab, world):
+    """API reference, SSEDescription: InaccessibleEncryptionDateTime "will automatically be cleared when
+    DynamoDB detects that the table's AWS KMS key is accessible again": not at once (the lab's delay is
+    RECOVERY_DELAY, a modelling choice)."""
+    from kmslab._enforce import RECOVERY_DELAY
     ddb, kms = lab.session.client("dynamodb"), lab.session.client("kms")
     kms.disable_key(KeyId=world["key_id"])
     assert ddb.describe_table(TableName=TABLE)["Table"]["TableStatus"] == "ACTIVE"
@@ -332,22 +335,58 @@ def test_table_becomes_inaccessible_then_active_again(lab, world):
     assert table["TableStatus"] == "INACCESSIBLE_ENCRYPTION_CREDENTIALS"
     assert "InaccessibleEncryptionDateTime" in table["SSEDescription"]
     kms.enable_key(KeyId=world["key_id"])
+    assert ddb.describe_table(TableName=TABLE)["Table"]["TableStatus"] == "INACCESSIBLE_ENCRYPTION_CREDENTIALS"
+    assert ddb.scan(TableName=TABLE)["Count"] == 1  # the key itself is usable again at once
+    lab.advance(seconds=RECOVERY_DELAY.total_seconds())
     table = ddb.describe_table(TableName=TABLE)["Table"]
     assert table["TableStatus"] == "ACTIVE"
     assert "InaccessibleEncryptionDateTime" not in table["SSEDescription"]
 
 
-def test_table_is_archived_after_seven_days_inaccessible(lab, world):
-    """DynamoDB guide: a key inaccessible for more than seven days gets the table archived."""
+def test_a_key_reenabled_before_dynamodb_noticed_leaves_the_table_active(lab, world):
+    ddb, kms = lab.session.client("dynamodb"), lab.session.client("kms")
+    kms.disable_key(KeyId=world["key_id"])
+    lab.advance(minutes=5)
+    kms.enable_key(KeyId=world["key_id"])
+    lab.advance(minutes=30)
+    assert ddb.describe_table(TableName=TABLE)["Table"]["TableStatus"] == "ACTIVE"
+
+
+def test_table_is_archiving_then_archived_after_seven_days_inaccessible(lab, world):
+    """DynamoDB guide: a key inaccessible for more than seven days gets the table archived; API reference,
+    TableStatus: ARCHIVING ("operations are not allowed until archival is complete"), then ARCHIVED."""
+    from kmslab._enforce import ARCHIVING_TAKES
     ddb = lab.session.client("dynamodb")
     lab.session.client("kms").disable_key(KeyId=world["key_id"])
     lab.advance(minutes=15)
     lab.advance(days=6, hours=23)
     assert ddb.describe_table(TableName=TABLE)["Table"]["TableStatus"] == "INACCESSIBLE_ENCRYPTION_CREDENTIALS"
     lab.advance(hours=1)
+    assert ddb.describe_table(TableName=TABLE)["Table"]["TableStatus"] == "ARCHIVING"
+    lab.advance(seconds=ARCHIVING_TAKES.total_seconds())
     table = ddb.describe_table(TableName=TABLE)["Table"]
     assert table["TableStatus"] == "ARCHIVED"
     assert table["ArchivalSummary"]["ArchivalReason"] == "INACCESSIBLE_ENCRYPTION_CREDENTIALS"
+    assert table["ArchivalSummary"]["ArchivalBackupArn"].startswith(f"{table['TableArn']}/backup/")
+
+
+def test_an_archived_table_stays_archived_when_the_key_comes_back(lab, world):
+    """DynamoDB guide: an archived table "can no longer be accessed"; its data comes back only by restoring
+    the archival backup to a new table, with the key enabled."""
+    ddb, kms = lab.session.client("dynamodb"), lab.session.client("kms")
+    kms.disable_key(KeyId=world["key_id"])
+    lab.advance(days=8)
+    kms.enable_key(KeyId=world["key_id"])
+    lab.advance(days=1)
+    table = ddb.describe_table(TableName=TABLE)["Table"]
+    assert table["TableStatus"] == "ARCHIVED"
+    with pytest.raises(ClientError) as excinfo:
+        ddb.scan(TableName=TABLE)
+    assert error_of(excinfo)[0] == "ValidationException"
+    restored = ddb.restore_table_from_backup(TargetTableName="restored",
+                                             BackupArn=table["ArchivalSummary"]["ArchivalBackupArn"])
+    assert restored["TableDescription"]["SSEDescription"]["KMSMasterKeyArn"] == world["key_arn"]
+    assert ddb.scan(TableName="restored")["Count"] == 1
 
 
 def test_pending_deletion_then_cancel_leaves_the_key_disabled(lab, world):
