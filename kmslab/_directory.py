@@ -164,8 +164,8 @@ class Directory:
     # -- keys -----------------------------------------------------------------------------------
     def key(self, ref: str | None) -> KeyInfo | None:
         """Resolve a key ID, key ARN, alias name or alias ARN; None if no such key."""
-        if not ref:
-            return None
+        if not ref or not isinstance(ref, str) or names_elsewhere(ref, self.account_id, self.region):
+            return None  # KMS never resolves another account's or region's ARN to a key of this one
         kms = self.kms
         key_id = ref
         if "alias/" in ref:
@@ -303,6 +303,14 @@ class Directory:
 
     def table_arn(self, name: str) -> str:
         return f"arn:aws:dynamodb:{self.region}:{self.account_id}:table/{name}"
+
+
+def names_elsewhere(ref: str, account_id: str, region: str) -> bool:
+    """Whether an ARN names a resource of another account or region (a plain name or ID never does)."""
+    if not ref.startswith("arn:"):
+        return False
+    parts = ref.split(":", 5)
+    return len(parts) != 6 or parts[3] != region or parts[4] != account_id
 
 
 def _key_ref(sse: dict[str, Any] | None) -> str | None:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from ._directory import BackupInfo, KeyInfo, Principal, TableInfo, _as_text
+from ._directory import BackupInfo, KeyInfo, Principal, TableInfo, _as_text, names_elsewhere
 
 ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
 
@@ -241,7 +241,7 @@ class ApiDirectory:
     # -- keys -----------------------------------------------------------------------------------
     def key(self, ref: str | None) -> KeyInfo | None:
         """Resolve a key ID, key ARN, alias name or alias ARN; None if no such key."""
-        if not ref:
+        if not ref or not isinstance(ref, str) or names_elsewhere(ref, self.account_id, self.region):
             return None
         return self._cached(("key", ref), lambda: self._describe_key(ref))
 

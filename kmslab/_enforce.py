@@ -25,9 +25,11 @@ The enforcer reads the world through a directory: moto's backends in this proces
 
 Modelling choices where AWS does not document the exact behaviour (each is said in the notebooks):
 
-- *Table-key cache.* DynamoDB caches the plaintext table key per client connection and asks KMS again after
-  about five minutes. kmslab models one connection per access key and table; the cached key is trusted for
-  300 s on the lab clock from the ``Decrypt`` that fetched it.
+- *Table-key cache.* DynamoDB caches the plaintext table key "for each connection" and asks KMS again after
+  five minutes of inactivity, or every five minutes with active traffic (DynamoDB guide, both wordings).
+  kmslab models one boto3 client as one connection (a new client asks KMS again); the cached key is
+  trusted for 300 s on the lab clock from the ``Decrypt`` that fetched it. Requests from outside the lab's
+  own boto3 (the terraform or aws CLI on the emulator) count as one connection per access key.
 - *Order of checks.* Authorization is decided before the key state, as for other AWS authorization errors.
 - *Errors for an unusable key through DynamoDB.* A disabled key gives ``ValidationException`` "KMS key
   disabled error: ... DisabledException ..." (observed in a probe, not in AWS documentation); a key pending
@@ -370,7 +372,7 @@ class Enforcer:
                     continue
                 self._refuse_if_archived(table)
                 if table.kms_key_ref is not None:
-                    self._table_key(call, principal, table, explanation)
+                    self._table_key(call, principal, table, explanation, _connection_of(request))
         elif kind == "create-table":
             self._select_key(call, principal, explanation, request)
         elif kind == "update-table":
@@ -516,8 +518,7 @@ class Enforcer:
         (DynamoDB guide, "Key policy for a customer managed key"), then the key state."""
         key = self.directory.key(ref)
         if key is None:
-            arn = _key_arn_from_ref(self.directory, ref)
-            raise self._through_dynamodb("NotFoundException", f"Key '{arn}' does not exist")
+            raise self._through_dynamodb(*self._key_not_found(ref))
         context = self._dynamodb_kms_context(call.region, table_name)
         for operation in ("DescribeKey", "CreateGrant"):
             op_context = dict(context)
@@ -540,10 +541,11 @@ class Enforcer:
         managed key and customer managed keys.
 
         Documented: selecting a customer managed key needs DescribeKey and CreateGrant on it, made on the
-        caller's behalf, as at CreateTable. Modelling choices (AWS documents no more): the caller needs no
-        permission on the table's current key, which DynamoDB uses through its own grant, but that key must be
-        usable; the answer shows ``UPDATING``, and the switch has completed by the next call; DynamoDB's grant on
-        the old key is retired and a grant on the new key made.
+        caller's behalf, as at CreateTable. Modelling choices (AWS documents no more): leaving a customer
+        managed key needs the caller's ``kms:Decrypt`` on it through DynamoDB, as any access to the table's
+        data does (so a database admin without the key cannot switch the table to a key of their own), and the
+        key must be usable; the answer shows ``UPDATING``, and the switch has completed by the next call;
+        DynamoDB's grant on the old key is retired and a grant on the new key made.
         """
         sse = call.params.get("SSESpecification")
         table = self.directory.table(names[0]) if names else None
@@ -565,7 +567,11 @@ class Enforcer:
         if target == current:
             # DynamoDB refuses a switch to the encryption the table already has (wording not documented).
             raise _Refusal("ValidationException", "Table is already encrypted by the given key")
-        self._require_usable_key(table)
+        if table.kms_key_ref is not None:
+            # DynamoDB must read the table key under the current key to protect it anew, and every access to
+            # an encrypted table decrypts the table key as the caller: a modelling choice (see the docstring).
+            checks, key_arn = self._decrypt_checks(principal, table, call.region)
+            self._kms_on_behalf(call, principal, checks, key_arn, table.name, explanation)
         if not self.directory.writes_tables:
             raise _Refusal(NOT_MODELLED, "kmslab models a table's key switch only on an emulator it runs itself")
         self._pending[id(call)] = target
@@ -588,9 +594,11 @@ class Enforcer:
                      params=params, invoked_by="dynamodb.amazonaws.com")
 
     def _table_key(self, call: ApiCall, principal: Principal, table: TableInfo,
-                   explanation: CallExplanation) -> None:
-        """The ``kms:Decrypt`` DynamoDB makes for the caller, unless the table key is cached."""
-        cache_key = (principal.access_key_id or principal.arn, table.arn)
+                   explanation: CallExplanation, connection: str | None = None) -> None:
+        """The ``kms:Decrypt`` DynamoDB makes for the caller, unless this connection has the table key cached
+        (one boto3 client is one connection; a request from outside a lab client, e.g. the terraform CLI,
+        counts as one connection per access key)."""
+        cache_key = (connection or principal.access_key_id or principal.arn, table.arn)
         expires = self.table_key_cache.get(cache_key)
         if expires is not None and self.clock.now < expires:
             left = int((expires - self.clock.now).total_seconds())
@@ -873,7 +881,9 @@ class Enforcer:
         for op_action, ref in checks:
             key = self.directory.key(ref)
             if key is None:
-                return resources  # moto answers NotFoundException, as KMS does
+                if ref is None:
+                    return resources  # no reference to check: moto validates the request itself
+                raise _Refusal(*self._key_not_found(ref))
             context = {"kms:CallerAccount": principal.account_id}
             for name, value in (call.params.get("EncryptionContext") or {}).items():
                 context[f"kms:EncryptionContext:{name}"] = value
@@ -897,6 +907,26 @@ class Enforcer:
                 body["KeyId"] = key.key_id
                 request.body = json.dumps(body).encode()
         return resources
+
+    def _key_not_found(self, ref: str) -> tuple[str, str]:
+        """KMS's answer for a reference to no key of this account and region. Another region's ARN:
+        "Invalid arn <region>" (seen in public reports of KMS's answer); otherwise the key or alias does not
+        exist here ("Key '<arn>' does not exist", "Alias <arn> is not found.")."""
+        if not isinstance(ref, str):
+            return "SerializationException", ""
+        if ref.startswith("arn:"):
+            parts = ref.split(":", 5)
+            if len(parts) != 6 or parts[2] != "kms":
+                return "NotFoundException", "Invalid arn"
+            if parts[3] != self.directory.region:
+                return "NotFoundException", f"Invalid arn {parts[3]}"
+            if parts[5].startswith("alias/"):
+                return "NotFoundException", f"Alias {ref} is not found."
+            return "NotFoundException", f"Key '{ref}' does not exist"
+        if ref.startswith("alias/"):
+            arn = f"arn:aws:kms:{self.directory.region}:{self.directory.account_id}:{ref}"
+            return "NotFoundException", f"Alias {arn} is not found."
+        return "NotFoundException", f"Key '{self.directory.key_arn(ref)}' does not exist"
 
     def _guard_key_policy(self, call: ApiCall, principal: Principal, key: KeyInfo | None,
                           explanation: CallExplanation) -> None:
@@ -1058,6 +1088,18 @@ def _grants_key(grants: tuple[dict[str, Any], ...]) -> tuple:
 
 def _context_key(context: dict[str, Any]) -> tuple:
     return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in context.items()))
+
+
+#: The header a lab client's requests carry to say which client (connection) sent them.
+CONNECTION_HEADER = "x-kmslab-connection"
+
+
+def _connection_of(request: Any) -> str | None:
+    headers = getattr(request, "headers", None) or {}
+    value = headers.get(CONNECTION_HEADER)
+    if isinstance(value, bytes):
+        value = value.decode(errors="replace")
+    return f"connection {value}" if value else None
 
 
 def _set_sse(description: dict[str, Any], key_arn: str | None, status: str = "ENABLED") -> None:

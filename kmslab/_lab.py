@@ -18,9 +18,11 @@ One lab is open at a time in a process: opening a new one closes the previous on
 from __future__ import annotations
 
 import binascii
+import itertools
 import os
 import socket
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from botocore.handlers import BUILTIN_HANDLERS
 from moto.core.botocore_stubber import MockRawResponse
 
 from ._directory import Directory
-from ._enforce import CallExplanation, Enforcer, SimClock, WireRequest
+from ._enforce import CONNECTION_HEADER, CallExplanation, Enforcer, SimClock, WireRequest
 from ._errors import LabError
 from ._evaluator import evaluate
 from ._trail import Trail
@@ -176,8 +178,27 @@ def _moto_stubber() -> Any:
     return moto_models.botocore_stubber
 
 
+_connections: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+_connection_numbers = itertools.count(1)
+
+
+def _mark_connection(request: Any, request_signer: Any = None, **kwargs: Any) -> None:
+    """botocore ``before-sign``: tell the lab which client sent a request (one client, one connection:
+    DynamoDB caches a table key per connection). Never on the real-AWS target."""
+    lab = _active
+    if lab is None or lab.target == "aws" or request_signer is None:
+        return
+    number = _connections.get(request_signer)
+    if number is None:
+        number = _connections[request_signer] = next(_connection_numbers)
+    request.headers[CONNECTION_HEADER] = str(number)
+
+
 def _install_handlers() -> None:
-    """Put :func:`_dispatch` where moto's ``before-send`` handler stands, once."""
+    """Put :func:`_dispatch` where moto's ``before-send`` handler stands, and :func:`_mark_connection`
+    before signing, once."""
+    if not any(entry[1] is _mark_connection for entry in BUILTIN_HANDLERS):
+        BUILTIN_HANDLERS.append(("before-sign", _mark_connection))
     stubber = _moto_stubber()  # importing moto adds its handler to BUILTIN_HANDLERS
     for index, entry in enumerate(BUILTIN_HANDLERS):
         if entry[1] is _dispatch:
