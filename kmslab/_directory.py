@@ -240,6 +240,12 @@ class Directory:
         user = self.iam.users.get(name)
         return user.path if user is not None else None
 
+    def iam_path(self, kind: str, name: str) -> str | None:
+        """The path of the IAM group, role or instance profile ``name`` (None: there is none)."""
+        found = {"group": self.iam.groups, "role": {r.name: r for r in self.iam.roles.values()},
+                 "instance-profile": {p.name: p for p in self.iam.instance_profiles.values()}}[kind].get(name)
+        return found.path if found is not None else None
+
     def active_access_key(self, name: str) -> tuple[str, str] | None:
         """An active access key of user ``name`` as ``(id, secret)``; KeyError if there is no such user."""
         user = self.iam.users.get(name)

