@@ -84,6 +84,10 @@ DEFAULT_USER_AGENT = "kmslab/boto3"
 LOCAL_SOURCE_IP = "127.0.0.1"
 #: What CloudTrail writes for who and where when a service acts on its own (KMS DeleteKey example).
 AWS_INTERNAL = "AWS Internal"
+#: JSON Schemas (Draft 2020-12) of a record and of a log file, shipped with the package.
+SCHEMA_DIR = Path(__file__).resolve().parent / "_schemas"
+RECORD_SCHEMA = SCHEMA_DIR / "cloudtrail_record.schema.json"
+LOG_FILE_SCHEMA = SCHEMA_DIR / "cloudtrail_log_file.schema.json"
 
 _SERVICE_HOST = {"dynamodb": "dynamodb.amazonaws.com", "kms": "kms.amazonaws.com",
                  "iam": "iam.amazonaws.com", "sts": "sts.amazonaws.com"}
@@ -210,11 +214,22 @@ class Trail:
 
     def __init__(self, records: list[dict[str, Any]] | None = None, *,
                  max_records: int | None = MAX_RECORDS) -> None:
-        if max_records is not None and max_records < 1:
-            raise ValueError("max_records must be at least 1 (or None for no limit)")
-        self.max_records = max_records
-        self._records: deque[dict[str, Any]] = deque(records or (), maxlen=max_records)
+        self._records: deque[dict[str, Any]] = deque(records or ())
         self.dropped = 0
+        self.max_records = max_records
+
+    @property
+    def max_records(self) -> int | None:
+        """How many records the trail keeps (None: all). Lowering it drops the oldest at once."""
+        return self._records.maxlen
+
+    @max_records.setter
+    def max_records(self, value: int | None) -> None:
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError("max_records must be a whole number of at least 1, or None for no limit")
+        excess = max(0, len(self._records) - value) if value is not None else 0
+        self.dropped += excess
+        self._records = deque(self._records, maxlen=value)
 
     def append(self, record: dict[str, Any]) -> dict[str, Any] | None:
         """Add the newest record; return the oldest one if the cap made the trail drop it."""
