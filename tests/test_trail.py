@@ -358,3 +358,16 @@ def test_the_filters_and_the_text_and_html_views_read_the_nested_fields(run):
     html_view = trail.last(3)._repr_html_()
     assert html_view.count("<tr>") == 4 and "Trail: 3 call(s)" in html_view
     assert isinstance(trail[0:2], list) and len(trail[0:2]) == 2
+
+
+def test_every_record_of_the_workbooks_replay_validates_against_the_schema():
+    """The workbook's "world as of step 7" (every notebook's steps replayed) writes CloudTrail records too."""
+    from kmslab import workbook
+    with workbook.start(7) as lab:
+        user = lab.session_for("dynamo_test_user").client("dynamodb")
+        user.get_item(TableName=workbook.TABLE_NAME, Key={"id": workbook.TEST_ITEM["id"]})
+        records = list(lab.trail)
+    assert {r["eventCategory"] for r in records} == {"Management", "Data"}
+    assert any(r["userIdentity"].get("invokedBy") == "dynamodb.amazonaws.com" for r in records)
+    for record in records:
+        assert not list(RECORD.iter_errors(record)), record["eventName"]
