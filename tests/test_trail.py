@@ -241,7 +241,7 @@ def test_kms_deleting_a_key_at_the_end_of_its_window_is_a_service_event(run):
 @pytest.mark.parametrize("operation, expected", [
     ("Decrypt", True), ("GenerateDataKey", True), ("Encrypt", True), ("ReEncrypt", True),
     ("GenerateRandom", True), ("DescribeKey", True), ("GetKeyPolicy", True),
-    ("CreateGrant", False), ("RetireGrant", False), ("DeleteKey", False),
+    ("CreateGrant", False), ("RetireGrant", False), ("DeleteKey", False), ("ScheduleKeyDeletion", False),
 ])
 def test_kms_read_only_as_the_kms_log_entry_examples_set_it(operation, expected):
     """KMS guide, ct-* examples: the readOnly each example shows."""
@@ -249,7 +249,8 @@ def test_kms_read_only_as_the_kms_log_entry_examples_set_it(operation, expected)
 
 
 def test_read_only_in_the_run_follows_the_examples(run):
-    """KMS guide: Decrypt and GenerateDataKey are readOnly true, also when DynamoDB makes them."""
+    """KMS guide: Decrypt and GenerateDataKey are readOnly true, also when DynamoDB makes them; the calls
+    that change state (CreateGrant, ScheduleKeyDeletion examples; the same rule for the others) false."""
     for name in ("Decrypt", "GenerateDataKey", "DescribeKey", "Encrypt"):
         assert all(r["readOnly"] is True for r in _find(run["records"], name))
     for name in ("CreateKey", "CreateGrant", "DisableKey", "ScheduleKeyDeletion", "PutItem", "CreateTable"):
