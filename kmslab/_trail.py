@@ -47,7 +47,9 @@ Modelling choices where the documentation is silent (each said here and in the l
   the other IDs of a run stay as they were). ``responseElements`` is what the enforcer passes, else
   ``null``: the lab does not copy the answers of calls that change state into their records.
 - A request signed with an access key the lab does not know is recorded with ``userIdentity`` ``{"type":
-  "Unknown", "accessKeyId": ...}``.
+  "Unknown", "accessKeyId": ...}`` and the lab's account as ``recipientAccountId``. CloudTrail may not
+  deliver such an event to any account (no account owns the key); the lab keeps it so that the learner
+  sees the refusal.
 
 Three differences from CloudTrail, all said in the notebooks: CloudTrail logs data events only for a trail
 configured for them (and bills them), where the lab records all of them; CloudTrail delivers events some

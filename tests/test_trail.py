@@ -72,6 +72,9 @@ def lab_run() -> dict:
         stranger = boto3.client("dynamodb", aws_access_key_id=UNKNOWN_KEY, aws_secret_access_key="x" * 40,
                                 region_name=lab.region)
         _expect_refusal(stranger.list_tables, "UnrecognizedClientException")
+        emulator_style = boto3.client("kms", aws_access_key_id="test", aws_secret_access_key="test",
+                                      region_name=lab.region)  # the key emulators accept, unknown here
+        _expect_refusal(emulator_style.list_keys, "UnrecognizedClientException")
         # the key disabled, the cached table key expired: DynamoDB's Decrypt for lab-admin fails too
         kms.disable_key(KeyId=key_id)
         lab.advance(minutes=16)
@@ -217,6 +220,9 @@ def test_a_call_made_with_an_unknown_access_key_is_recorded_with_an_unknown_iden
     record = _find(run["records"], "ListTables", accessKeyId=UNKNOWN_KEY)[0]
     assert record["userIdentity"] == {"type": "Unknown", "accessKeyId": UNKNOWN_KEY}
     assert record["errorCode"] == "UnrecognizedClientException"
+    short = _find(run["records"], "ListKeys", accessKeyId="test")[0]
+    assert short["userIdentity"] == {"type": "Unknown", "accessKeyId": "test"}
+    assert not list(RECORD.iter_errors(short))
 
 
 # -- service events -----------------------------------------------------------------------------------
