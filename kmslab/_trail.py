@@ -155,7 +155,7 @@ def make_record(*, event_id: str, event_time: str, service: str, operation: str,
                 error_code: str | None = None, error_message: str | None = None, invoked_by: str | None = None,
                 recipient_account_id: str | None = None, event_type: str = "AwsApiCall",
                 request_id: str | None = None, response_elements: dict[str, Any] | None = None,
-                service_event_details: dict[str, Any] | None = None, user_agent: str | None = None,
+                service_event_details: dict[str, Any] | None = None, user_agent: str | bytes | None = None,
                 source_ip: str | None = None) -> dict[str, Any]:
     """One CloudTrail record.
 
@@ -166,6 +166,8 @@ def make_record(*, event_id: str, event_time: str, service: str, operation: str,
     ``recipient_account_id`` defaults to the principal's account.
     """
     service_event = event_type == "AwsServiceEvent"
+    if isinstance(user_agent, bytes):  # a header as botocore sends it
+        user_agent = user_agent.decode("utf-8", "replace")
     account_id = recipient_account_id or (principal.account_id if principal is not None else None) or ""
     identity = _user_identity(principal, access_key_id, invoked_by, account_id, service_event)
     if service_event:

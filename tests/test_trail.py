@@ -18,7 +18,16 @@ import pytest
 from botocore.exceptions import ClientError
 
 from kmslab import Lab
-from kmslab._trail import LOG_FILE_SCHEMA, MAX_RECORDS, RECORD_SCHEMA, Trail, event_category, read_only
+from kmslab._directory import Principal
+from kmslab._trail import (
+    LOG_FILE_SCHEMA,
+    MAX_RECORDS,
+    RECORD_SCHEMA,
+    Trail,
+    event_category,
+    make_record,
+    read_only,
+)
 
 jsonschema = pytest.importorskip("jsonschema")
 referencing = pytest.importorskip("referencing")
@@ -378,3 +387,21 @@ def test_every_record_of_the_workbooks_replay_validates_against_the_schema():
     assert any(r["userIdentity"].get("invokedBy") == "dynamodb.amazonaws.com" for r in records)
     for record in records:
         assert not list(RECORD.iter_errors(record)), record["eventName"]
+
+
+def test_make_record_takes_what_the_enforcer_knows_of_the_request():
+    """CloudTrail record contents: requestID is the service's ID for the request (the one the caller saw),
+    userAgent the agent that made it, responseElements the answer of an action that changes state."""
+    caller = Principal(f"arn:aws:iam::{ACCOUNT}:user/alice", "alice", "User", ACCOUNT, "AIDAEXAMPLE0000000000")
+    common = {"event_id": "0f8fad5b-d9cb-469f-a165-70867728950e", "event_time": "2025-01-06T09:00:00Z",
+              "service": "kms", "operation": "CreateGrant", "region": "us-east-1", "principal": caller,
+              "access_key_id": "AKIAEXAMPLE000000001", "request_parameters": {"keyId": "k"}, "resources": []}
+    record = make_record(**common, request_id="req-1", user_agent=b"Boto3/1.0 md/Botocore#1.0",
+                         response_elements={"grantId": "g"})
+    assert (record["requestID"], record["userAgent"]) == ("req-1", "Boto3/1.0 md/Botocore#1.0")
+    assert record["responseElements"] == {"grantId": "g"}
+    assert not list(RECORD.iter_errors(record))
+    refused = make_record(**common, error_code="AccessDeniedException", error_message="no",
+                          response_elements={"grantId": "g"})
+    assert refused["responseElements"] is None  # a refused call changed nothing
+    assert refused["requestID"] != record["requestID"] and refused["userAgent"] == "kmslab/boto3"
