@@ -294,14 +294,37 @@ class Enforcer:
     def _record(self, call: ApiCall, principal: Principal | None, error_code: str | None,
                 error_message: str | None, resources: list[dict[str, str]], *,
                 operation: str | None = None, service: str | None = None,
-                params: dict[str, Any] | None = None, invoked_by: str | None = None) -> str:
+                params: dict[str, Any] | None = None, invoked_by: str | None = None,
+                event_type: str = "AwsApiCall", request_id: str | None = None,
+                response: dict[str, Any] | None = None, service_event_details: dict[str, Any] | None = None,
+                user_agent: str | None = None) -> str:
+        """Append one CloudTrail record (see :mod:`kmslab._trail`) and return its ``eventID``.
+
+        The trail keeps its newest records only; the explanation of a record it drops is dropped with it,
+        so that neither grows without bound.
+        """
         event_id = self._uuid()
         acting_service = principal is not None and principal.kind == "AWSService"
-        self.trail.append(make_record(
+        service_event = event_type == "AwsServiceEvent"
+        if not resources and call.service == "dynamodb" and operation is None and principal is not None:
+            # a refused DynamoDB call still names the tables it asked for, as a data event does
+            try:
+                names = sorted({name for _, name in _dynamodb_requests(call) if isinstance(name, str) and name})
+            except (AttributeError, KeyError, TypeError):  # parameters too malformed to name a table
+                names = []
+            arns = [name if name.startswith("arn:") else self.directory.table_arn(name) for name in names]
+            resources = [{"ARN": arn, "accountId": (arn.split(":") + [""] * 5)[4] or self.directory.account_id,
+                          "type": "AWS::DynamoDB::Table"} for arn in arns]
+        dropped = self.trail.append(make_record(
             event_id=event_id, event_time=self.clock.iso(), service=service or call.service,
             operation=operation or call.operation, region=call.region, principal=principal,
-            access_key_id=None if acting_service else call.access_key_id, request_parameters=_public_params(params or call.params),
-            resources=resources, error_code=error_code, error_message=error_message, invoked_by=invoked_by))
+            access_key_id=None if acting_service or service_event else call.access_key_id,
+            request_parameters=None if service_event else _public_params(params or call.params),
+            resources=resources, error_code=error_code, error_message=error_message, invoked_by=invoked_by,
+            recipient_account_id=self.directory.account_id, event_type=event_type, request_id=request_id,
+            response_elements=response, service_event_details=service_event_details, user_agent=user_agent))
+        if dropped is not None:
+            self.explanations.pop(dropped["eventID"], None)
         return event_id
 
     # -- policy decisions ---------------------------------------------------------------------------
@@ -1028,10 +1051,10 @@ class Enforcer:
                     continue  # an emulator kmslab reads through its API deletes keys on its own clock
                 deleted.append(arn)
                 call = ApiCall("kms", "DeleteKey", {"KeyId": arn}, None, self.directory.region)
-                service = _service_principal("kms.amazonaws.com", self.directory.account_id)
-                self._record(call, service, None, None, [{"ARN": arn, "accountId": self.directory.account_id,
-                                                          "type": "AWS::KMS::Key"}],
-                             invoked_by="kms.amazonaws.com")
+                # KMS's own event at the end of the waiting period (KMS guide, DeleteKey log entry)
+                self._record(call, None, None, None, [{"ARN": arn, "accountId": self.directory.account_id,
+                                                       "type": "AWS::KMS::Key"}],
+                             event_type="AwsServiceEvent", service_event_details={"keyId": key.key_id})
         self.refresh_key_states()
         return deleted
 

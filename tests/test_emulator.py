@@ -28,7 +28,7 @@ def test_emulator_enforces_the_locks_over_http():
         # a plain client with no endpoint argument reaches the emulator as lab-admin
         assert boto3.client("dynamodb").scan(TableName=outputs["dynamodb_table_name"])["Count"] == 0
         assert lab.why().call == "dynamodb:Scan"
-        assert lab.trail.filter(event="Decrypt", denied=True)[-1]["invokedBy"] == "dynamodb.amazonaws.com"
+        assert lab.trail.filter(event="Decrypt", denied=True)[-1]["userIdentity"]["invokedBy"] == "dynamodb.amazonaws.com"
 
 
 def test_emulator_ids_match_the_offline_lab():

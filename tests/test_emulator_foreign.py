@@ -77,7 +77,7 @@ def test_the_two_locks_on_a_foreign_moto_server(moto_server):
         assert explanation.call == "dynamodb:Scan" and not explanation.allowed
         assert [c.passed for c in explanation.checks] == [True, False]
         assert "kms:Decrypt" in str(explanation)
-        assert lab.trail.filter(event="Decrypt", denied=True)[-1]["invokedBy"] == "dynamodb.amazonaws.com"
+        assert lab.trail.filter(event="Decrypt", denied=True)[-1]["userIdentity"]["invokedBy"] == "dynamodb.amazonaws.com"
 
         # DynamoDB made its grant on the key when the table was created, through the emulator's API
         grants = lab.session.client("kms").list_grants(KeyId=key_arn)["Grants"]
