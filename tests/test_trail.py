@@ -90,6 +90,15 @@ def lab_run() -> dict:
         _expect_refusal(lambda: ddb.get_item(TableName=table, Key={"id": {"S": "entry-001"}}),
                         "ValidationException")
         kms.enable_key(KeyId=key_id)
+        # the back doors: a backup, a refused restore, a legitimate one, a key switch, what is not modelled
+        backup = ddb.create_backup(TableName=table, BackupName="nightly")["BackupDetails"]["BackupArn"]
+        _expect_refusal(lambda: user.client("dynamodb").restore_table_from_backup(
+            TargetTableName="stolen", BackupArn=backup), "AccessDeniedException")
+        ddb.restore_table_from_backup(TargetTableName="restored", BackupArn=backup)
+        ddb.update_table(TableName="restored", SSESpecification={"Enabled": False})
+        _expect_refusal(lambda: ddb.list_global_tables(), "NotModelledInLabException")
+        _expect_refusal(lambda: user.client("dynamodb").execute_statement(
+            Statement=f'SELECT * FROM "{table}"'), "AccessDeniedException")
         # the table deleted (DynamoDB retires its grant), the key scheduled for deletion, the window ends
         ddb.delete_table(TableName=table)
         kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
@@ -276,7 +285,7 @@ def test_dynamodb_item_calls_are_data_events_and_the_rest_management(run):
     """DynamoDB guide, CloudTrail logging: item-level calls are data events; managementEvent says so."""
     for record in run["records"]:
         data = record["eventSource"] == "dynamodb.amazonaws.com" and record["eventName"] in (
-            "PutItem", "GetItem", "Scan", "Query")
+            "PutItem", "GetItem", "Scan", "Query", "ExecuteStatement")
         assert record["eventCategory"] == ("Data" if data else "Management")
         assert record["managementEvent"] is (not data)
     assert event_category("dynamodb", "TransactWriteItems") == "Data"
