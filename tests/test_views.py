@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipywidgets as widgets
 import pytest
 
-from kmslab.views import PlaygroundView, QuizView
 from kmslab.workbook import Playground, PlaygroundSettings, Quiz, quiz, start
+from kmslab.workbook.views import PlaygroundView, QuizView
 
 
 @pytest.fixture

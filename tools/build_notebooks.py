@@ -125,6 +125,8 @@ def main(argv: list[str]) -> int:
     if not names:
         print(f"no notebook source matches {' '.join(args.only)}", file=sys.stderr)
         return 2
+    # the kernel runs from notebooks/: it must import this checkout's kmslab whatever the caller's PYTHONPATH
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     failed = False
     for name in names:
         nb = build(name)
