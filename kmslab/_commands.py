@@ -9,13 +9,13 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from importlib import metadata
 from pathlib import Path
 
+from . import _resources
 from ._errors import LabError
-
-REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = REPO / "notebooks"
 
 #: (distribution, the versions kmslab works with, how to fix it)
 REQUIREMENTS = (
@@ -33,11 +33,12 @@ def _line(ok: bool, text: str, fix: str = "") -> bool:
     return ok
 
 
-def _notebooks() -> list[Path]:
-    if not NOTEBOOKS.is_dir():
-        raise LabError(f"the workbook's notebooks are not beside this kmslab ({NOTEBOOKS} is missing); "
-                       "run kmslab from a clone of the repository")
-    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+def _notebooks() -> list:
+    found = _resources.notebooks()
+    if not found:
+        raise LabError(f"the workbook's notebooks are missing from this kmslab ({_resources.notebooks_folder()} "
+                       "holds none); reinstall kmslab, or run it from a clone of the repository")
+    return found
 
 
 # -- doctor ----------------------------------------------------------------------------------------------
@@ -53,12 +54,7 @@ def doctor(args: argparse.Namespace) -> int:
             continue
         major = int(re.match(r"\d+", version).group())  # type: ignore[union-attr]
         results.append(_line(major in majors, f"{name} {version}", fix))
-    try:
-        count = len(_notebooks())
-        results.append(_line(count > 0, f"workbook: {count} notebooks in {NOTEBOOKS.name}/",
-                             "run kmslab from a clone of the repository"))
-    except LabError as error:
-        results.append(_line(False, "workbook notebooks", str(error)))
+    results += _check_workbook()
     if args.terraform:
         from ._tfcli import find_provider_mirror
         terraform = shutil.which("terraform")
@@ -79,6 +75,40 @@ def doctor(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _check_workbook() -> list[bool]:
+    """The notebooks ``kmslab lab`` opens and the Terraform folder they apply: present, readable, valid."""
+    import nbformat
+
+    where = "this clone" if _resources.in_checkout() else "the installed package"
+    fix = "reinstall kmslab (pip install --force-reinstall kmslab), or run it from a clone of the repository"
+    notebooks = _resources.notebooks()
+    problems = []
+    for source in notebooks:
+        try:
+            nbformat.validate(nbformat.reads(source.read_text(encoding="utf-8"), as_version=4))
+        except Exception as error:  # unreadable or invalid: reported, never raised
+            problems.append(f"{source.name}: {type(error).__name__}: {str(error).splitlines()[0][:120]}")
+    results = [_line(bool(notebooks) and not problems,
+                     f"notebooks: {len(notebooks)} valid notebooks in {where}" if not problems else
+                     f"notebooks: {'; '.join(problems)}", fix)]
+    seed = _resources.notebooks_folder() / "mistakes" / "seed_table" / "dynamodb.tf"
+    results.append(_line(seed.is_file(), "notebooks/mistakes/seed_table (notebook 02's broken Terraform)", fix))
+    terraform = _resources.terraform_folder()
+    missing = [name for name in _resources.TERRAFORM_FILES if not (terraform / name).is_file()]
+    if missing:
+        results.append(_line(False, f"bundled Terraform: {', '.join(missing)} missing", fix))
+        return results
+    from ._lab import Lab
+    try:
+        with Lab(quiet=True) as lab:
+            plan = lab.terraform(_resources.as_path(terraform), out=lambda line: None).plan()
+        results.append(_line(plan.counts()[0] > 0, f"bundled Terraform: valid; on an empty lab: {plan.summary}",
+                             fix))
+    except Exception as error:  # the doctor reports every failure as one line
+        results.append(_line(False, f"bundled Terraform: {type(error).__name__}: {error}", fix))
+    return results
+
+
 def _check_target(target: str | None) -> bool:
     from ._lab import Lab
     name = target or os.environ.get("KMSLAB_TARGET") or "offline"
@@ -92,10 +122,77 @@ def _check_target(target: str | None) -> bool:
 
 # -- lab -------------------------------------------------------------------------------------------------
 
+#: Where ``kmslab lab`` puts a learner copy when it runs from an installed package (not from a clone).
+LEARNER_FOLDER = "kmslab-workbook"
+
+
+def _running_as_root() -> bool:
+    return getattr(os, "geteuid", lambda: -1)() == 0
+
+
+def lab_command(folder: Path, jupyter_args: list[str]) -> tuple[list[str], list[str]]:
+    """The JupyterLab command line for ``folder``, and what kmslab says about it before it starts."""
+    extra, said = list(jupyter_args), []
+    if _running_as_root() and "--allow-root" not in extra:
+        extra.append("--allow-root")
+        said.append("kmslab: you are root here, so JupyterLab starts with --allow-root (it refuses root without it).")
+    return [sys.executable, "-m", "jupyter", "lab", str(folder), *extra], said
+
+
+def _lab_folder(args: argparse.Namespace) -> Path:
+    """The folder to open: ``--folder``, else a clone's ``notebooks/``, else a learner copy in ./kmslab-workbook."""
+    if args.folder:
+        folder = Path(args.folder)
+        if not folder.is_dir():
+            raise LabError(f"{folder} is not a folder (make a learner copy there with: kmslab reset {folder})")
+        return folder
+    if _resources.in_checkout():
+        _notebooks()
+        return _resources.CHECKOUT / "notebooks"
+    copy = Path(LEARNER_FOLDER)
+    if (copy / "notebooks").is_dir():
+        print(f"kmslab: opening your copy of the workbook in {copy}/ "
+              f"(kmslab reset {copy} --force starts it afresh)", flush=True)
+    else:
+        _notebooks()
+        _resources.make_learner_copy(copy)
+        print(f"kmslab: your copy of the workbook is in {copy}/ (its notebooks/ and terraform/); "
+              "your work stays there.", flush=True)
+    return copy
+
+
+def _announce_url(process: subprocess.Popen, folder: Path) -> None:
+    """Print the running server's URL (with its token) once it is up; quietly give up after a minute."""
+    try:
+        from jupyter_server.serverapp import list_running_servers
+    except ImportError:  # pragma: no cover - JupyterLab 4 always brings jupyter_server
+        return
+    for _ in range(240):
+        if process.poll() is not None:
+            return
+        for server in list_running_servers():
+            if server.get("pid") == process.pid or Path(server.get("root_dir", "")).resolve() == folder.resolve():
+                token = server.get("token")
+                url = f"{server['url']}lab" + (f"?token={token}" if token else "")
+                print(f"\nkmslab: JupyterLab is running at {url}\n"
+                      "kmslab: to stop it, press Ctrl+C twice in this terminal (or File > Shut Down in JupyterLab)\n",
+                      flush=True)
+                return
+        time.sleep(0.25)
+
+
 def lab(args: argparse.Namespace) -> int:
-    _notebooks()
-    command = [sys.executable, "-m", "jupyter", "lab", str(NOTEBOOKS), *args.jupyter_args]
-    return subprocess.call(command)
+    folder = _lab_folder(args)
+    command, said = lab_command(folder, args.jupyter_args)
+    for line in said:
+        print(line, flush=True)
+    process = subprocess.Popen(command)
+    threading.Thread(target=_announce_url, args=(process, folder), daemon=True).start()
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:  # JupyterLab has the same Ctrl+C and decides; wait for it to finish
+            continue
 
 
 # -- status and cleanup ----------------------------------------------------------------------------------
@@ -142,28 +239,26 @@ def _print_resources(found: list) -> None:
 # -- reset -----------------------------------------------------------------------------------------------
 
 def reset(args: argparse.Namespace) -> int:
-    import nbformat
     dest = Path(args.dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    sources = _notebooks()
-    clashes = [dest / nb.name for nb in sources if (dest / nb.name).exists()]
+    _notebooks()
+    clashes = [dest / relative for relative, _ in _resources.learner_files()
+               if relative.endswith(".ipynb") and (dest / relative).exists()]
     if clashes and not args.force:
         names = ", ".join(p.name for p in clashes)
         if not sys.stdin.isatty():
-            raise LabError(f"{dest} already holds {names}; nothing was overwritten (add --force to replace them)")
-        answer = input(f"{dest} already holds {names}. Replace them and lose the work in them? [y/N] ")
+            raise LabError(f"{dest / 'notebooks'} already holds {names}; nothing was overwritten "
+                           "(add --force to replace them)")
+        answer = input(f"{dest / 'notebooks'} already holds {names}. Replace them and lose the work in them? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing was changed.")
             return 1
-    for index, source in enumerate(sources, 1):
-        notebook = nbformat.read(source, as_version=4)
-        for cell in notebook.cells:
-            if cell.cell_type == "code":
-                cell.outputs = []
-                cell.execution_count = None
-        nbformat.write(notebook, dest / source.name)
-        print(f"[{index}/{len(sources)}] {source.name}")
-    print(f"fresh copies of {len(sources)} notebooks are in {dest}/ (open them with: kmslab lab, or jupyter lab {dest})")
+    written = _resources.make_learner_copy(dest)
+    notebooks = [path for path in written if path.suffix == ".ipynb"]
+    for index, path in enumerate(notebooks, 1):
+        print(f"[{index}/{len(notebooks)}] notebooks/{path.name}")
+    print(f"a fresh copy of the workbook is in {dest}/: {len(notebooks)} notebooks (no outputs, no saved widget "
+          f"state), notebooks/mistakes/ and terraform/, {len(written)} files in all. "
+          f"Open it with: kmslab lab --folder {dest}")
     return 0
 
 
@@ -178,15 +273,15 @@ def handout(args: argparse.Namespace) -> int:
     head, bodies, contents = "", [], []
     for index, source in enumerate(sources, 1):
         print(f"[{index}/{len(sources)}] {source.name}", flush=True)
-        notebook = nbformat.read(source, as_version=4)
+        notebook = nbformat.reads(source.read_text(encoding="utf-8"), as_version=4)
         notebook.metadata.pop("widgets", None)  # widgets are shown in their text form
         page, _ = exporter.from_notebook_node(notebook)
         if not head:
             head = page[page.index("<head>") + 6:page.index("</head>")]
             head = re.sub(r"<title>.*?</title>", "<title>kmslab workbook handout</title>", head, flags=re.S)
         body = page[page.index(">", page.index("<body")) + 1:page.rindex("</body>")]
-        anchor = source.stem
-        title = _title_of(notebook) or source.stem
+        anchor = Path(source.name).stem
+        title = _title_of(notebook) or anchor
         contents.append(f"<li><a href='#{anchor}'>{html.escape(title)}</a></li>")
         bodies.append(f"<section id='{anchor}' class='kmslab-handout-notebook'>{body}</section>")
     toc = ("<section class='kmslab-handout-contents'><h1>kmslab workbook: how a customer-managed KMS key "

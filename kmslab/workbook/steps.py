@@ -34,6 +34,7 @@ from botocore.exceptions import ClientError
 
 from .._errors import LabError
 from .._lab import ACCOUNT_ID, DEFAULT_REGION, Lab
+from .._resources import as_path, terraform_folder
 
 TABLE_NAME = "my-encrypted-table"
 USER_NAME = "dynamo_test_user"
@@ -51,16 +52,18 @@ VIA_DYNAMODB = f"dynamodb.{DEFAULT_REGION}.amazonaws.com"
 # -- where the bundled Terraform is --------------------------------------------------------------------
 
 def _find_terraform_dir() -> Path:
-    """The bundled ``terraform/`` folder: next to the package (a clone), else above the working directory.
+    """The Terraform folder the notebooks apply.
+
+    A learner copy's own ``terraform/`` (made by ``kmslab reset``), found from the working directory or
+    its parent (a notebook runs in ``notebooks/``, beside ``terraform/``); else the bundled one (the
+    clone's, or the installed wheel's package data: :mod:`kmslab._resources`).
 
     Returned relative to the working directory when that is short (``../terraform`` from ``notebooks/``),
     so that no machine path ends up in a notebook's output.
     """
-    here = Path(__file__).resolve().parent.parent  # the kmslab package folder
-    candidates = [here / "terraform", here.parent / "terraform"]
     cwd = Path.cwd().resolve()
-    candidates += [folder / "terraform" for folder in (cwd, *cwd.parents)]
-    found = next((c for c in candidates if (c / "kms.tf").is_file()), here.parent / "terraform")
+    candidates = [cwd / "terraform", cwd.parent / "terraform", as_path(terraform_folder())]
+    found = next((c for c in candidates if (c / "kms.tf").is_file()), candidates[-1])
     try:
         relative = Path(os.path.relpath(found, cwd))
     except ValueError:  # another drive (Windows)
