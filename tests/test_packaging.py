@@ -45,6 +45,21 @@ def test_ci_runs_the_readme_test_command():
     assert "python3 run.py test" in ci
 
 
+def test_the_github_workflow_runs_what_ci_runs():
+    """The workflow calls .ci/run (the browser check included), caches pip, is bounded in time, reads only,
+    tests every supported Python (Binder's 3.11 too), and pins each action by commit."""
+    workflow = (ROOT / ".github" / "workflows" / "test.yml").read_text()
+    steps = re.findall(r"^\s*- run: (.+)$", workflow, re.M)
+    assert steps == [".ci/run"]
+    assert re.search(r"^permissions:\n  contents: read$", workflow, re.M)
+    assert re.search(r"^    timeout-minutes: \d+$", workflow, re.M)
+    assert 'python: ["3.10", "3.11", "3.12"]' in workflow
+    assert "cache: pip" in workflow
+    uses = re.findall(r"uses: (\S+)", workflow)
+    assert uses and all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action) for action in uses), uses
+    assert ".ci/install-browser" in (ROOT / ".ci" / "run").read_text()
+
+
 def test_binder_installs_the_library_in_place():
     post_build = (ROOT / "postBuild").read_text()
     assert "pip install --no-deps -e ." in post_build
