@@ -13,6 +13,7 @@ import threading
 import time
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from . import _resources
 from ._errors import LabError
@@ -264,6 +265,75 @@ def reset(args: argparse.Namespace) -> int:
 
 # -- handout ---------------------------------------------------------------------------------------------
 
+#: The handout's own style: on screen, the contents page; on paper (A4), cells kept with their outputs, code
+#: wrapped at word boundaries, prompts and what only works on screen left out.
+HANDOUT_CSS = """
+.kmslab-handout-notebook{break-before:page;border-top:2px solid #999;margin-top:2em}
+.kmslab-handout-contents{padding:2em 4em;font-family:var(--jp-content-font-family);
+  font-size:var(--jp-content-font-size2,1.2em);line-height:1.6}
+.kmslab-handout-contents a{color:var(--jp-content-link-color,#1565c0)}
+.kmslab-handout-same{font-style:italic}
+@page{size:A4;margin:12mm 11mm}
+@media print{
+  :root{--jp-code-font-size:7.6pt;--jp-content-font-size1:9pt;--jp-content-font-size2:1.1em;
+    --jp-content-font-size3:1.25em;--jp-content-font-size4:1.4em;--jp-ui-font-size1:8pt;
+    --jp-code-line-height:1.25;--jp-content-line-height:1.35;--jp-cell-padding:2px;--jp-code-padding:2px}
+  body{margin:0;padding:0}
+  .jp-Notebook{padding:0!important}
+  .jp-InputPrompt,.jp-OutputPrompt,.jp-Collapser{display:none!important}
+  .jp-Cell{padding:1px 0!important}
+  .jp-CodeCell{break-inside:avoid}
+  .jp-Cell-inputWrapper{break-after:avoid}
+  .jp-RenderedHTMLCommon h1,.jp-RenderedHTMLCommon h2,.jp-RenderedHTMLCommon h3{break-after:avoid;margin-top:.6em}
+  .jp-RenderedHTMLCommon p,.jp-RenderedHTMLCommon li{orphans:3;widows:3}
+  pre,code,.highlight pre,.jp-OutputArea-output pre{white-space:pre-wrap!important;word-break:normal!important;
+    overflow-wrap:break-word!important}
+  .jp-InputArea-editor,.jp-OutputArea-output{overflow:visible!important}
+  .celltag_kmslab-screen-only .jp-Cell-inputWrapper{display:none!important}
+  .kmslab-handout-contents{padding:0 1em;break-after:page}
+  .kmslab-handout-notebook{border-top:none;margin-top:0}
+}
+"""
+
+#: Lines of an output that only mean something on screen (they point at buttons).
+SCREEN_ONLY_LINES = re.compile(r"^\s*\((Answer with the buttons|No try yet: change a setting)[^\n]*\)\n?", re.M)
+#: A code cell that only shows an interactive view: on paper, its output (the view's text) is enough.
+SCREEN_ONLY_CELL = re.compile(r"quiz\(\d+, \d+\)\.widget\(\)")
+#: The paragraph every notebook's "In real AWS" repeats: on paper, once, then a pointer to it.
+SIMULATED_PARAGRAPH = re.compile(r"\*\*What kmslab simulates here\.\*\*[^\n]*")
+
+
+def _handout_notebook(notebook: Any, first: bool) -> Any:
+    """The notebook as the handout shows it: no widget state; on paper, no screen-only lines or inputs."""
+    notebook.metadata.pop("widgets", None)  # widgets are shown in their text form
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and not first:
+            cell.source = SIMULATED_PARAGRAPH.sub(
+                "<span class='kmslab-handout-same'>**What kmslab simulates here:** as in the note of notebook 00, "
+                "In real AWS.</span>", cell.source)
+        if cell.cell_type != "code":
+            continue
+        if SCREEN_ONLY_CELL.fullmatch(cell.source.strip()):
+            cell.metadata.setdefault("tags", []).append("kmslab-screen-only")
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if isinstance(data.get("text/plain"), str):
+                data["text/plain"] = SCREEN_ONLY_LINES.sub("", data["text/plain"])
+            if isinstance(output.get("text"), str):
+                output["text"] = SCREEN_ONLY_LINES.sub("", output["text"])
+    return notebook
+
+
+def _offline_head(page: str) -> str:
+    """nbconvert's ``<head>`` kept to its styles: no script (require.js, MathJax, mermaid: all from a CDN)
+    and no CSS comment (they cite web pages); the page needs nothing from the network."""
+    head = page[page.index("<head>") + 6:page.index("</head>")]
+    styles = re.findall(r"<style[^>]*>.*?</style>", head, flags=re.S)
+    styles = [re.sub(r"/\*.*?\*/", "", style, flags=re.S) for style in styles]
+    return ("<meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'>"
+            "<title>kmslab workbook handout</title>" + "".join(styles))
+
+
 def handout(args: argparse.Namespace) -> int:
     import nbformat
     from nbconvert import HTMLExporter
@@ -274,25 +344,20 @@ def handout(args: argparse.Namespace) -> int:
     for index, source in enumerate(sources, 1):
         print(f"[{index}/{len(sources)}] {source.name}", flush=True)
         notebook = nbformat.reads(source.read_text(encoding="utf-8"), as_version=4)
-        notebook.metadata.pop("widgets", None)  # widgets are shown in their text form
-        page, _ = exporter.from_notebook_node(notebook)
+        page, _ = exporter.from_notebook_node(_handout_notebook(notebook, first=index == 1))
         if not head:
-            head = page[page.index("<head>") + 6:page.index("</head>")]
-            head = re.sub(r"<title>.*?</title>", "<title>kmslab workbook handout</title>", head, flags=re.S)
+            head = _offline_head(page)
         body = page[page.index(">", page.index("<body")) + 1:page.rindex("</body>")]
+        body = re.sub(r"<script\b.*?</script>", "", body, flags=re.S)
         anchor = Path(source.name).stem
         title = _title_of(notebook) or anchor
         contents.append(f"<li><a href='#{anchor}'>{html.escape(title)}</a></li>")
         bodies.append(f"<section id='{anchor}' class='kmslab-handout-notebook'>{body}</section>")
     toc = ("<section class='kmslab-handout-contents'><h1>kmslab workbook: how a customer-managed KMS key "
            "protects a DynamoDB table</h1><h2>Contents</h2><ol>" + "".join(contents) + "</ol></section>")
-    style = ("<style>.kmslab-handout-notebook{break-before:page;border-top:2px solid #999;margin-top:2em}"
-             ".kmslab-handout-contents{padding:2em 4em;font-family:var(--jp-content-font-family);"
-             "font-size:var(--jp-content-font-size2,1.2em);line-height:1.6}"
-             ".kmslab-handout-contents a{color:var(--jp-content-link-color,#1565c0)}</style>")
     out = Path(args.out)
-    out.write_text(f"<!DOCTYPE html><html lang='en'><head>{head}{style}</head><body class='jp-Notebook'>"
-                   f"{toc}{''.join(bodies)}</body></html>")
+    out.write_text(f"<!DOCTYPE html><html lang='en'><head>{head}<style>{HANDOUT_CSS}</style></head>"
+                   f"<body class='jp-Notebook'>{toc}{''.join(bodies)}</body></html>", encoding="utf-8")
     print(f"wrote {out} ({out.stat().st_size // 1024} KiB, {len(sources)} notebooks)")
     return 0
 

@@ -6,7 +6,9 @@ bind: every decision, every AWS call and every text comes from the model, which 
 
 Accessibility: every control has a text label; states are said in words with the symbols ✔ and ✘, never
 by colour alone; the controls are ordinary buttons and check boxes, reachable with the keyboard (Tab,
-Space, Enter) in JupyterLab; feedback areas carry ``role="status"`` so that screen readers announce them.
+Space, Enter) in JupyterLab, and the playground's button keeps the keyboard focus after "Apply and scan"
+(it is disabled while it works, which would drop the focus to the page); feedback areas carry
+``role="status"`` so that screen readers announce them.
 
 Every view's ``repr`` is its model's text form: it is what a plain-text frontend shows, and what nbval
 compares in a notebook's stored output.
@@ -127,6 +129,8 @@ class PlaygroundView(_TextForm, widgets.VBox):
         finally:
             self.apply_button.disabled = False
             self.apply_button.description = "Apply and scan"
+            # disabling the button while it worked dropped the keyboard focus to the page: give it back
+            self.apply_button.focus()
 
     def _on_result(self, result: PlaygroundResult) -> None:
         for name, on in result.settings.items():
