@@ -265,33 +265,35 @@ def reset(args: argparse.Namespace) -> int:
 
 # -- handout ---------------------------------------------------------------------------------------------
 
-#: The handout's own style: on screen, the contents page; on paper (A4), cells kept with their outputs, code
-#: wrapped at word boundaries, prompts and what only works on screen left out.
+#: The handout's own style: on screen, the contents page; on paper (A4, under 30 pages), a cell's input kept
+#: whole and with the start of its output (JupyterLab's rule that keeps every output whole is lifted: it
+#: left pages half empty), code wrapped at word boundaries, prompts and what only works on screen left out,
+#: the notebooks one after the other.
 HANDOUT_CSS = """
 .kmslab-handout-notebook{break-before:page;border-top:2px solid #999;margin-top:2em}
 .kmslab-handout-contents{padding:2em 4em;font-family:var(--jp-content-font-family);
   font-size:var(--jp-content-font-size2,1.2em);line-height:1.6}
 .kmslab-handout-contents a{color:var(--jp-content-link-color,#1565c0)}
 .kmslab-handout-same{font-style:italic}
-@page{size:A4;margin:12mm 11mm}
+@page{size:A4;margin:10mm}
 @media print{
-  :root{--jp-code-font-size:7.6pt;--jp-content-font-size1:9pt;--jp-content-font-size2:1.1em;
+  :root{--jp-code-font-size:7.4pt;--jp-content-font-size1:8.8pt;--jp-content-font-size2:1.1em;
     --jp-content-font-size3:1.25em;--jp-content-font-size4:1.4em;--jp-ui-font-size1:8pt;
     --jp-code-line-height:1.25;--jp-content-line-height:1.35;--jp-cell-padding:2px;--jp-code-padding:2px}
   body{margin:0;padding:0}
   .jp-Notebook{padding:0!important}
   .jp-InputPrompt,.jp-OutputPrompt,.jp-Collapser{display:none!important}
   .jp-Cell{padding:1px 0!important}
-  .jp-CodeCell{break-inside:avoid}
-  .jp-Cell-inputWrapper{break-after:avoid}
+  .jp-Cell-inputWrapper{break-inside:avoid;break-after:avoid}
+  .jp-OutputArea-child{break-inside:auto!important}
   .jp-RenderedHTMLCommon h1,.jp-RenderedHTMLCommon h2,.jp-RenderedHTMLCommon h3{break-after:avoid;margin-top:.6em}
   .jp-RenderedHTMLCommon p,.jp-RenderedHTMLCommon li{orphans:3;widows:3}
   pre,code,.highlight pre,.jp-OutputArea-output pre{white-space:pre-wrap!important;word-break:normal!important;
     overflow-wrap:break-word!important}
   .jp-InputArea-editor,.jp-OutputArea-output{overflow:visible!important}
   .celltag_kmslab-screen-only .jp-Cell-inputWrapper{display:none!important}
-  .kmslab-handout-contents{padding:0 1em;break-after:page}
-  .kmslab-handout-notebook{border-top:none;margin-top:0}
+  .kmslab-handout-contents{padding:0 1em}
+  .kmslab-handout-notebook{break-before:auto;border-top:1px solid #999;margin-top:1em}
 }
 """
 

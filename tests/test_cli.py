@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -169,15 +171,56 @@ def test_kmslab_lab_really_starts_and_prints_its_url(tmp_path):
         process.wait(timeout=60)
 
 
-def test_handout_is_one_static_page_with_contents(tmp_path):
-    out = tmp_path / "handout.html"
+@pytest.fixture(scope="module")
+def handout(tmp_path_factory):
+    out = tmp_path_factory.mktemp("handout") / "handout.html"
     assert cli.main(["handout", "--out", str(out)]) == 0
-    page = out.read_text()
+    return out
+
+
+def test_handout_is_one_static_page_with_contents(handout):
+    page = handout.read_text()
     assert "<h2>Contents</h2>" in page
     for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"):
         assert f"id='{path.stem}'" in page and f"href='#{path.stem}'" in page
     assert "AccessDeniedException" in page  # stored outputs, readable with no kernel
     assert "application/vnd.jupyter.widget-view+json" not in page
+
+
+def test_handout_references_no_remote_url(handout):
+    """Offline, nothing may be fetched: no script at all (nbconvert's require.js, MathJax and mermaid come
+    from a CDN), and no src, href, CSS url() or @import that leaves the file."""
+    page = handout.read_text()
+    assert "<script" not in page
+    remote = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.I)
+    references = re.findall(r"""\b(?:src|href|srcset|action|poster|data)\s*=\s*["']([^"']*)["']""", page, re.I)
+    references += re.findall(r"""url\(\s*["']?([^"')]*)""", page, re.I)
+    references += re.findall(r"""@import\s+["']([^"']+)""", page, re.I)
+    assert references, "the check must see the page's references (the contents links at least)"
+    assert [r for r in references if remote.match(r) and not r.startswith("data:")] == []
+    assert "https://" not in page and "http://" not in page
+
+
+def test_handout_on_paper_drops_screen_only_text_and_says_the_simulation_note_once(handout):
+    page = handout.read_text()
+    assert "Answer with the buttons" not in page and "No try yet: change a setting" not in page
+    assert page.count("AWS is emulated by moto inside this Python process") == 1
+    assert page.count("as in the note of notebook 00") == len(list(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))) - 1
+    assert page.count("celltag_kmslab-screen-only") >= 12  # each quiz(N, M).widget() cell: 2 in 01 to 06
+    assert "@media print" in page and "white-space:pre-wrap" in page and "word-break:normal" in page
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium (.ci/install-browser installs it)")
+def test_handout_prints_in_under_30_a4_pages(handout, tmp_path):
+    pdf = tmp_path / "handout.pdf"
+    done = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+                           f"--user-data-dir={tmp_path / 'profile'}", f"--print-to-pdf={pdf}", handout.as_uri()],
+                          capture_output=True, text=True, timeout=300)
+    assert pdf.is_file(), done.stderr[-2000:]
+    data = pdf.read_bytes()
+    pages = len(re.findall(rb"/Type\s*/Page\b(?!s)", data))
+    assert re.search(rb"/MediaBox\s*\[\s*0 0 59[45]\.?\d* 841\.?\d*", data), "A4 (595 x 842 points)"
+    assert 8 <= pages < 30, pages
 
 
 def test_status_offline_lists_the_steps(capsys):
