@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Set up what is missing, then open the workbook or run every test.
 
-    python3 run.py lab      # JupyterLab on notebooks/
+    python3 run.py lab      # JupyterLab on notebooks/ (as root too); Ctrl+C twice stops it
     python3 run.py test     # pytest: the library's tests and every notebook under nbval
     python3 run.py bench    # the benchmarks (prints ratios, writes docs/benchmarks.md)
 
 Needs only Python 3.10+ and the package index. Everything is installed into ./.venv, once; it is
-installed again only when pyproject.toml changes. Extra arguments go to the tool (pytest, jupyter).
+installed again only when pyproject.toml changes. Extra arguments go to the tool: pytest, or
+`kmslab lab` (which passes JupyterLab's own options on: python3 run.py lab -- --port 8890).
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def main(argv: list[str]) -> int:
     python = ensure_environment()
     os.chdir(ROOT)
     if command == "lab":
-        return subprocess.call([str(python), "-m", "jupyter", "lab", "notebooks/", *rest])
+        # kmslab's own command: adds --allow-root for root, prints the URL, says how to stop
+        return subprocess.call([str(python), "-m", "kmslab", "lab", "--folder", "notebooks", *rest])
     if command == "test":
         return subprocess.call([str(python), "-m", "pytest", *rest])
     return subprocess.call([str(python), "benchmarks/run.py", *rest])

@@ -1,10 +1,10 @@
 """The ``kmslab`` command: health check, the workbook, learner copies, a static handout, clean-up.
 
     kmslab doctor [--terraform] [--target T]   one line per check; non-zero exit on a failure
-    kmslab lab [JUPYTER ARGS]                  open JupyterLab on the workbook
+    kmslab lab [--folder F] [-- JUPYTER ARGS]  open JupyterLab on the workbook (a learner copy when installed)
     kmslab status [--target T]                 what exists in the target
     kmslab cleanup [--dry-run] [--lab-id ID]   remove everything a lab tagged in real AWS
-    kmslab reset DEST [--force]                fresh learner copies of the notebooks (outputs cleared)
+    kmslab reset DEST [--force]                a fresh learner copy: notebooks, mistakes/, terraform/
     kmslab handout [--out FILE]                a static HTML handout of the executed notebooks
 
 Errors are one clear sentence, never a traceback.
@@ -27,8 +27,13 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--terraform", action="store_true", help="also check the terraform CLI and provider")
     doctor.add_argument("--target", default=None, help="the target to reach (offline, emulator, aws)")
 
-    lab = commands.add_parser("lab", help="open JupyterLab on the workbook")
-    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed to jupyter lab")
+    lab = commands.add_parser(
+        "lab", help="open JupyterLab on the workbook",
+        description="Open JupyterLab on the workbook: a clone's notebooks/, or (installed from a wheel) a "
+                    "learner copy in ./kmslab-workbook, made the first time. Options kmslab does not know, and "
+                    "everything after --, go to jupyter lab (kmslab lab -- --port 8890 --no-browser). As root, "
+                    "--allow-root is added. Stop it with Ctrl+C twice.")
+    lab.add_argument("--folder", default=None, help="open this folder instead (a learner copy: kmslab reset F)")
 
     status = commands.add_parser("status", help="what exists in the target")
     status.add_argument("--target", default=None)
@@ -48,7 +53,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if argv[:1] == ["lab"] and "--" in argv:  # everything after -- is JupyterLab's
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1:]
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "lab":
+        args.jupyter_args = unknown + passthrough
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     from . import _commands
     try:
         return getattr(_commands, args.command)(args)

@@ -9,13 +9,14 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
+from . import _resources
 from ._errors import LabError
-
-REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = REPO / "notebooks"
 
 #: (distribution, the versions kmslab works with, how to fix it)
 REQUIREMENTS = (
@@ -33,11 +34,12 @@ def _line(ok: bool, text: str, fix: str = "") -> bool:
     return ok
 
 
-def _notebooks() -> list[Path]:
-    if not NOTEBOOKS.is_dir():
-        raise LabError(f"the workbook's notebooks are not beside this kmslab ({NOTEBOOKS} is missing); "
-                       "run kmslab from a clone of the repository")
-    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+def _notebooks() -> list:
+    found = _resources.notebooks()
+    if not found:
+        raise LabError(f"the workbook's notebooks are missing from this kmslab ({_resources.notebooks_folder()} "
+                       "holds none); reinstall kmslab, or run it from a clone of the repository")
+    return found
 
 
 # -- doctor ----------------------------------------------------------------------------------------------
@@ -53,12 +55,7 @@ def doctor(args: argparse.Namespace) -> int:
             continue
         major = int(re.match(r"\d+", version).group())  # type: ignore[union-attr]
         results.append(_line(major in majors, f"{name} {version}", fix))
-    try:
-        count = len(_notebooks())
-        results.append(_line(count > 0, f"workbook: {count} notebooks in {NOTEBOOKS.name}/",
-                             "run kmslab from a clone of the repository"))
-    except LabError as error:
-        results.append(_line(False, "workbook notebooks", str(error)))
+    results += _check_workbook()
     if args.terraform:
         from ._tfcli import find_provider_mirror
         terraform = shutil.which("terraform")
@@ -79,6 +76,40 @@ def doctor(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _check_workbook() -> list[bool]:
+    """The notebooks ``kmslab lab`` opens and the Terraform folder they apply: present, readable, valid."""
+    import nbformat
+
+    where = "this clone" if _resources.in_checkout() else "the installed package"
+    fix = "reinstall kmslab (pip install --force-reinstall kmslab), or run it from a clone of the repository"
+    notebooks = _resources.notebooks()
+    problems = []
+    for source in notebooks:
+        try:
+            nbformat.validate(nbformat.reads(source.read_text(encoding="utf-8"), as_version=4))
+        except Exception as error:  # unreadable or invalid: reported, never raised
+            problems.append(f"{source.name}: {type(error).__name__}: {str(error).splitlines()[0][:120]}")
+    results = [_line(bool(notebooks) and not problems,
+                     f"notebooks: {len(notebooks)} valid notebooks in {where}" if not problems else
+                     f"notebooks: {'; '.join(problems)}", fix)]
+    seed = _resources.notebooks_folder() / "mistakes" / "seed_table" / "dynamodb.tf"
+    results.append(_line(seed.is_file(), "notebooks/mistakes/seed_table (notebook 02's broken Terraform)", fix))
+    terraform = _resources.terraform_folder()
+    missing = [name for name in _resources.TERRAFORM_FILES if not (terraform / name).is_file()]
+    if missing:
+        results.append(_line(False, f"bundled Terraform: {', '.join(missing)} missing", fix))
+        return results
+    from ._lab import Lab
+    try:
+        with Lab(quiet=True) as lab:
+            plan = lab.terraform(_resources.as_path(terraform), out=lambda line: None).plan()
+        results.append(_line(plan.counts()[0] > 0, f"bundled Terraform: valid; on an empty lab: {plan.summary}",
+                             fix))
+    except Exception as error:  # the doctor reports every failure as one line
+        results.append(_line(False, f"bundled Terraform: {type(error).__name__}: {error}", fix))
+    return results
+
+
 def _check_target(target: str | None) -> bool:
     from ._lab import Lab
     name = target or os.environ.get("KMSLAB_TARGET") or "offline"
@@ -92,10 +123,77 @@ def _check_target(target: str | None) -> bool:
 
 # -- lab -------------------------------------------------------------------------------------------------
 
+#: Where ``kmslab lab`` puts a learner copy when it runs from an installed package (not from a clone).
+LEARNER_FOLDER = "kmslab-workbook"
+
+
+def _running_as_root() -> bool:
+    return getattr(os, "geteuid", lambda: -1)() == 0
+
+
+def lab_command(folder: Path, jupyter_args: list[str]) -> tuple[list[str], list[str]]:
+    """The JupyterLab command line for ``folder``, and what kmslab says about it before it starts."""
+    extra, said = list(jupyter_args), []
+    if _running_as_root() and "--allow-root" not in extra:
+        extra.append("--allow-root")
+        said.append("kmslab: you are root here, so JupyterLab starts with --allow-root (it refuses root without it).")
+    return [sys.executable, "-m", "jupyter", "lab", str(folder), *extra], said
+
+
+def _lab_folder(args: argparse.Namespace) -> Path:
+    """The folder to open: ``--folder``, else a clone's ``notebooks/``, else a learner copy in ./kmslab-workbook."""
+    if args.folder:
+        folder = Path(args.folder)
+        if not folder.is_dir():
+            raise LabError(f"{folder} is not a folder (make a learner copy there with: kmslab reset {folder})")
+        return folder
+    if _resources.in_checkout():
+        _notebooks()
+        return _resources.CHECKOUT / "notebooks"
+    copy = Path(LEARNER_FOLDER)
+    if (copy / "notebooks").is_dir():
+        print(f"kmslab: opening your copy of the workbook in {copy}/ "
+              f"(kmslab reset {copy} --force starts it afresh)", flush=True)
+    else:
+        _notebooks()
+        _resources.make_learner_copy(copy)
+        print(f"kmslab: your copy of the workbook is in {copy}/ (its notebooks/ and terraform/); "
+              "your work stays there.", flush=True)
+    return copy
+
+
+def _announce_url(process: subprocess.Popen, folder: Path) -> None:
+    """Print the running server's URL (with its token) once it is up; quietly give up after a minute."""
+    try:
+        from jupyter_server.serverapp import list_running_servers
+    except ImportError:  # pragma: no cover - JupyterLab 4 always brings jupyter_server
+        return
+    for _ in range(240):
+        if process.poll() is not None:
+            return
+        for server in list_running_servers():
+            if server.get("pid") == process.pid or Path(server.get("root_dir", "")).resolve() == folder.resolve():
+                token = server.get("token")
+                url = f"{server['url']}lab" + (f"?token={token}" if token else "")
+                print(f"\nkmslab: JupyterLab is running at {url}\n"
+                      "kmslab: to stop it, press Ctrl+C twice in this terminal (or File > Shut Down in JupyterLab)\n",
+                      flush=True)
+                return
+        time.sleep(0.25)
+
+
 def lab(args: argparse.Namespace) -> int:
-    _notebooks()
-    command = [sys.executable, "-m", "jupyter", "lab", str(NOTEBOOKS), *args.jupyter_args]
-    return subprocess.call(command)
+    folder = _lab_folder(args)
+    command, said = lab_command(folder, args.jupyter_args)
+    for line in said:
+        print(line, flush=True)
+    process = subprocess.Popen(command)
+    threading.Thread(target=_announce_url, args=(process, folder), daemon=True).start()
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:  # JupyterLab has the same Ctrl+C and decides; wait for it to finish
+            continue
 
 
 # -- status and cleanup ----------------------------------------------------------------------------------
@@ -142,32 +240,101 @@ def _print_resources(found: list) -> None:
 # -- reset -----------------------------------------------------------------------------------------------
 
 def reset(args: argparse.Namespace) -> int:
-    import nbformat
     dest = Path(args.dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    sources = _notebooks()
-    clashes = [dest / nb.name for nb in sources if (dest / nb.name).exists()]
+    _notebooks()
+    clashes = [dest / relative for relative, _ in _resources.learner_files()
+               if relative.endswith(".ipynb") and (dest / relative).exists()]
     if clashes and not args.force:
         names = ", ".join(p.name for p in clashes)
         if not sys.stdin.isatty():
-            raise LabError(f"{dest} already holds {names}; nothing was overwritten (add --force to replace them)")
-        answer = input(f"{dest} already holds {names}. Replace them and lose the work in them? [y/N] ")
+            raise LabError(f"{dest / 'notebooks'} already holds {names}; nothing was overwritten "
+                           "(add --force to replace them)")
+        answer = input(f"{dest / 'notebooks'} already holds {names}. Replace them and lose the work in them? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing was changed.")
             return 1
-    for index, source in enumerate(sources, 1):
-        notebook = nbformat.read(source, as_version=4)
-        for cell in notebook.cells:
-            if cell.cell_type == "code":
-                cell.outputs = []
-                cell.execution_count = None
-        nbformat.write(notebook, dest / source.name)
-        print(f"[{index}/{len(sources)}] {source.name}")
-    print(f"fresh copies of {len(sources)} notebooks are in {dest}/ (open them with: kmslab lab, or jupyter lab {dest})")
+    written = _resources.make_learner_copy(dest)
+    notebooks = [path for path in written if path.suffix == ".ipynb"]
+    for index, path in enumerate(notebooks, 1):
+        print(f"[{index}/{len(notebooks)}] notebooks/{path.name}")
+    print(f"a fresh copy of the workbook is in {dest}/: {len(notebooks)} notebooks (no outputs, no saved widget "
+          f"state), notebooks/mistakes/ and terraform/, {len(written)} files in all. "
+          f"Open it with: kmslab lab --folder {dest}")
     return 0
 
 
 # -- handout ---------------------------------------------------------------------------------------------
+
+#: The handout's own style: on screen, the contents page; on paper (A4, under 30 pages), a cell's input kept
+#: whole and with the start of its output (JupyterLab's rule that keeps every output whole is lifted: it
+#: left pages half empty), code wrapped at word boundaries, prompts and what only works on screen left out,
+#: the notebooks one after the other.
+HANDOUT_CSS = """
+.kmslab-handout-notebook{break-before:page;border-top:2px solid #999;margin-top:2em}
+.kmslab-handout-contents{padding:2em 4em;font-family:var(--jp-content-font-family);
+  font-size:var(--jp-content-font-size2,1.2em);line-height:1.6}
+.kmslab-handout-contents a{color:var(--jp-content-link-color,#1565c0)}
+.kmslab-handout-same{font-style:italic}
+@page{size:A4;margin:10mm}
+@media print{
+  :root{--jp-code-font-size:7.4pt;--jp-content-font-size1:8.8pt;--jp-content-font-size2:1.1em;
+    --jp-content-font-size3:1.25em;--jp-content-font-size4:1.4em;--jp-ui-font-size1:8pt;
+    --jp-code-line-height:1.25;--jp-content-line-height:1.35;--jp-cell-padding:2px;--jp-code-padding:2px}
+  body{margin:0;padding:0}
+  .jp-Notebook{padding:0!important}
+  .jp-InputPrompt,.jp-OutputPrompt,.jp-Collapser{display:none!important}
+  .jp-Cell{padding:1px 0!important}
+  .jp-Cell-inputWrapper{break-inside:avoid;break-after:avoid}
+  .jp-OutputArea-child{break-inside:auto!important}
+  .jp-RenderedHTMLCommon h1,.jp-RenderedHTMLCommon h2,.jp-RenderedHTMLCommon h3{break-after:avoid;margin-top:.6em}
+  .jp-RenderedHTMLCommon p,.jp-RenderedHTMLCommon li{orphans:3;widows:3}
+  pre,code,.highlight pre,.jp-OutputArea-output pre{white-space:pre-wrap!important;word-break:normal!important;
+    overflow-wrap:break-word!important}
+  .jp-InputArea-editor,.jp-OutputArea-output{overflow:visible!important}
+  .celltag_kmslab-screen-only .jp-Cell-inputWrapper{display:none!important}
+  .kmslab-handout-contents{padding:0 1em}
+  .kmslab-handout-notebook{break-before:auto;border-top:1px solid #999;margin-top:1em}
+}
+"""
+
+#: Lines of an output that only mean something on screen (they point at buttons).
+SCREEN_ONLY_LINES = re.compile(r"^\s*\((Answer with the buttons|No try yet: change a setting)[^\n]*\)\n?", re.M)
+#: A code cell that only shows an interactive view: on paper, its output (the view's text) is enough.
+SCREEN_ONLY_CELL = re.compile(r"quiz\(\d+, \d+\)\.widget\(\)")
+#: The paragraph every notebook's "In real AWS" repeats: on paper, once, then a pointer to it.
+SIMULATED_PARAGRAPH = re.compile(r"\*\*What kmslab simulates here\.\*\*[^\n]*")
+
+
+def _handout_notebook(notebook: Any, first: bool) -> Any:
+    """The notebook as the handout shows it: no widget state; on paper, no screen-only lines or inputs."""
+    notebook.metadata.pop("widgets", None)  # widgets are shown in their text form
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and not first:
+            cell.source = SIMULATED_PARAGRAPH.sub(
+                "<span class='kmslab-handout-same'>**What kmslab simulates here:** as in the note of notebook 00, "
+                "In real AWS.</span>", cell.source)
+        if cell.cell_type != "code":
+            continue
+        if SCREEN_ONLY_CELL.fullmatch(cell.source.strip()):
+            cell.metadata.setdefault("tags", []).append("kmslab-screen-only")
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if isinstance(data.get("text/plain"), str):
+                data["text/plain"] = SCREEN_ONLY_LINES.sub("", data["text/plain"])
+            if isinstance(output.get("text"), str):
+                output["text"] = SCREEN_ONLY_LINES.sub("", output["text"])
+    return notebook
+
+
+def _offline_head(page: str) -> str:
+    """nbconvert's ``<head>`` kept to its styles: no script (require.js, MathJax, mermaid: all from a CDN)
+    and no CSS comment (they cite web pages); the page needs nothing from the network."""
+    head = page[page.index("<head>") + 6:page.index("</head>")]
+    styles = re.findall(r"<style[^>]*>.*?</style>", head, flags=re.S)
+    styles = [re.sub(r"/\*.*?\*/", "", style, flags=re.S) for style in styles]
+    return ("<meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'>"
+            "<title>kmslab workbook handout</title>" + "".join(styles))
+
 
 def handout(args: argparse.Namespace) -> int:
     import nbformat
@@ -178,26 +345,21 @@ def handout(args: argparse.Namespace) -> int:
     head, bodies, contents = "", [], []
     for index, source in enumerate(sources, 1):
         print(f"[{index}/{len(sources)}] {source.name}", flush=True)
-        notebook = nbformat.read(source, as_version=4)
-        notebook.metadata.pop("widgets", None)  # widgets are shown in their text form
-        page, _ = exporter.from_notebook_node(notebook)
+        notebook = nbformat.reads(source.read_text(encoding="utf-8"), as_version=4)
+        page, _ = exporter.from_notebook_node(_handout_notebook(notebook, first=index == 1))
         if not head:
-            head = page[page.index("<head>") + 6:page.index("</head>")]
-            head = re.sub(r"<title>.*?</title>", "<title>kmslab workbook handout</title>", head, flags=re.S)
+            head = _offline_head(page)
         body = page[page.index(">", page.index("<body")) + 1:page.rindex("</body>")]
-        anchor = source.stem
-        title = _title_of(notebook) or source.stem
+        body = re.sub(r"<script\b.*?</script>", "", body, flags=re.S)
+        anchor = Path(source.name).stem
+        title = _title_of(notebook) or anchor
         contents.append(f"<li><a href='#{anchor}'>{html.escape(title)}</a></li>")
         bodies.append(f"<section id='{anchor}' class='kmslab-handout-notebook'>{body}</section>")
     toc = ("<section class='kmslab-handout-contents'><h1>kmslab workbook: how a customer-managed KMS key "
            "protects a DynamoDB table</h1><h2>Contents</h2><ol>" + "".join(contents) + "</ol></section>")
-    style = ("<style>.kmslab-handout-notebook{break-before:page;border-top:2px solid #999;margin-top:2em}"
-             ".kmslab-handout-contents{padding:2em 4em;font-family:var(--jp-content-font-family);"
-             "font-size:var(--jp-content-font-size2,1.2em);line-height:1.6}"
-             ".kmslab-handout-contents a{color:var(--jp-content-link-color,#1565c0)}</style>")
     out = Path(args.out)
-    out.write_text(f"<!DOCTYPE html><html lang='en'><head>{head}{style}</head><body class='jp-Notebook'>"
-                   f"{toc}{''.join(bodies)}</body></html>")
+    out.write_text(f"<!DOCTYPE html><html lang='en'><head>{head}<style>{HANDOUT_CSS}</style></head>"
+                   f"<body class='jp-Notebook'>{toc}{''.join(bodies)}</body></html>", encoding="utf-8")
     print(f"wrote {out} ({out.stat().st_size // 1024} KiB, {len(sources)} notebooks)")
     return 0
 

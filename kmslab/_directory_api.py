@@ -35,16 +35,6 @@ from ._directory import BackupInfo, KeyInfo, Principal, TableInfo, _as_text, nam
 ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 
-def _unenforced_session() -> Any:
-    """A botocore session whose clients kmslab's enforcement point lets through."""
-    import botocore.session
-
-    from ._lab import _dispatch
-    session = botocore.session.Session()
-    session.unregister("before-send", _dispatch)
-    return session
-
-
 def _code(error: Exception) -> str:
     return getattr(error, "response", {}).get("Error", {}).get("Code", "")
 
@@ -55,13 +45,14 @@ class ApiDirectory:
     #: Whether the enforcer can put a table under a key itself (restores, key switches).
     writes_tables = False
 
-    def __init__(self, endpoint_url: str, region: str, credentials: tuple[str, str], *,
+    def __init__(self, endpoint_url: str, region: str, credentials: tuple[str, str], *, session: Any,
                  connect_timeout: float = 3) -> None:
+        """``session``: a botocore session whose clients kmslab's enforcement point lets through (the lab
+        makes it: this module does not import the lab)."""
         from botocore.config import Config
 
         self.endpoint_url = endpoint_url
         self.region = region
-        session = _unenforced_session()
         config = Config(connect_timeout=connect_timeout, read_timeout=60,
                         retries={"max_attempts": 2, "mode": "standard"})
 

@@ -92,6 +92,15 @@ def _dispatch(event_name: str, request: Any, **kwargs: Any) -> Any:
     return AWSResponse(request.url, status, headers, MockRawResponse(body))  # type: ignore[arg-type]
 
 
+def _unenforced_session() -> Any:
+    """A botocore session whose clients kmslab's enforcement point lets through (an emulator's own reads)."""
+    import botocore.session
+
+    session = botocore.session.Session()
+    session.unregister("before-send", _dispatch)
+    return session
+
+
 def _dispatch_foreign(lab: Lab, request: Any) -> Any:
     """A foreign emulator: enforce here, then send the request to it with botocore's own HTTP session.
 
@@ -352,7 +361,7 @@ class Lab:
                 if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY")
                 else ("test", "test"))
             try:
-                directory = ApiDirectory(url, self.region, credentials)
+                directory = ApiDirectory(url, self.region, credentials, session=_unenforced_session())
                 self.account_id = directory.account_id
                 access_key_id, secret = directory.create_admin(ADMIN_USER)
             except Exception as error:  # unreachable, refused, or not an AWS API at all: said in one sentence

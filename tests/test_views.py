@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipywidgets as widgets
 import pytest
 
-from kmslab.views import PlaygroundView, QuizView
 from kmslab.workbook import Playground, PlaygroundSettings, Quiz, quiz, start
+from kmslab.workbook.views import PlaygroundView, QuizView
 
 
 @pytest.fixture
@@ -89,6 +89,22 @@ def test_playground_view_apply_and_scan(playground_view):
     assert playground_view.model.settings.kms_in_iam
     assert playground_view.apply_button.description == "Apply and scan"
     assert not playground_view.apply_button.disabled
+
+
+def test_playground_view_gives_the_focus_back_to_its_button(playground_view, monkeypatch):
+    """WCAG 2.4.3 focus order: a keyboard user who pressed the button is still on it when the scan is done.
+
+    ``Button.focus()`` asks the frontend (a custom message); it must come once the button is enabled again,
+    since a disabled button cannot take the focus.
+    """
+    sent = []
+    button = playground_view.apply_button
+    monkeypatch.setattr(button, "send", lambda content, buffers=None: sent.append((content, button.disabled)))
+    button.click()
+    assert sent == [({"do": "focus"}, False)]
+    monkeypatch.setattr(playground_view.model, "apply", lambda settings=None, **changes: 1 / 0)
+    button.click()  # a failed apply gives it back too
+    assert sent[-1] == ({"do": "focus"}, False)
 
 
 def test_playground_view_root_delegation_off(playground_view):

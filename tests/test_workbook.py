@@ -461,3 +461,42 @@ def test_each_notebook_follows_the_skeleton(step):
             text = json.dumps(output)
             for machine_path in ("/root/", "/tmp/", "/home/"):
                 assert machine_path not in text, f"{name}: {machine_path} in an output"
+
+
+class _RecordingStack:
+    """The embedded stack, with every apply's target written down."""
+
+    def __init__(self, stack, applies):
+        self._stack, self.applies = stack, applies
+
+    def apply(self, target=None):
+        self.applies.append(target)
+        return self._stack.apply(target=target)
+
+    def __getattr__(self, name):
+        return getattr(self._stack, name)
+
+
+@pytest.mark.parametrize("step", [2, 3, 4, 5, 7])
+def test_with_the_real_cli_each_replay_is_one_apply_and_builds_the_same_world(step, monkeypatch):
+    """Terraform's -target includes the target's dependencies, so one apply per replay is enough; the CLI
+    takes seconds a run. The world is the one the embedded replay builds, run by run."""
+    def recording(applies):
+        return lambda lab, printer: _RecordingStack(lab.terraform(workbook.TERRAFORM_DIR, engine="embedded",
+                                                                  out=printer), applies)
+
+    embedded_applies, cli_applies = [], []
+    monkeypatch.setattr(workbook.steps, "_new_stack", recording(embedded_applies))
+    monkeypatch.delenv("KMSLAB_ENGINE", raising=False)
+    with start(step) as lab:
+        embedded_state = set(workbook.stack(lab).state)
+        embedded_items = lab.client("dynamodb").scan(TableName=TABLE_NAME)["Items"] if step >= 3 else None
+    monkeypatch.setattr(workbook.steps, "_new_stack", recording(cli_applies))
+    monkeypatch.setenv("KMSLAB_ENGINE", "terraform")
+    with start(step) as lab:
+        assert set(workbook.stack(lab).state) == embedded_state
+        if step >= 3:
+            assert lab.client("dynamodb").scan(TableName=TABLE_NAME)["Items"] == embedded_items
+    assert len(cli_applies) == 1
+    assert len(embedded_applies) == {2: 1, 3: 2, 4: 2}.get(step, 3)
+

@@ -268,6 +268,7 @@ def test_denied_user_playground_in_jupyterlab(lab_page, screenshots):
         expect(outcome).to_contain_text("iam.put_user_policy")
         expect(kms_in_iam).to_be_checked()
         expect(apply_button).to_be_enabled()
+        expect(apply_button).to_be_focused()  # the keyboard focus comes back to the button
         element_screenshot(playground, screenshots / "04_playground_after.png")
 
         # a quiz answers through its buttons too: the right option, then Check

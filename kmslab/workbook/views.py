@@ -6,20 +6,27 @@ bind: every decision, every AWS call and every text comes from the model, which 
 
 Accessibility: every control has a text label; states are said in words with the symbols ✔ and ✘, never
 by colour alone; the controls are ordinary buttons and check boxes, reachable with the keyboard (Tab,
-Space, Enter) in JupyterLab; feedback areas carry ``role="status"`` so that screen readers announce them.
+Space, Enter) in JupyterLab, and the playground's button keeps the keyboard focus after "Apply and scan"
+(it is disabled while it works, which would drop the focus to the page); feedback areas carry
+``role="status"`` so that screen readers announce them.
 
 Every view's ``repr`` is its model's text form: it is what a plain-text frontend shows, and what nbval
 compares in a notebook's stored output.
+
+A view knows its model only by what it offers (its attributes and methods, named in the annotations), not
+by importing its class: the models' ``widget()`` imports the view, and the imports go that one way.
 """
 
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from .workbook import Feedback, Playground, PlaygroundResult, PlaygroundSettings, Quiz
+if TYPE_CHECKING:  # annotations only: no import at run time (see above)
+    from .playground import Playground, PlaygroundResult, PlaygroundSettings
+    from .quizzes import Feedback, Quiz
 
 __all__ = ["PlaygroundView", "QuizView"]
 
@@ -93,7 +100,7 @@ class PlaygroundView(_TextForm, widgets.VBox):
             f"<code>{html.escape(playground.table)}</code>?</strong> Change the settings, then press "
             "<em>Apply and scan</em>. Each change is a real boto3 call as lab-admin.</p>")
         self.toggles = {
-            name: widgets.Checkbox(value=on, description=PlaygroundSettings.LABELS[name], indent=False,
+            name: widgets.Checkbox(value=on, description=playground.settings.LABELS[name], indent=False,
                                    layout=widgets.Layout(width="auto"))
             for name, on in playground.settings.items()
         }
@@ -109,7 +116,7 @@ class PlaygroundView(_TextForm, widgets.VBox):
 
     def chosen(self) -> PlaygroundSettings:
         """The settings the check boxes show now."""
-        return PlaygroundSettings(**{name: box.value for name, box in self.toggles.items()})
+        return type(self.model.settings)(**{name: box.value for name, box in self.toggles.items()})
 
     def _on_apply(self, _button: Any = None) -> None:
         self.apply_button.disabled = True
@@ -122,6 +129,8 @@ class PlaygroundView(_TextForm, widgets.VBox):
         finally:
             self.apply_button.disabled = False
             self.apply_button.description = "Apply and scan"
+            # disabling the button while it worked dropped the keyboard focus to the page: give it back
+            self.apply_button.focus()
 
     def _on_result(self, result: PlaygroundResult) -> None:
         for name, on in result.settings.items():
