@@ -283,6 +283,16 @@ class Directory:
         return BackupInfo(backup.arn, backup.table.name, backup.table.table_arn,
                           _key_ref(backup.table.sse_specification))
 
+    def date_backup(self, arn: str, when: datetime) -> str:
+        """Put a new backup on the lab clock (its ARN carries its creation time): the ARN it then has."""
+        backup = self.dynamodb.backups.pop(arn, None)
+        if backup is None:
+            return arn
+        backup.creation_date_time = when.replace(tzinfo=None)
+        backup.identifier = backup._make_identifier()
+        self.dynamodb.backups[backup.arn] = backup
+        return backup.arn
+
     def set_table_key(self, name: str, key_arn: str | None) -> bool:
         """Put a table under ``key_arn`` (None: the AWS owned key), as DynamoDB does on a key switch or a
         restore (moto ignores both)."""
@@ -297,7 +307,7 @@ class Directory:
         key_id = Table._get_default_encryption_key(None, self.account_id, self.region)  # type: ignore[arg-type]
         return self.key_arn(self.kms.get_key_id_from_alias("alias/aws/dynamodb") or key_id)
 
-    def archival_backup(self, name: str) -> str | None:
+    def archival_backup(self, name: str, when: datetime | None = None) -> str | None:
         """The on-demand backup DynamoDB makes when it archives a table (DynamoDB guide): its ARN."""
         from moto.dynamodb.models.table import Backup
         table = self.dynamodb.tables.get(name)
@@ -305,7 +315,7 @@ class Directory:
             return None
         backup = Backup(self.account_id, self.region, f"{name}-archival", table, type_="SYSTEM")
         self.dynamodb.backups[backup.arn] = backup
-        return backup.arn
+        return backup.arn if when is None else self.date_backup(backup.arn, when)
 
     def table_arn(self, name: str) -> str:
         return f"arn:aws:dynamodb:{self.region}:{self.account_id}:table/{name}"

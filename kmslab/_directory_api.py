@@ -361,7 +361,11 @@ class ApiDirectory:
         """Not possible: an emulator read through its API keeps the encryption it chose."""
         return False
 
-    def archival_backup(self, name: str) -> str | None:
+    def date_backup(self, arn: str, when: Any) -> str:
+        """Not possible: the emulator dates its backups on its own clock."""
+        return arn
+
+    def archival_backup(self, name: str, when: Any = None) -> str | None:
         """Not possible through the emulator's API."""
         return None
 

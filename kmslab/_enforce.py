@@ -729,6 +729,13 @@ class Enforcer:
             self._after_create_table(call, principal, name)
             _set_sse(data["TableDescription"], pending, status="UPDATING")  # type: ignore[index]
             data["TableDescription"]["TableStatus"] = "UPDATING"  # type: ignore[index]
+        if op == "CreateBackup":
+            # moto dates a backup (and its ARN) by the wall clock; the lab dates it by the lab clock.
+            data = json.loads(body)
+            details = data.get("BackupDetails") or {}
+            if details.get("BackupArn"):
+                details["BackupArn"] = self.directory.date_backup(details["BackupArn"], self.clock.now)
+                details["BackupCreationDateTime"] = self.clock.now.timestamp()
         if op == "DescribeBackup":
             backup = self.directory.backup(call.params.get("BackupArn"))
             features = data.setdefault("BackupDescription", {}).setdefault(  # type: ignore[union-attr]
@@ -881,7 +888,7 @@ class Enforcer:
                 return "ARCHIVING"
             if backup_arn is None and table.name:
                 # The on-demand backup DynamoDB creates at archival time (DynamoDB guide).
-                self.archived[table.arn] = (when, self.directory.archival_backup(table.name))
+                self.archived[table.arn] = (when, self.directory.archival_backup(table.name, when))
             return "ARCHIVED"
         return "INACCESSIBLE_ENCRYPTION_CREDENTIALS" if self._detected_at(table) is not None else None
 

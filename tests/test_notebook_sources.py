@@ -73,3 +73,15 @@ def test_the_builder_writes_the_stored_notebook_byte_for_byte(ipynb):
 def test_the_stored_outputs_pass_the_builders_checks(ipynb):
     """No stored error, no stderr, no machine path: what the builder refuses after a run."""
     assert _builder().problems_in(nbformat.read(ipynb, as_version=4)) == []
+
+
+def test_no_markdown_cell_has_an_unescaped_dollar_pair():
+    """JupyterLab renders text between two bare ``$`` as LaTeX: money must be written ``\\$1``."""
+    import re
+
+    import nbformat
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                bare = re.findall(r"(?<!\\)\$", cell.source)
+                assert len(bare) < 2, f"{path.name}: unescaped $ in {cell.source[:80]!r}"
