@@ -202,20 +202,17 @@ class Enforcer:
         return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
 
     # -- entry point --------------------------------------------------------------------------------
-    def handle(self, request: WireRequest, forward: Forward) -> Reply | None:
-        """Answer one request: ``(status, headers, body)``, or None when it is not for a modelled service.
+    def handle(self, request: WireRequest, forward: Forward, route: Any = None) -> Reply | None:
+        """Answer one request: ``(status, headers, body)``.
 
-        ``forward(request)`` passes an authorized request to the emulator and returns its answer.
+        ``route`` (a :class:`kmslab._sigv4.Route`) says which service and region will execute the request,
+        as the front door that received it knows; ``forward(request)`` passes an authorized request to the
+        emulator and returns its answer.
         """
-        call = read_call(request.method, request.url, request.headers, request.body)
-        if call is None:
-            return None
-        request_id = self._uuid()
-        principal = self.directory.principal_for_access_key(call.access_key_id)
-        if principal is None:
-            reply = unrecognized_client(call, request_id)
-            self._record(call, None, reply.code, reply.message, [])
-            return reply.status, reply.headers, reply.body
+        call, principal, request_id, refused = self._front_door(request, route)
+        if refused is not None:
+            return refused
+        assert call is not None and principal is not None
         explanation = CallExplanation(f"{call.service}:{call.operation}", principal.arn)
         try:
             before = getattr(self, f"_before_{call.service}", None)
@@ -242,6 +239,58 @@ class Enforcer:
         self.explanations[event_id] = explanation
         headers = {k: v for k, v in dict(headers).items() if k.lower() != "content-length"}
         return status, headers, body_text.encode()
+
+    def _front_door(self, request: WireRequest, route: Any) -> tuple[ApiCall | None, Principal | None, str,
+                                                                     Reply | None]:
+        """Authentication, as AWS's front door makes it (see :mod:`kmslab._sigv4`): the service that will
+        execute the request, the signature and its scope, the access key. Every refusal is recorded."""
+        from dataclasses import replace
+
+        from . import _sigv4
+        from ._wire import MalformedRequest, auth_error, guess_operation, not_modelled, protocol_of
+
+        request_id = self._uuid()
+        region = self.directory.region
+        if route is None:
+            route = _sigv4.route_url(request.url, request.headers, region)
+
+        def refuse(call: ApiCall, reply: ErrorReply) -> tuple[ApiCall, None, str, Reply]:
+            self._record(call, None, reply.code, reply.message, [])
+            return call, None, request_id, (reply.status, reply.headers, reply.body)
+
+        regional = route.backend in ("dynamodb", "kms")
+        if not route.modelled or (regional and route.region != region):
+            call = read_call(request.method, request.url, request.headers, b"", service=route.backend or "unknown",
+                             region=route.region)
+            assert call is not None
+            protocol = protocol_of(request.headers, request.body)
+            call = replace(call, protocol=protocol, operation=guess_operation(request.headers, request.body, protocol) or call.operation)
+            return refuse(call, not_modelled(call, request_id, region))
+        try:
+            call = read_call(request.method, request.url, request.headers, request.body, service=route.backend,
+                             region=route.region)
+        except MalformedRequest:
+            call = ApiCall(route.backend, guess_operation(request.headers, request.body, "json") or "", {}, None, route.region,
+                           protocol_of(request.headers, b""))
+            return refuse(call, error_reply(call, "SerializationException", "", request_id))
+        assert call is not None
+        try:
+            signed = _sigv4.parse(request.headers)
+            call = replace(call, access_key_id=signed.access_key_id)
+            _sigv4.check_scope(signed, route)
+        except _sigv4.AuthFailure as failure:
+            return refuse(call, auth_error(call, failure.kind, failure.message, request_id))
+        principal = self.directory.principal_for_access_key(call.access_key_id)
+        if principal is None:
+            return refuse(call, unrecognized_client(call, request_id))
+        secret = _sigv4.secret_for(self.directory, signed.access_key_id)
+        if secret is not None:  # None: a foreign emulator's key created elsewhere (that emulator decides)
+            try:
+                _sigv4.VERIFIER.verify(signed, secret, request.method, request.url, request.headers,
+                                       request.body or b"")
+            except _sigv4.AuthFailure as failure:
+                return refuse(call, auth_error(call, failure.kind, failure.message, request_id))
+        return call, principal, request_id, None
 
     def _reply_for(self, call: ApiCall, refusal: _Refusal, request_id: str) -> ErrorReply:
         if refusal.code in ("AccessDeniedException", "AccessDenied"):

@@ -83,8 +83,9 @@ def _dispatch(event_name: str, request: Any, **kwargs: Any) -> Any:
         request.headers["x-moto-account-id"] = lab.account_id
         return _moto_stubber().process_request(request)
 
-    answer = lab._enforcer.handle(wire, forward)
-    if answer is None:  # a service the lab does not model: moto would answer unauthorized, so refuse
+    from ._sigv4 import route_url
+    answer = lab._enforcer.handle(wire, forward, route_url(request.url, request.headers, lab.region))
+    if answer is None:  # the emulator gave no answer: nothing was sent anywhere
         return _guard(lab, request)
     status, headers, body = answer
     return AWSResponse(request.url, status, headers, MockRawResponse(body))  # type: ignore[arg-type]
@@ -95,7 +96,7 @@ def _dispatch_foreign(lab: Lab, request: Any) -> Any:
 
     The enforcer needs the emulator's answer (to correct it, to make the grant DynamoDB makes on
     CreateTable, to write the trail), so the request is sent from here rather than left to botocore; a
-    request for a service kmslab does not model is left to botocore, unenforced, to the same endpoint.
+    request for a service kmslab does not model is refused here, as in the other targets.
     """
     if not _same_origin(request.url, lab.endpoint_url or ""):
         body = json_bytes("kmslab#ForeignEmulatorLab", f"This kmslab lab sends requests only to its emulator at "
@@ -117,7 +118,9 @@ def _dispatch_foreign(lab: Lab, request: Any) -> Any:
         _remember_secret(directory, request, response.status_code, content)
         return response.status_code, dict(response.headers.items()), content
 
-    answer = lab._enforcer.handle(wire, forward)
+    from ._sigv4 import route_prepared
+    route = route_prepared(request.url, request.headers, original, lab.region)
+    answer = lab._enforcer.handle(wire, forward, route)
     if answer is None:
         return None
     status, headers, body = answer
