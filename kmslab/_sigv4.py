@@ -167,6 +167,8 @@ def route_prepared(url: str, headers: Any, body: bytes, default_region: str) -> 
     """A botocore request to a foreign emulator: routed as moto's server would route it."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
+    if isinstance(body, str):
+        body = body.encode("utf-8")
     parts = urlsplit(url)
     environ: dict[str, Any] = {"PATH_INFO": parts.path or "/", "QUERY_STRING": parts.query,
                                "HTTP_HOST": parts.netloc, "CONTENT_LENGTH": str(len(body))}
@@ -179,8 +181,14 @@ def route_prepared(url: str, headers: Any, body: bytes, default_region: str) -> 
         environ["CONTENT_TYPE"] = content_type
     import io
     environ["wsgi.input"] = io.BytesIO(body)
-    dispatcher = DomainDispatcherApplication.__new__(DomainDispatcherApplication)  # routing only, no apps
-    return route_wsgi(dispatcher, environ, default_region)
+    global _ROUTER
+    if _ROUTER is None:
+        from moto.moto_server.werkzeug_app import create_backend_app
+        _ROUTER = DomainDispatcherApplication(create_backend_app)  # asked to route only: it creates no app
+    return route_wsgi(_ROUTER, environ, default_region)
+
+
+_ROUTER: Any = None
 
 
 # -- authentication ----------------------------------------------------------------------------------
