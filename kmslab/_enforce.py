@@ -258,25 +258,38 @@ class Enforcer:
             self._record(call, None, reply.code, reply.message, [])
             return call, None, request_id, (reply.status, reply.headers, reply.body)
 
-        regional = route.backend in ("dynamodb", "kms")
-        if not route.modelled or (regional and route.region != region):
-            call = read_call(request.method, request.url, request.headers, b"", service=route.backend or "unknown",
+        def shaped(service: str | None) -> ApiCall:  # a call of the request's protocol, for a refusal
+            protocol = protocol_of(request.headers, request.body)
+            if service is None or service not in _sigv4.MODELLED:
+                service = _sigv4.service_by_shape(request.headers) or service or "unknown"
+            call = read_call(request.method, request.url, request.headers, b"", service=service,
                              region=route.region)
             assert call is not None
-            protocol = protocol_of(request.headers, request.body)
-            call = replace(call, protocol=protocol, operation=guess_operation(request.headers, request.body, protocol) or call.operation)
+            return replace(call, protocol=protocol,
+                           operation=guess_operation(request.headers, request.body, protocol) or call.operation)
+
+        if route.backend in ("moto_api", "instance_metadata"):
+            return refuse(shaped(route.backend), not_modelled(shaped(route.backend), request_id, region))
+        try:
+            signed = _sigv4.parse(request.headers)
+        except _sigv4.AuthFailure as failure:  # no signature to speak of: nothing else is read
+            call = shaped(route.backend)
+            return refuse(call, auth_error(call, failure.kind, failure.message, request_id))
+        if not route.modelled or (route.backend in ("dynamodb", "kms") and route.region != region):
+            call = replace(shaped(route.backend), access_key_id=signed.access_key_id)
             return refuse(call, not_modelled(call, request_id, region))
         try:
             call = read_call(request.method, request.url, request.headers, request.body, service=route.backend,
                              region=route.region)
         except MalformedRequest:
-            call = ApiCall(route.backend, guess_operation(request.headers, request.body, "json") or "", {}, None, route.region,
-                           protocol_of(request.headers, b""))
+            call = replace(shaped(route.backend), access_key_id=signed.access_key_id)
             return refuse(call, error_reply(call, "SerializationException", "", request_id))
         assert call is not None
+        call = replace(call, access_key_id=signed.access_key_id)
+        unknown = _sigv4.unknown_operation(call.service, call.protocol, call.target_prefix, call.operation)
+        if unknown is not None:
+            return refuse(call, error_reply(call, *unknown, request_id))
         try:
-            signed = _sigv4.parse(request.headers)
-            call = replace(call, access_key_id=signed.access_key_id)
             _sigv4.check_scope(signed, route)
         except _sigv4.AuthFailure as failure:
             return refuse(call, auth_error(call, failure.kind, failure.message, request_id))

@@ -326,7 +326,7 @@ class Lab:
             raise LabError("no AWS credentials in this environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
                            "AWS_PROFILE or ~/.aws); kmslab did not ask the instance metadata service. On an EC2 "
                            f"instance with a role, set {IMDS_OPT_IN}=1 to let it.")
-        config = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 2, "mode": "standard"})
+        config = Config(connect_timeout=5, read_timeout=10, retries={"total_max_attempts": 2, "mode": "standard"})
         try:
             identity = self.session.client("sts", config=config).get_caller_identity()
         except Exception as error:  # no credentials, expired token, no network: said in one sentence

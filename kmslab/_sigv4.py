@@ -191,6 +191,39 @@ def route_prepared(url: str, headers: Any, body: bytes, default_region: str) -> 
 _ROUTER: Any = None
 
 
+def service_by_shape(headers: Any) -> str | None:
+    """The modelled service a refused request seems meant for (to answer in its shape only; never used to
+    authorize anything): by its ``X-Amz-Target`` prefix."""
+    prefix = (_header(headers, "X-Amz-Target") or "").partition(".")[0]
+    return {"DynamoDB_20120810": "dynamodb", "TrentService": "kms"}.get(prefix)
+
+
+def unknown_operation(service: str, protocol: str, target_prefix: str, operation: str) -> tuple[str, str] | None:
+    """AWS's error for an operation the service does not have, spelled exactly (AWS is case-sensitive:
+    ``DynamoDB_20120810.scan`` is no Scan), or None. JSON services check the whole ``X-Amz-Target``
+    (``UnknownOperationException``, as dynalite recorded it from DynamoDB); query services the ``Action``
+    (``InvalidAction``)."""
+    model = _service_model(service)
+    if protocol == "json":
+        if target_prefix != model.metadata.get("targetPrefix") or operation not in model.operation_names:
+            return "UnknownOperationException", ""
+        return None
+    if operation not in model.operation_names:
+        return "InvalidAction", f"Could not find operation {operation} for version {model.api_version}"
+    return None
+
+
+_MODELS: dict[str, Any] = {}
+
+
+def _service_model(service: str) -> Any:
+    model = _MODELS.get(service)
+    if model is None:
+        import botocore.session
+        model = _MODELS[service] = botocore.session.get_session().get_service_model(service)
+    return model
+
+
 # -- authentication ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

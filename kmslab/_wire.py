@@ -33,7 +33,8 @@ _JSON_ERROR_NAMESPACE = {
 
 #: Authentication errors DynamoDB sends in the coral namespace (as recorded by the dynalite project).
 _CORAL_CODES = frozenset({"UnrecognizedClientException", "MissingAuthenticationTokenException",
-                          "IncompleteSignatureException", "InvalidSignatureException", "SerializationException"})
+                          "IncompleteSignatureException", "InvalidSignatureException", "SerializationException",
+                          "UnknownOperationException"})
 #: Errors that are kmslab's own (the lab refusing), never AWS's.
 _KMSLAB_CODES = frozenset({"NotModelledInLab", "LabClosed"})
 
@@ -109,6 +110,8 @@ def read_call(method: str, url: str, headers: Any, body: bytes | str | None, *, 
         if not isinstance(params, dict):
             raise MalformedRequest("the body is not a JSON object")
         return ApiCall(service, operation, params, access_key_id, region, "json", prefix)
+    if service in _JSON_ERROR_NAMESPACE:  # a JSON service reads no form: without a target, no operation
+        return ApiCall(service, "", {}, access_key_id, region, "json", "")
     form = dict(parse_qsl(body, keep_blank_values=True))
     if not form and "?" in url:
         form = dict(parse_qsl(urlparse(url).query, keep_blank_values=True))
