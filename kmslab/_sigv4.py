@@ -65,6 +65,7 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 MISMATCH = ("The request signature we calculated does not match the signature you provided. Check your AWS "
             "Secret Access Key and signing method. Consult the service documentation for details.")
 _TIMESTAMP = "%Y%m%dT%H%M%SZ"
+_BASIC_FORMAT = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
 _USER_AGENT_REGION = re.compile(r"region/(?P<region>[a-z]{2}-[a-z]+-\d{1})")  # moto's own rule
 _URL_REGION = re.compile(r"\.(?P<region>[^.]+)\.amazonaws\.com")  # moto's own rule
 
@@ -126,11 +127,21 @@ def route_url(url: str, headers: Any, default_region: str) -> Route:
 
     parsed, _ = get_equivalent_url_in_aws_domain(url)
     clean = f"{parsed.scheme}://{parsed.netloc}{parsed.path}"
-    backend = next((name for name, pattern in backend_index.backend_url_patterns if pattern.match(clean)), None)
+    backend = _BACKENDS.get(clean, _UNSEEN)
+    if backend is _UNSEEN:
+        backend = next((name for name, pattern in backend_index.backend_url_patterns if pattern.match(clean)),
+                       None)
+        if len(_BACKENDS) > 512:
+            _BACKENDS.clear()
+        _BACKENDS[clean] = backend
     host = (parsed.hostname or "").lower()
     global_endpoint = host in ("iam.amazonaws.com", "sts.amazonaws.com")
     region = "us-east-1" if global_endpoint else _moto_region(url, headers, default_region)
     return Route(backend, region, global_endpoint)
+
+
+_BACKENDS: dict[str, Any] = {}  # clean URL -> backend: moto's table is fixed, the scan costs ~15 us
+_UNSEEN = object()
 
 
 def route_wsgi(dispatcher: Any, environ: dict[str, Any], default_region: str) -> Route:
@@ -203,25 +214,28 @@ def unknown_operation(service: str, protocol: str, target_prefix: str, operation
     ``DynamoDB_20120810.scan`` is no Scan), or None. JSON services check the whole ``X-Amz-Target``
     (``UnknownOperationException``, as dynalite recorded it from DynamoDB); query services the ``Action``
     (``InvalidAction``)."""
-    model = _service_model(service)
+    prefix, operations, version = _service_model(service)
     if protocol == "json":
-        if target_prefix != model.metadata.get("targetPrefix") or operation not in model.operation_names:
+        if target_prefix != prefix or operation not in operations:
             return "UnknownOperationException", ""
         return None
-    if operation not in model.operation_names:
-        return "InvalidAction", f"Could not find operation {operation} for version {model.api_version}"
+    if operation not in operations:
+        return "InvalidAction", f"Could not find operation {operation} for version {version}"
     return None
 
 
-_MODELS: dict[str, Any] = {}
+_MODELS: dict[str, tuple[str | None, frozenset[str], str]] = {}
 
 
-def _service_model(service: str) -> Any:
-    model = _MODELS.get(service)
-    if model is None:
+def _service_model(service: str) -> tuple[str | None, frozenset[str], str]:
+    """(target prefix, operation names, API version) of a service, from botocore's model of it."""
+    found = _MODELS.get(service)
+    if found is None:
         import botocore.session
-        model = _MODELS[service] = botocore.session.get_session().get_service_model(service)
-    return model
+        model = botocore.session.get_session().get_service_model(service)
+        found = _MODELS[service] = (model.metadata.get("targetPrefix"), frozenset(model.operation_names),
+                                    model.api_version)
+    return found
 
 
 # -- authentication ----------------------------------------------------------------------------------
@@ -283,8 +297,11 @@ def parse(headers: Any, now: datetime | None = None) -> Signed:
 
 def _request_time(amz_date: str | None, http_date: str | None) -> datetime:
     if amz_date is not None:
+        match = _BASIC_FORMAT.fullmatch(amz_date)
         try:
-            return datetime.strptime(amz_date, _TIMESTAMP).replace(tzinfo=timezone.utc)
+            if match is None:
+                raise ValueError(amz_date)
+            return datetime(*map(int, match.groups()), tzinfo=timezone.utc)  # type: ignore[misc]
         except ValueError:
             raise AuthFailure("incomplete", f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'. See "
                                             "http://en.wikipedia.org/wiki/ISO_8601") from None
@@ -359,28 +376,28 @@ class Verifier:
 
     def expected_signature(self, signed: Signed, secret: str, method: str, url: str, headers: Any,
                            body: bytes) -> str:
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-        from botocore.compat import HTTPHeaders
-
+        """The signature AWS computes: botocore's canonical path and query string, the headers the client
+        named in ``SignedHeaders`` (values trimmed as SigV4 says), the SHA-256 of the body as received."""
         if isinstance(body, str):
             body = body.encode("utf-8")
-        signer = SigV4Auth(None, signed.service, signed.region)
-        request = AWSRequest(method=method, url=url, data=body)
-        chosen = HTTPHeaders()
-        wanted = {h.lower() for h in signed.signed_headers}
+        signer = _SIGNER
+        parts = urlsplit(url)
+        wanted = sorted({h.lower() for h in signed.signed_headers})
+        values: dict[str, list[str]] = {}
         for name, value in _items(headers):
-            if name.lower() in wanted:
-                chosen[name.lower()] = value
-        if "host" in wanted and "host" not in chosen:
-            chosen["host"] = _host_of(url)
-        parts = [method.upper(), signer._normalize_url_path(urlsplit(url).path),
-                 signer._canonical_query_string_url(urlsplit(url)),
-                 signer.canonical_headers(chosen) + "\n", ";".join(h.lower() for h in signed.signed_headers),
-                 hashlib.sha256(body).hexdigest()]
-        canonical = "\n".join(parts)
-        request.context["timestamp"] = signed.timestamp
-        string_to_sign = signer.string_to_sign(request, canonical)
+            lower = name.lower()
+            if lower in wanted:
+                values.setdefault(lower, []).append(" ".join(value.split()))
+        if "host" in wanted and "host" not in values:
+            values["host"] = [_host_of(url)]
+        canonical_headers = "".join(f"{name}:{','.join(values.get(name, []))}\n" for name in wanted)
+        canonical = "\n".join([method.upper(), signer._normalize_url_path(parts.path),
+                               signer._canonical_query_string_url(parts), canonical_headers,
+                               ";".join(h.lower() for h in signed.signed_headers),
+                               hashlib.sha256(body).hexdigest()])
+        scope = f"{signed.date}/{signed.region}/{signed.service}/{signed.terminator}"
+        string_to_sign = "\n".join([ALGORITHM, signed.timestamp, scope,
+                                    hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
         key = self.signing_key(secret, signed.date, signed.region, signed.service)
         return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
@@ -407,6 +424,13 @@ def secret_for(directory: Any, access_key_id: str) -> str | None:
                 return key.secret_access_key
     return None
 
+
+def _signer() -> Any:
+    from botocore.auth import SigV4Auth
+    return SigV4Auth(None, "", "")  # its canonical path and query-string helpers only
+
+
+_SIGNER = _signer()
 
 #: One verifier for the process (its cache is keyed by the secret).
 VERIFIER = Verifier()
