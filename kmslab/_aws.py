@@ -5,6 +5,11 @@ opted in: ``KMSLAB_ALLOW_REAL_AWS=1`` and the account in ``KMSLAB_AWS_ACCOUNTS``
 there (AWS does); it tags every resource ``kmslab:lab=<lab id>`` and prefixes names with the lab id, so
 that two learners in one account do not collide and :func:`delete_lab_resources` can find everything a
 lab made even when local state is lost.
+
+The opt-in is checked before the learner's credentials are sent anywhere (that ``KMSLAB_AWS_ACCOUNTS``
+names *this* account needs STS's answer, so that part comes right after the first call). STS is asked with
+short timeouts and two attempts, so an unreachable AWS is said within seconds; botocore never asks the EC2
+instance metadata service for credentials unless ``KMSLAB_USE_INSTANCE_METADATA=1``.
 """
 
 from __future__ import annotations

@@ -13,6 +13,13 @@ then kmslab reads that emulator's IAM, KMS and DynamoDB through their APIs (:mod
 and enforces the two locks here, in this Python session's botocore, before a request leaves the process.
 
 One lab is open at a time in a process: opening a new one closes the previous one.
+
+Every request meets the front door first (:mod:`kmslab._sigv4`): the service is the one that will execute
+it, and its SigV4 signature is verified against the secret the lab holds for its access key. lab-admin's
+access-key ID is seeded (outputs stay the same run to run); its secret is drawn for each lab from
+:mod:`secrets` and never printed. Once a lab is closed, every session it handed out (``lab.session``,
+``lab.client()``, ``session_for()``, the sessions of its stacks, and the default session behind a plain
+``boto3.client()`` made while it was open) answers ``LabClosed`` without sending anything.
 """
 
 from __future__ import annotations

@@ -507,3 +507,27 @@ def test_aws_target_without_credentials_never_asks_instance_metadata(monkeypatch
     with pytest.raises(LabError, match="KMSLAB_USE_INSTANCE_METADATA=1"):
         Lab(target="aws")
     assert no_network == []
+
+
+def test_offline_request_for_another_region_is_not_modelled():
+    """The lab is one account in one region: a DynamoDB call for eu-west-1 is refused (kmslab's own error,
+    recorded), never authorized against the us-east-1 world."""
+    with Lab(quiet=True) as lab:
+        seed_world(lab)
+        with pytest.raises(ClientError) as excinfo:
+            lab.session.client("dynamodb", region_name="eu-west-1").list_tables()
+        assert excinfo.value.response["Error"]["Code"] == "NotModelledInLab"
+        assert "us-east-1 only" in excinfo.value.response["Error"]["Message"]
+        assert last_refusal(lab)["awsRegion"] == "eu-west-1"
+
+
+def test_emulator_body_that_is_not_json_is_a_serialization_error(emulator):
+    """DynamoDB answers a body that does not parse with SerializationException (never an internal error),
+    before it looks at the signature."""
+    lab, (key_id, secret, _) = emulator
+    _, headers = target("Scan", {})
+    request = signed(lab.endpoint + "/", body=b'{"TableName": ', headers=headers, key_id=key_id, secret=secret,
+                     service="dynamodb")
+    status, _, reply = over_http(lab.endpoint, "", "", request=request)
+    assert (status, error_of(reply)["Code"]) == (400, "SerializationException")
+    assert last_refusal(lab)["errorCode"] == "SerializationException"
