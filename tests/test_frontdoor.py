@@ -531,3 +531,37 @@ def test_emulator_body_that_is_not_json_is_a_serialization_error(emulator):
     status, _, reply = over_http(lab.endpoint, "", "", request=request)
     assert (status, error_of(reply)["Code"]) == (400, "SerializationException")
     assert last_refusal(lab)["errorCode"] == "SerializationException"
+
+
+@pytest.mark.parametrize("scope", ["iam", "IAM", "kms", "KMS", "dynamodb", "DynamoDB"])
+def test_emulator_takeover_steps_of_issue_12_all_fail(emulator, scope):
+    """The takeover of issue 12 item 1, step by step with a made-up key ID: a new access key for lab-admin,
+    a key policy of kms:* for everyone, a Scan of the secret item. Each is refused and none changes the lab."""
+    lab, (_, _, key) = emulator
+    kms = lab.session.client("kms")
+    policy_before = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+    keys_before = len(lab.session.client("iam").list_access_keys(UserName="lab-admin")["AccessKeyMetadata"])
+    everyone = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}]})
+    if scope.lower() == "iam":
+        body, headers = query("CreateAccessKey", UserName="lab-admin")
+    elif scope.lower() == "kms":
+        body, headers = target("PutKeyPolicy", {"KeyId": key, "PolicyName": "default", "Policy": everyone},
+                               prefix="TrentService")
+    else:
+        body, headers = target("Scan", {"TableName": TABLE})
+    request = signed(lab.endpoint + "/", body=body, headers=headers, key_id="AKIAMADEUPMADEUP0000", secret="x",
+                     service=scope)
+    status, _, reply = over_http(lab.endpoint, "", "", request=request)
+    code, message = error_of(reply)["Code"], error_of(reply)["Message"]
+    query_service = scope.lower() == "iam"
+    if scope.islower():  # the right scope: the key is unknown
+        assert code == ("InvalidClientTokenId" if query_service else "UnrecognizedClientException")
+    else:  # the wrong case: AWS's scope error, before the key is even looked up
+        assert code == ("SignatureDoesNotMatch" if query_service else "InvalidSignatureException")
+        assert message == f"Credential should be scoped to correct service: '{scope.lower()}'. "
+    assert status in (400, 403) and b"SecretAccessKey" not in reply and b"grandma" not in reply
+    assert kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"] == policy_before
+    assert len(lab.session.client("iam").list_access_keys(UserName="lab-admin")["AccessKeyMetadata"]) == \
+        keys_before
+    assert last_refusal(lab)["errorCode"] == code
