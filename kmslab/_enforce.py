@@ -274,6 +274,8 @@ class Enforcer:
             signed = _sigv4.parse(request.headers)
         except _sigv4.AuthFailure as failure:  # no signature to speak of: nothing else is read
             call = shaped(route.backend)
+            if failure.kind == "missing" and call.operation in _sigv4.UNSIGNED_ACTIONS:
+                return refuse(call, not_modelled(replace(call, service="federation"), request_id, region))
             return refuse(call, auth_error(call, failure.kind, failure.message, request_id))
         if not route.modelled or (route.backend in ("dynamodb", "kms") and route.region != region):
             call = replace(shaped(route.backend), access_key_id=signed.access_key_id)

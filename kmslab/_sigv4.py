@@ -40,6 +40,10 @@ Choices where AWS is silent or its answers vary (said here and in the report):
 - *Session token message.* "The security token included in the request is invalid" (without the final
   full stop, as DynamoDB sends it); query services send ``InvalidClientTokenId`` with the full stop.
 - *Presigned URLs* (query-string signatures) are not accepted: the SDKs never use them for these services.
+- *Payload.* The body's SHA-256 is always computed from the bytes received; an ``X-Amz-Content-SHA256``
+  header is not trusted (``UNSIGNED-PAYLOAD`` is S3's).
+- *Federation.* STS's unsigned ``AssumeRoleWithWebIdentity`` / ``AssumeRoleWithSAML`` are refused as not
+  modelled (the lab has no identity provider; moto would accept any token).
 - *Emulator, global services.* With an ``endpoint_url`` botocore signs IAM with the client's region; moto's
   IAM and STS backends are global, so on the emulator their scope region is not compared.
 """
@@ -59,6 +63,8 @@ from urllib.parse import urlsplit
 MODELLED = {"dynamodb": "dynamodb", "kms": "kms", "iam": "iam", "sts": "sts"}
 #: Services whose endpoint is global in the aws partition (signed for us-east-1).
 GLOBAL_SERVICES = frozenset({"iam"})
+#: STS actions AWS takes unsigned (a web identity or SAML token instead); the lab models no federation.
+UNSIGNED_ACTIONS = frozenset({"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"})
 #: How far a request's date may be from the real clock (AWS's rule).
 MAX_SKEW = timedelta(minutes=15)
 ALGORITHM = "AWS4-HMAC-SHA256"

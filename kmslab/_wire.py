@@ -191,6 +191,9 @@ def not_modelled(call: ApiCall, request_id: str, lab_region: str, *, status: int
     elif call.service == "instance_metadata":
         message = "kmslab's lab is not an EC2 instance: there is no instance metadata service here"
         status = 404
+    elif call.service == "federation":
+        message = (f"kmslab's lab models no web identity or SAML federation: {call.operation} is not modelled in "
+                   "the lab: it was not carried out, and was not sent anywhere.")
     elif call.service in _HOST_SERVICES:
         message = (f"kmslab's lab models {call.service} in {lab_region} only; this request for {call.region} is "
                    "not modelled in the lab: it was not carried out, and was not sent anywhere.")

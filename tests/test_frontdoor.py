@@ -288,12 +288,25 @@ def test_admin_secret_is_random_per_lab_and_its_key_id_is_seeded():
 
 # -- item 1 and 2 on the emulator: raw HTTP ----------------------------------------------------------------
 
-@pytest.fixture(scope="module")
+_SERVED: dict = {}
+
+
+@pytest.fixture
 def emulator():
-    lab = Lab(target="emulator", quiet=True)
-    world = seed_world(lab)
-    yield lab, world
-    lab.close()
+    """One served lab for the emulator tests, opened again if another test's lab closed it (one lab is open
+    at a time in a process)."""
+    lab = _SERVED.get("lab")
+    if lab is None or lab._closed:
+        lab = Lab(target="emulator", quiet=True)
+        _SERVED.update(lab=lab, world=seed_world(lab))
+    return lab, _SERVED["world"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_the_served_lab():
+    yield
+    if _SERVED.get("lab") is not None:
+        _SERVED["lab"].close()
 
 
 @pytest.mark.parametrize("scope", ["IAM", "DynamoDB", "KMS"])
@@ -565,3 +578,16 @@ def test_emulator_takeover_steps_of_issue_12_all_fail(emulator, scope):
     assert len(lab.session.client("iam").list_access_keys(UserName="lab-admin")["AccessKeyMetadata"]) == \
         keys_before
     assert last_refusal(lab)["errorCode"] == code
+
+
+def test_emulator_unsigned_federation_is_not_modelled(emulator):
+    """AssumeRoleWithWebIdentity is unsigned at AWS; moto would hand out credentials for any token. The lab
+    models no identity provider, so it says so (and records it) rather than pretend."""
+    lab, _ = emulator
+    body = urlencode({"Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15", "RoleSessionName": "x",
+                      "RoleArn": "arn:aws:iam::123456789012:role/any", "WebIdentityToken": "forged"}).encode()
+    status, _, reply = over_http(lab.endpoint, "POST", "/", body,
+                                 {"Content-Type": "application/x-www-form-urlencoded"})
+    assert (status, error_of(reply)["Code"]) == (400, "NotModelledInLab")
+    assert b"SecretAccessKey" not in reply
+    assert last_refusal(lab)["eventName"] == "AssumeRoleWithWebIdentity"
