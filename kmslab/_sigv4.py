@@ -44,6 +44,8 @@ Choices where AWS is silent or its answers vary (said here and in the report):
   header is not trusted (``UNSIGNED-PAYLOAD`` is S3's).
 - *Federation.* STS's unsigned ``AssumeRoleWithWebIdentity`` / ``AssumeRoleWithSAML`` are refused as not
   modelled (the lab has no identity provider; moto would accept any token).
+- *Foreign emulator.* A key whose secret this Python session never saw (made outside the lab) is not
+  verified here; the foreign emulator decides.
 - *Emulator, global services.* With an ``endpoint_url`` botocore signs IAM with the client's region; moto's
   IAM and STS backends are global, so on the emulator their scope region is not compared.
 """

@@ -591,3 +591,34 @@ def test_emulator_unsigned_federation_is_not_modelled(emulator):
     assert (status, error_of(reply)["Code"]) == (400, "NotModelledInLab")
     assert b"SecretAccessKey" not in reply
     assert last_refusal(lab)["eventName"] == "AssumeRoleWithWebIdentity"
+
+
+def test_hostile_headers_and_bodies_get_an_aws_error_never_a_traceback():
+    """A bounded fuzz of the front door: any Authorization header, target, date and body is answered with an
+    error document (AWS's or kmslab's), never an internal exception."""
+    from botocore.awsrequest import AWSPreparedRequest
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    texts = st.text(max_size=60)
+    pieces = st.lists(st.sampled_from(["AWS4-HMAC-SHA256 ", "Credential=", "AKIAX/", "20260101/", "us-east-1/",
+                                       "dynamodb/", "IAM/", "aws4_request", ", ", "SignedHeaders=host",
+                                       "Signature=00", "=", "/", ",", " "]), max_size=12).map("".join)
+    with Lab(quiet=True) as lab:
+        @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(auth=st.one_of(st.none(), texts, pieces), target_header=st.one_of(
+                   st.none(), texts, st.sampled_from(["DynamoDB_20120810.Scan", "TrentService.Decrypt", "."])),
+               date=st.one_of(st.none(), texts, st.just("20260101T000000Z")),
+               body=st.one_of(st.binary(max_size=40), texts.map(str.encode)),
+               host=st.sampled_from(["dynamodb.us-east-1", "kms.us-east-1", "iam", "sts", "s3", "example"]))
+        def probe(auth, target_header, date, body, host):
+            headers = {}
+            for name, value in (("Authorization", auth), ("X-Amz-Target", target_header), ("X-Amz-Date", date)):
+                if value is not None:
+                    headers[name] = value
+            request = AWSPreparedRequest("POST", f"https://{host}.amazonaws.com/", headers, body, False)
+            response = _lab._dispatch("before-send.x", request)
+            assert response.status_code >= 400
+            assert response.content[:1] in (b"{", b"<")
+        probe()
+        assert len(lab.trail.filter(denied=True)) == len(lab.trail)  # every probe refused and recorded
