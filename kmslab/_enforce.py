@@ -55,7 +55,7 @@ from typing import Any
 
 from ._directory import Directory, KeyInfo, Principal, TableInfo
 from ._trail import Trail, make_record
-from ._wire import ApiCall, ErrorReply, access_denied, error_reply, read_call, unrecognized_client
+from ._wire import ApiCall, ErrorReply, access_denied, error_reply
 
 #: How long a connection trusts its cached plaintext table key, in seconds.
 TABLE_KEY_CACHE_SECONDS = 300
@@ -242,70 +242,15 @@ class Enforcer:
 
     def _front_door(self, request: WireRequest, route: Any) -> tuple[ApiCall | None, Principal | None, str,
                                                                      Reply | None]:
-        """Authentication, as AWS's front door makes it (see :mod:`kmslab._sigv4`): the service that will
-        execute the request, the signature and its scope, the access key. Every refusal is recorded."""
-        from dataclasses import replace
-
-        from . import _sigv4
-        from ._wire import MalformedRequest, auth_error, guess_operation, not_modelled, protocol_of
-
+        """Authentication, as AWS's front door makes it (:func:`kmslab._sigv4.front_door`); every refusal is
+        recorded."""
+        from ._sigv4 import front_door
         request_id = self._uuid()
-        region = self.directory.region
-        if route is None:
-            route = _sigv4.route_url(request.url, request.headers, region)
-
-        def refuse(call: ApiCall, reply: ErrorReply) -> tuple[ApiCall, None, str, Reply]:
-            self._record(call, None, reply.code, reply.message, [])
-            return call, None, request_id, (reply.status, reply.headers, reply.body)
-
-        def shaped(service: str | None) -> ApiCall:  # a call of the request's protocol, for a refusal
-            protocol = protocol_of(request.headers, request.body)
-            if service is None or service not in _sigv4.MODELLED:
-                service = _sigv4.service_by_shape(request.headers) or service or "unknown"
-            call = read_call(request.method, request.url, request.headers, b"", service=service,
-                             region=route.region)
-            assert call is not None
-            return replace(call, protocol=protocol,
-                           operation=guess_operation(request.headers, request.body, protocol) or call.operation)
-
-        if route.backend in ("moto_api", "instance_metadata"):
-            return refuse(shaped(route.backend), not_modelled(shaped(route.backend), request_id, region))
-        try:
-            signed = _sigv4.parse(request.headers)
-        except _sigv4.AuthFailure as failure:  # no signature to speak of: nothing else is read
-            call = shaped(route.backend)
-            if failure.kind == "missing" and call.operation in _sigv4.UNSIGNED_ACTIONS:
-                return refuse(call, not_modelled(replace(call, service="federation"), request_id, region))
-            return refuse(call, auth_error(call, failure.kind, failure.message, request_id))
-        if not route.modelled or (route.backend in ("dynamodb", "kms") and route.region != region):
-            call = replace(shaped(route.backend), access_key_id=signed.access_key_id)
-            return refuse(call, not_modelled(call, request_id, region))
-        try:
-            call = read_call(request.method, request.url, request.headers, request.body, service=route.backend,
-                             region=route.region)
-        except MalformedRequest:
-            call = replace(shaped(route.backend), access_key_id=signed.access_key_id)
-            return refuse(call, error_reply(call, "SerializationException", "", request_id))
-        assert call is not None
-        call = replace(call, access_key_id=signed.access_key_id)
-        unknown = _sigv4.unknown_operation(call.service, call.protocol, call.target_prefix, call.operation)
-        if unknown is not None:
-            return refuse(call, error_reply(call, *unknown, request_id))
-        try:
-            _sigv4.check_scope(signed, route)
-        except _sigv4.AuthFailure as failure:
-            return refuse(call, auth_error(call, failure.kind, failure.message, request_id))
-        principal = self.directory.principal_for_access_key(call.access_key_id)
-        if principal is None:
-            return refuse(call, unrecognized_client(call, request_id))
-        secret = _sigv4.secret_for(self.directory, signed.access_key_id)
-        if secret is not None:  # None: a foreign emulator's key created elsewhere (that emulator decides)
-            try:
-                _sigv4.VERIFIER.verify(signed, secret, request.method, request.url, request.headers,
-                                       request.body or b"")
-            except _sigv4.AuthFailure as failure:
-                return refuse(call, auth_error(call, failure.kind, failure.message, request_id))
-        return call, principal, request_id, None
+        call, principal, refusal = front_door(request, route, self.directory, request_id)
+        if refusal is None:
+            return call, principal, request_id, None
+        self._record(call, None, refusal.code, refusal.message, [])
+        return call, None, request_id, (refusal.status, refusal.headers, refusal.body)
 
     def _reply_for(self, call: ApiCall, refusal: _Refusal, request_id: str) -> ErrorReply:
         if refusal.code in ("AccessDeniedException", "AccessDenied"):

@@ -440,5 +440,79 @@ def _signer() -> Any:
 
 _SIGNER = _signer()
 
+# -- the front door, in AWS's order --------------------------------------------------------------------
+
+def front_door(request: Any, route: Route | None, directory: Any, request_id: str) -> tuple[Any, Any, Any]:
+    """``(call, principal, None)`` for a request that may go on to authorization, or
+    ``(call, None, ErrorReply)``: the refusal AWS (or, for what the lab does not model, kmslab) answers.
+
+    ``request`` has ``method``, ``url``, ``headers`` and the ``body`` as received (before any rewrite);
+    ``route`` is what will execute it (None: the URL's host decides, as offline); ``directory`` knows the
+    principals and the secrets.
+    """
+    from dataclasses import replace
+
+    from ._wire import (
+        MalformedRequest,
+        auth_error,
+        error_reply,
+        guess_operation,
+        not_modelled,
+        protocol_of,
+        read_call,
+        unrecognized_client,
+    )
+
+    region = directory.region
+    if route is None:
+        route = route_url(request.url, request.headers, region)
+
+    def shaped(service: str | None) -> Any:  # a call in the request's protocol, for a refusal
+        protocol = protocol_of(request.headers, request.body)
+        if service is None or service not in MODELLED:
+            service = service_by_shape(request.headers) or service or "unknown"
+        call = read_call(request.method, request.url, request.headers, b"", service=service, region=route.region)
+        return replace(call, protocol=protocol,
+                       operation=guess_operation(request.headers, request.body, protocol) or call.operation)
+
+    if route.backend in ("moto_api", "instance_metadata"):
+        call = shaped(route.backend)
+        return call, None, not_modelled(call, request_id, region)
+    try:
+        signed = parse(request.headers)
+    except AuthFailure as failure:  # no signature to speak of: nothing else is read
+        call = shaped(route.backend)
+        if failure.kind == "missing" and call.operation in UNSIGNED_ACTIONS:
+            return call, None, not_modelled(replace(call, service="federation"), request_id, region)
+        return call, None, auth_error(call, failure.kind, failure.message, request_id)
+    if not route.modelled or (route.backend in ("dynamodb", "kms") and route.region != region):
+        call = replace(shaped(route.backend), access_key_id=signed.access_key_id)
+        return call, None, not_modelled(call, request_id, region)
+    try:
+        call = read_call(request.method, request.url, request.headers, request.body, service=route.backend,
+                         region=route.region)
+    except MalformedRequest:
+        call = replace(shaped(route.backend), access_key_id=signed.access_key_id)
+        return call, None, error_reply(call, "SerializationException", "", request_id)
+    call = replace(call, access_key_id=signed.access_key_id)
+    unknown = unknown_operation(call.service, call.protocol, call.target_prefix, call.operation)
+    if unknown is not None:
+        return call, None, error_reply(call, *unknown, request_id)
+    try:
+        check_scope(signed, route)
+    except AuthFailure as failure:
+        return call, None, auth_error(call, failure.kind, failure.message, request_id)
+    principal = directory.principal_for_access_key(call.access_key_id)
+    if principal is None:
+        return call, None, unrecognized_client(call, request_id)
+    secret = secret_for(directory, signed.access_key_id)
+    if secret is not None:  # None: a foreign emulator's key made elsewhere (that emulator decides)
+        try:
+            VERIFIER.verify(signed, secret, request.method, request.url, request.headers, request.body or b"")
+        except AuthFailure as failure:
+            return call, None, auth_error(call, failure.kind, failure.message, request_id)
+    return call, principal, None
+
+
 #: One verifier for the process (its cache is keyed by the secret).
 VERIFIER = Verifier()

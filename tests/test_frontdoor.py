@@ -621,4 +621,4 @@ def test_hostile_headers_and_bodies_get_an_aws_error_never_a_traceback():
             assert response.status_code >= 400
             assert response.content[:1] in (b"{", b"<")
         probe()
-        assert len(lab.trail.filter(denied=True)) == len(lab.trail)  # every probe refused and recorded
+        assert len(lab.trail) > 0 and len(lab.trail.filter(denied=True)) == len(lab.trail)  # none carried out
