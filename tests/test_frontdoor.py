@@ -622,3 +622,17 @@ def test_hostile_headers_and_bodies_get_an_aws_error_never_a_traceback():
             assert response.content[:1] in (b"{", b"<")
         probe()
         assert len(lab.trail) > 0 and len(lab.trail.filter(denied=True)) == len(lab.trail)  # none carried out
+
+
+def test_the_server_refuses_everything_while_no_lab_is_behind_it():
+    """Between starting and the enforcer's creation (or after close) nothing reaches moto: HTTP 503."""
+    import io
+
+    from kmslab._server import EnforcingApp
+
+    reached = []
+    app = EnforcingApp(lambda environ, start_response: reached.append(environ) or [b""], lambda: None)
+    answered = {}
+    body = app({"REQUEST_METHOD": "POST", "PATH_INFO": "/moto-api/reset", "CONTENT_LENGTH": "0",
+                "wsgi.input": io.BytesIO(b"")}, lambda status, headers: answered.update(status=status))
+    assert answered["status"].startswith("503") and reached == [] and b"no lab is open" in b"".join(body)
