@@ -170,8 +170,19 @@ def route_wsgi(dispatcher: Any, environ: dict[str, Any], default_region: str) ->
             backend = dispatcher.get_backend_for_host(host or "s3.us-east-1.amazonaws.com")
         except Exception:  # moto itself would fail on this request (a KeyError, an IndexError)
             backend = None
-    url = f"http://{environ.get('HTTP_HOST', '127.0.0.1')}{path}"
-    return Route(backend, _moto_region(url, _EnvironHeaders(environ), default_region), emulator=True)
+    return Route(backend, _moto_region(_raw_url(environ), _EnvironHeaders(environ), default_region), emulator=True)
+
+
+def _raw_url(environ: dict[str, Any]) -> str:
+    """The URL as moto's request reads it (``moto.core.request.Request.raw_url``): the path as it arrived,
+    not percent-decoded, and the query string, whose text moto searches for a region too."""
+    from urllib.parse import urlparse
+    raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO") or "/"
+    parsed = urlparse(raw_uri)
+    raw_path = parsed.path if parsed.scheme else raw_uri.split("?", 1)[0]
+    raw_path = raw_path if raw_path.startswith("/") else f"/{raw_path}"
+    query = environ.get("QUERY_STRING")
+    return f"http://{environ.get('HTTP_HOST', '127.0.0.1')}{raw_path}" + (f"?{query}" if query else "")
 
 
 class _EnvironHeaders:

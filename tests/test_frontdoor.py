@@ -640,3 +640,17 @@ def test_the_server_refuses_everything_while_no_lab_is_behind_it():
     body = app({"REQUEST_METHOD": "POST", "PATH_INFO": "/moto-api/reset", "CONTENT_LENGTH": "0",
                 "wsgi.input": io.BytesIO(b"")}, lambda status, headers: answered.update(status=status))
     assert answered["status"].startswith("503") and reached == [] and b"no lab is open" in b"".join(body)
+
+
+def test_emulator_region_smuggled_in_the_query_string_is_not_authorized_as_the_lab_region(emulator):
+    """moto reads a region from the request's URL, query string included, before the scope's: a request
+    that would run in eu-west-1 is refused, not authorized against the lab's us-east-1 world."""
+    lab, (key_id, secret, _) = emulator
+    body, headers = target("ListTables", {})
+    request = signed(lab.endpoint + "/?x=.eu-west-1.amazonaws.com", body=body, headers=headers, key_id=key_id,
+                     secret=secret, service="dynamodb")
+    parts = urlsplit(request.url)
+    status, _, reply = over_http(lab.endpoint, "POST", f"{parts.path}?{parts.query}", request.body,
+                                 {k: v for k, v in request.headers.items()})
+    assert (status, error_of(reply)["Code"]) == (400, "NotModelledInLab")
+    assert last_refusal(lab)["awsRegion"] == "eu-west-1"
