@@ -87,7 +87,7 @@ def _dispatch(event_name: str, request: Any, **kwargs: Any) -> Any:
             request.headers["Content-Length"] = str(len(authorized.body))
         # The caller is authenticated already: tell moto the account rather than have it search every
         # partition's IAM backend for the access key.
-        request.headers["x-moto-account-id"] = lab.account_id
+        request.headers["x-moto-account-id"] = lab.account_id  # replaces a value the caller set
         return _moto_stubber().process_request(request)
 
     from ._sigv4 import route_url

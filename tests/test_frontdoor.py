@@ -654,3 +654,17 @@ def test_emulator_region_smuggled_in_the_query_string_is_not_authorized_as_the_l
                                  {k: v for k, v in request.headers.items()})
     assert (status, error_of(reply)["Code"]) == (400, "NotModelledInLab")
     assert last_refusal(lab)["awsRegion"] == "eu-west-1"
+
+
+def test_offline_a_callers_own_account_header_does_not_move_the_call():
+    """moto picks the account from ``x-moto-account-id``; the lab sets it after authentication, and a value
+    the caller put there first is dropped, so the call runs in the account it was authorized for."""
+    with Lab(quiet=True) as lab:
+        key_id, secret, _ = seed_world(lab)
+        body, headers = target("ListTables", {})
+        request = signed("https://dynamodb.us-east-1.amazonaws.com/", body=body,
+                         headers={**headers, "x-moto-account-id": "999999999999"}, key_id=key_id, secret=secret,
+                         service="dynamodb")
+        response = _lab._dispatch("before-send.x", request.prepare())
+        assert response.status_code == 200
+        assert json.loads(response.content)["TableNames"] == [TABLE]
