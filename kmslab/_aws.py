@@ -5,6 +5,11 @@ opted in: ``KMSLAB_ALLOW_REAL_AWS=1`` and the account in ``KMSLAB_AWS_ACCOUNTS``
 there (AWS does); it tags every resource ``kmslab:lab=<lab id>`` and prefixes names with the lab id, so
 that two learners in one account do not collide and :func:`delete_lab_resources` can find everything a
 lab made even when local state is lost.
+
+The opt-in is checked before the learner's credentials are sent anywhere (that ``KMSLAB_AWS_ACCOUNTS``
+names *this* account needs STS's answer, so that part comes right after the first call). STS is asked with
+short timeouts and two attempts, so an unreachable AWS is said within seconds; botocore never asks the EC2
+instance metadata service for credentials unless ``KMSLAB_USE_INSTANCE_METADATA=1``.
 """
 
 from __future__ import annotations
@@ -36,11 +41,28 @@ def opt_in_message(reason: str) -> str:
             "(comma-separated for several), then open Lab(target='aws') again.")
 
 
+#: Set to 1 to let botocore ask the EC2 instance metadata service for credentials (never by default).
+IMDS_OPT_IN = "KMSLAB_USE_INSTANCE_METADATA"
+
+
+def _allowed_accounts() -> set[str]:
+    return {a.strip() for a in os.environ.get(ACCOUNTS, "").split(",") if a.strip()}
+
+
+def check_opt_in_before_any_request() -> None:
+    """What can be checked before the learner's credentials are sent anywhere: the opt-in is set, and the
+    allow-list names at least one account (whether it names *this* account needs STS's answer)."""
+    if os.environ.get(OPT_IN) != "1":
+        raise LabError(opt_in_message(f"{OPT_IN} is not set to 1 (nothing was sent to AWS)."))
+    if not _allowed_accounts():
+        raise LabError(opt_in_message(f"{ACCOUNTS} names no account (nothing was sent to AWS)."))
+
+
 def check_opt_in(account_id: str) -> None:
     """Refuse unless the learner opted in for this very account."""
     if os.environ.get(OPT_IN) != "1":
         raise LabError(opt_in_message(f"{OPT_IN} is not set to 1."))
-    allowed = {a.strip() for a in os.environ.get(ACCOUNTS, "").split(",") if a.strip()}
+    allowed = _allowed_accounts()
     if account_id not in allowed:
         shown = ", ".join(sorted(allowed)) or "none"
         raise LabError(opt_in_message(f"account {account_id} is not in {ACCOUNTS} (allowed: {shown})."))

@@ -112,7 +112,10 @@ def _check_workbook() -> list[bool]:
 
 def _check_target(target: str | None) -> bool:
     from ._lab import Lab
-    name = target or os.environ.get("KMSLAB_TARGET") or "offline"
+    try:
+        name = _target(target)
+    except LabError as error:
+        return _line(False, str(error), "give one of the targets listed")
     try:
         with Lab(target=name, quiet=True) as lab:
             arn = lab.session.client("sts").get_caller_identity()["Arn"]
@@ -198,8 +201,19 @@ def lab(args: argparse.Namespace) -> int:
 
 # -- status and cleanup ----------------------------------------------------------------------------------
 
+def _target(given: str | None) -> str:
+    """The target a command is for: given, else ``KMSLAB_TARGET``, else offline; a name kmslab does not know
+    is an error that lists the targets (a typo must never fall through to real AWS)."""
+    from ._lab import TARGETS
+    name = given or os.environ.get("KMSLAB_TARGET") or "offline"
+    if name not in TARGETS:
+        source = "--target" if given else "KMSLAB_TARGET"
+        raise LabError(f"unknown target {name!r} (from {source}): choose one of {', '.join(TARGETS)}")
+    return name
+
+
 def status(args: argparse.Namespace) -> int:
-    target = args.target or os.environ.get("KMSLAB_TARGET") or "offline"
+    target = _target(args.target)
     if target in ("offline", "emulator"):
         print(f"target {target}: each notebook's kernel holds its own lab; it starts empty and ends with the "
               "kernel, so nothing is left behind between sessions.")
@@ -219,7 +233,7 @@ def status(args: argparse.Namespace) -> int:
 def cleanup(args: argparse.Namespace) -> int:
     from ._aws import delete_lab_resources, find_lab_resources
     from ._lab import Lab
-    with Lab(target=args.target, quiet=True) as lab:
+    with Lab(target=_target(args.target), quiet=True) as lab:
         found = find_lab_resources(lab.session, args.lab_id)
         _print_resources(found)
         if args.dry_run or not found:

@@ -59,7 +59,7 @@ from typing import Any
 from ._directory import Directory, KeyInfo, Principal, TableInfo
 from ._operations import Operation, classify, of_kind
 from ._trail import Trail, make_record
-from ._wire import ApiCall, ErrorReply, access_denied, error_reply, read_call, unrecognized_client
+from ._wire import ApiCall, ErrorReply, access_denied, error_reply
 
 #: The error code of an operation the lab refuses because it does not model it (see :mod:`kmslab._operations`).
 NOT_MODELLED = "NotModelledInLabException"
@@ -221,20 +221,17 @@ class Enforcer:
         return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
 
     # -- entry point --------------------------------------------------------------------------------
-    def handle(self, request: WireRequest, forward: Forward) -> Reply | None:
-        """Answer one request: ``(status, headers, body)``, or None when it is not for a modelled service.
+    def handle(self, request: WireRequest, forward: Forward, route: Any = None) -> Reply | None:
+        """Answer one request: ``(status, headers, body)``.
 
-        ``forward(request)`` passes an authorized request to the emulator and returns its answer.
+        ``route`` (a :class:`kmslab._sigv4.Route`) says which service and region will execute the request,
+        as the front door that received it knows; ``forward(request)`` passes an authorized request to the
+        emulator and returns its answer.
         """
-        call = read_call(request.method, request.url, request.headers, request.body)
-        if call is None:
-            return None
-        request_id = self._uuid()
-        principal = self.directory.principal_for_access_key(call.access_key_id)
-        if principal is None:
-            reply = unrecognized_client(call, request_id)
-            self._record(call, None, reply.code, reply.message, [])
-            return reply.status, reply.headers, reply.body
+        call, principal, request_id, refused = self._front_door(request, route)
+        if refused is not None:
+            return refused
+        assert call is not None and principal is not None
         explanation = CallExplanation(f"{call.service}:{call.operation}", principal.arn)
         try:
             self._classified(call, explanation)
@@ -285,6 +282,18 @@ class Enforcer:
             explanation.checks.append(Check("closed world", False, message))
             raise _Refusal(NOT_MODELLED, message)
         return operation
+
+    def _front_door(self, request: WireRequest, route: Any) -> tuple[ApiCall | None, Principal | None, str,
+                                                                     Reply | None]:
+        """Authentication, as AWS's front door makes it (:func:`kmslab._sigv4.front_door`); every refusal is
+        recorded."""
+        from ._sigv4 import front_door
+        request_id = self._uuid()
+        call, principal, refusal = front_door(request, route, self.directory, request_id)
+        if refusal is None:
+            return call, principal, request_id, None
+        self._record(call, None, refusal.code, refusal.message, [])
+        return call, None, request_id, (refusal.status, refusal.headers, refusal.body)
 
     def _reply_for(self, call: ApiCall, refusal: _Refusal, request_id: str) -> ErrorReply:
         if refusal.code in ("AccessDeniedException", "AccessDenied"):

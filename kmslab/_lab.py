@@ -13,6 +13,13 @@ then kmslab reads that emulator's IAM, KMS and DynamoDB through their APIs (:mod
 and enforces the two locks here, in this Python session's botocore, before a request leaves the process.
 
 One lab is open at a time in a process: opening a new one closes the previous one.
+
+Every request meets the front door first (:mod:`kmslab._sigv4`): the service is the one that will execute
+it, and its SigV4 signature is verified against the secret the lab holds for its access key. lab-admin's
+access-key ID is seeded (outputs stay the same run to run); its secret is drawn for each lab from
+:mod:`secrets` and never printed. Once a lab is closed, every session it handed out (``lab.session``,
+``lab.client()``, ``session_for()``, the sessions of its stacks, and the default session behind a plain
+``boto3.client()`` made while it was open) answers ``LabClosed`` without sending anything.
 """
 
 from __future__ import annotations
@@ -82,11 +89,12 @@ def _dispatch(event_name: str, request: Any, **kwargs: Any) -> Any:
             request.headers["Content-Length"] = str(len(authorized.body))
         # The caller is authenticated already: tell moto the account rather than have it search every
         # partition's IAM backend for the access key.
-        request.headers["x-moto-account-id"] = lab.account_id
+        request.headers["x-moto-account-id"] = lab.account_id  # replaces a value the caller set
         return _moto_stubber().process_request(request)
 
-    answer = lab._enforcer.handle(wire, forward)
-    if answer is None:  # a service the lab does not model: moto would answer unauthorized, so refuse
+    from ._sigv4 import route_url
+    answer = lab._enforcer.handle(wire, forward, route_url(request.url, request.headers, lab.region))
+    if answer is None:  # the emulator gave no answer: nothing was sent anywhere
         return _guard(lab, request)
     status, headers, body = answer
     return AWSResponse(request.url, status, headers, MockRawResponse(body))  # type: ignore[arg-type]
@@ -106,7 +114,7 @@ def _dispatch_foreign(lab: Lab, request: Any) -> Any:
 
     The enforcer needs the emulator's answer (to correct it, to make the grant DynamoDB makes on
     CreateTable, to write the trail), so the request is sent from here rather than left to botocore; a
-    request for a service kmslab does not model is left to botocore, unenforced, to the same endpoint.
+    request for a service kmslab does not model is refused here, as in the other targets.
     """
     if not _same_origin(request.url, lab.endpoint_url or ""):
         body = json_bytes("kmslab#ForeignEmulatorLab", f"This kmslab lab sends requests only to its emulator at "
@@ -128,7 +136,9 @@ def _dispatch_foreign(lab: Lab, request: Any) -> Any:
         _remember_secret(directory, request, response.status_code, content)
         return response.status_code, dict(response.headers.items()), content
 
-    answer = lab._enforcer.handle(wire, forward)
+    from ._sigv4 import route_prepared
+    route = route_prepared(request.url, request.headers, original, lab.region)
+    answer = lab._enforcer.handle(wire, forward, route)
     if answer is None:
         return None
     status, headers, body = answer
@@ -160,6 +170,15 @@ def _remember_secret(directory: Any, request: Any, status: int, content: bytes) 
     secret = re.search(r"<SecretAccessKey>(.*?)</SecretAccessKey>", text)
     if key_id and secret:
         directory.secrets[key_id.group(1)] = secret.group(1)
+
+
+def _closed_answer(operation: str) -> tuple[Any, dict[str, Any]]:
+    """What a client of a closed lab gets: a ``ClientError`` (code ``LabClosed``), the request unsent."""
+    message = (f"this kmslab lab is closed; {operation} was not sent anywhere. Open a new one with Lab() and "
+               "take clients from it (lab.client(...), lab.session, lab.session_for(...))")
+    metadata = {"HTTPStatusCode": 400, "HTTPHeaders": {}, "RequestId": "none (not sent)"}
+    http = AWSResponse("", 400, {}, MockRawResponse(b""))  # type: ignore[arg-type]
+    return http, {"Error": {"Code": "LabClosed", "Message": message}, "ResponseMetadata": metadata}
 
 
 def _listening(host: str, port: int) -> bool:
@@ -318,19 +337,38 @@ class Lab:
             _active = self
         if self.target == "emulator":
             os.environ["AWS_ENDPOINT_URL"] = self._server.endpoint_url
-        self.session = boto3.Session(aws_access_key_id=access_key.access_key_id,
-                                     aws_secret_access_key=access_key.secret_access_key,
-                                     region_name=self.region)
+        self.session = self._guarded(boto3.Session(aws_access_key_id=access_key.access_key_id,
+                                                   aws_secret_access_key=access_key.secret_access_key,
+                                                   region_name=self.region))
+        self._guard_default_session()
 
     def _open_aws(self) -> None:
-        """Real AWS: the learner's own credentials, refused unless they opted in for this account."""
+        """Real AWS: the learner's own credentials, refused unless they opted in for this account.
+
+        The opt-in is checked before any request (the account allow-list as far as it can be: that it names
+        an account); STS is asked with short timeouts and few retries; the instance metadata address is not
+        asked for credentials unless ``KMSLAB_USE_INSTANCE_METADATA=1``.
+        """
         global _active
-        from ._aws import check_opt_in, new_lab_id
-        self.session = boto3.Session(region_name=self.region)
+        import botocore.session
+        from botocore.config import Config
+
+        from ._aws import IMDS_OPT_IN, check_opt_in, check_opt_in_before_any_request, new_lab_id
+        check_opt_in_before_any_request()
+        core = botocore.session.get_session()
+        if os.environ.get(IMDS_OPT_IN) != "1":
+            core.get_component("credential_provider").remove("iam-role")
+        self.session = self._guarded(boto3.Session(region_name=self.region, botocore_session=core))
+        if self.session.get_credentials() is None:
+            raise LabError("no AWS credentials in this environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+                           "AWS_PROFILE or ~/.aws); kmslab did not ask the instance metadata service. On an EC2 "
+                           f"instance with a role, set {IMDS_OPT_IN}=1 to let it.")
+        config = Config(connect_timeout=5, read_timeout=10, retries={"total_max_attempts": 2, "mode": "standard"})
         try:
-            identity = self.session.client("sts").get_caller_identity()
-        except Exception as error:  # no credentials, expired token, no network: say so in one sentence
-            raise LabError(f"cannot reach AWS with the credentials in this environment: {error}") from error
+            identity = self.session.client("sts", config=config).get_caller_identity()
+        except Exception as error:  # no credentials, expired token, no network: said in one sentence
+            raise LabError(f"cannot reach AWS STS with the credentials in this environment (gave up after 2 "
+                           f"attempts, 5 s to connect and 10 s to read each): {error}") from error
         self.account_id = identity["Account"]
         check_opt_in(self.account_id)
         self.caller_arn = identity["Arn"]
@@ -377,8 +415,9 @@ class Lab:
                                       seed=self.seed)
             _active = self
         os.environ["AWS_ENDPOINT_URL"] = url
-        self.session = boto3.Session(aws_access_key_id=access_key_id, aws_secret_access_key=secret,
-                                     region_name=self.region)
+        self.session = self._guarded(boto3.Session(aws_access_key_id=access_key_id, aws_secret_access_key=secret,
+                                                   region_name=self.region))
+        self._guard_default_session()
 
     def _simulated(self, what: str) -> None:
         self._check_open()
@@ -428,10 +467,17 @@ class Lab:
         return self._server.endpoint_url
 
     def _create_admin(self) -> Any:
+        """lab-admin and its access key: the seeded key ID (outputs stay the same run to run), and a secret
+        drawn from :mod:`secrets` for this lab alone (never printed), so that knowing kmslab's seed is not
+        knowing the key."""
+        import secrets
         iam = self._directory.iam
         iam.create_user(region_name=self.region, user_name=ADMIN_USER, path="/", tags=[])
         iam.attach_user_policy("arn:aws:iam::aws:policy/AdministratorAccess", ADMIN_USER)
-        return iam.create_access_key(user_name=ADMIN_USER)
+        access_key = iam.create_access_key(user_name=ADMIN_USER)  # draws from the seeded generator as before
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        access_key.secret_access_key = "".join(secrets.choice(alphabet) for _ in range(40))
+        return access_key
 
     def _set_env(self, access_key_id: str, secret: str) -> None:
         self._saved_env = {name: os.environ.get(name) for name in _ENV_KEYS}
@@ -518,8 +564,28 @@ class Lab:
         import botocore.session
         core = botocore.session.get_session()
         core.register_component("data_loader", self.session._session.get_component("data_loader"))
-        return boto3.Session(aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
-                             region_name=self.region, botocore_session=core)
+        return self._guarded(boto3.Session(aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
+                                           region_name=self.region, botocore_session=core))
+
+    def _guarded(self, session: boto3.Session) -> boto3.Session:
+        """``session``, whose every client refuses once this lab is closed, before any request is made (no
+        socket is opened): a client kept from a closed lab would otherwise reach real AWS endpoints."""
+        import weakref
+        lab = weakref.ref(self)
+
+        def refuse_when_closed(model: Any = None, **kwargs: Any) -> Any:
+            current = lab()
+            if current is not None and not current._closed:
+                return None
+            return _closed_answer(getattr(model, "name", "the call"))
+
+        session._session.register("before-call", refuse_when_closed, unique_id=f"kmslab-closed-{id(self)}")
+        return session
+
+    def _guard_default_session(self) -> None:
+        """The default session (``boto3.client(...)`` without a session) guarded too, while this lab is open."""
+        boto3.setup_default_session()
+        self._guarded(boto3.DEFAULT_SESSION)  # type: ignore[arg-type]
 
     # -- terraform ----------------------------------------------------------------------------------
     def terraform(self, path: str | os.PathLike[str], variables: dict[str, Any] | None = None, *,

@@ -3,6 +3,18 @@
 A moto server runs in a thread of this process, so it holds the very same accounts as the Python
 session, and the same enforcement point stands in front of it: a request from the terraform CLI, the AWS
 CLI or a notebook meets the two locks alike. It binds the loopback address only, on a free port.
+
+It exposes only the AWS APIs kmslab enforces:
+
+- the service a request is for is the one moto's own dispatcher will pick (asked, not guessed: see
+  :func:`kmslab._sigv4.route_wsgi`), and every request is authenticated (SigV4 verified) before moto sees it;
+- moto's own API (``/moto-api``: its data dump holds every secret, its reset wipes the lab) and its
+  instance-metadata imitation answer 404; a service kmslab does not model (S3, SQS...) is refused in the
+  request's protocol; each refusal is in the trail;
+- no CORS: moto's permissive headers are removed from every answer, so a web page open in the learner's
+  browser cannot read the lab's answers, and a preflight (``OPTIONS``, unsigned) is refused. Real DynamoDB
+  does answer CORS preflights; the lab on a loopback port of the learner's machine deliberately does not;
+- while no lab is open behind it (starting, or closed) every request is refused with HTTP 503.
 """
 
 from __future__ import annotations
@@ -24,19 +36,28 @@ class EnforcingApp:
         self.enforcer = enforcer
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        from ._sigv4 import route_wsgi
+
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
         enforcer = self.enforcer()
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
         if enforcer is None:
-            return self.app(_with_body(environ, body), start_response)
+            return _answer(start_response, 503, {"Content-Type": "text/plain"},
+                           b"kmslab: no lab is open behind this endpoint\n")
         headers = {key[5:].replace("_", "-").title(): value
                    for key, value in environ.items() if key.startswith("HTTP_")}
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
+        if environ.get("CONTENT_LENGTH"):  # some SDKs sign it (the terraform provider's Go SDK does)
+            headers["Content-Length"] = environ["CONTENT_LENGTH"]
         query = environ.get("QUERY_STRING")
         url = f"http://{environ.get('HTTP_HOST', '127.0.0.1')}{environ.get('PATH_INFO', '/')}"
         url += f"?{query}" if query else ""
         wire = WireRequest(environ["REQUEST_METHOD"], url, headers, body)
+        route = route_wsgi(self.app, _with_body(environ, body), enforcer.directory.region)
 
         def forward(request: WireRequest) -> tuple[int, list[tuple[str, str]], bytes]:
             captured: dict[str, Any] = {}
@@ -55,15 +76,24 @@ class EnforcingApp:
                     close()
             return int(captured["status"].split()[0]), captured["headers"], payload
 
-        answer = enforcer.handle(wire, forward)
-        if answer is None:
-            return self.app(_with_body(environ, body), start_response)
+        answer = enforcer.handle(wire, forward, route)
+        if answer is None:  # moto gave no answer
+            return _answer(start_response, 502, {"Content-Type": "text/plain"}, b"kmslab: no answer\n")
         status, reply_headers, reply_body = answer
-        pairs = [(k, str(v)) for k, v in (reply_headers.items() if isinstance(reply_headers, dict)
-                                          else reply_headers) if k.lower() != "content-length"]
-        pairs.append(("Content-Length", str(len(reply_body))))
-        start_response(f"{status} {HTTPStatus(status).phrase}", pairs)
-        return [reply_body]
+        return _answer(start_response, status, reply_headers, reply_body)
+
+
+def _answer(start_response: Callable[..., Any], status: int, headers: Any, body: bytes) -> list[bytes]:
+    """Send one answer, without moto's CORS headers and with the length of the body sent."""
+    pairs = [(k, str(v)) for k, v in (headers.items() if isinstance(headers, dict) else headers)
+             if k.lower() != "content-length" and not k.lower().startswith("access-control-")]
+    pairs.append(("Content-Length", str(len(body))))
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Unknown"
+    start_response(f"{status} {phrase}", pairs)
+    return [body]
 
 
 def _with_body(environ: dict[str, Any], body: bytes) -> dict[str, Any]:

@@ -31,6 +31,14 @@ _JSON_ERROR_NAMESPACE = {
 }
 
 
+#: Authentication errors DynamoDB sends in the coral namespace (as recorded by the dynalite project).
+_CORAL_CODES = frozenset({"UnrecognizedClientException", "MissingAuthenticationTokenException",
+                          "IncompleteSignatureException", "InvalidSignatureException", "SerializationException",
+                          "UnknownOperationException"})
+#: Errors that are kmslab's own (the lab refusing), never AWS's.
+_KMSLAB_CODES = frozenset({"NotModelledInLab", "LabClosed"})
+
+
 @dataclass(frozen=True)
 class ApiCall:
     """One AWS API call read off the wire."""
@@ -40,7 +48,7 @@ class ApiCall:
     params: dict[str, Any] = field(default_factory=dict)
     access_key_id: str | None = None
     region: str = "us-east-1"
-    protocol: str = "json"  # "json" or "query"
+    protocol: str = "json"  # "json", "query", or "rest" (a service kmslab does not model, e.g. S3)
     target_prefix: str = ""  # "DynamoDB_20120810", "TrentService"
 
 
@@ -51,34 +59,68 @@ def service_of(url: str) -> str | None:
     return _HOST_SERVICES.get(first)
 
 
-def read_call(method: str, url: str, headers: Any, body: bytes | str | None) -> ApiCall | None:
-    """Parse a signed request into an :class:`ApiCall`; None if it is not for a modelled service."""
-    auth = headers.get("Authorization") or ""
-    if isinstance(auth, bytes):
-        auth = auth.decode()
+def protocol_of(headers: Any, body: bytes | str | None) -> str:
+    """The protocol a request speaks: "json" (``X-Amz-Target``), "query" (``Action=``) or "rest"."""
+    if _text(headers.get("X-Amz-Target")):
+        return "json"
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+    return "query" if "Action=" in text else "rest"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value or ""
+
+
+class MalformedRequest(ValueError):
+    """The body cannot be read in the protocol the request speaks (AWS: ``SerializationException``)."""
+
+
+def read_call(method: str, url: str, headers: Any, body: bytes | str | None, *, service: str | None = None,
+              region: str | None = None) -> ApiCall | None:
+    """Parse a request into an :class:`ApiCall` for ``service`` (the one that will execute it, decided by
+    the front door; see :mod:`kmslab._sigv4`), in ``region``. The access key is the scope's as written;
+    whether it signed the request is checked elsewhere.
+
+    Without ``service`` the URL's host decides (a modelled service's endpoint) or None is returned.
+    Raises :class:`MalformedRequest` for a JSON body that does not parse to an object.
+    """
+    auth = _text(headers.get("Authorization"))
     match = _CREDENTIAL.search(auth)
-    # The credential scope names the service; an emulator endpoint's host does not.
-    service = _HOST_SERVICES.get(match.group(3)) if match else service_of(url)
+    if service is None:
+        service = service_of(url)
     if service is None:
         return None
     access_key_id = match.group(1) if match else None
-    region = match.group(2) if match else "us-east-1"
+    region = region or (match.group(2) if match else "us-east-1")
     if isinstance(body, bytes):
-        body = body.decode("utf-8") if body else ""
+        try:
+            body = body.decode("utf-8") if body else ""
+        except UnicodeDecodeError as error:
+            raise MalformedRequest("the body is not UTF-8") from error
     body = body or ""
-    target = headers.get("X-Amz-Target")
-    if isinstance(target, bytes):
-        target = target.decode()
+    target = _text(headers.get("X-Amz-Target"))
     if target:
         prefix, _, operation = target.partition(".")
-        params = json.loads(body) if body.strip() else {}
+        try:
+            params = json.loads(body) if body.strip() else {}
+        except ValueError as error:
+            raise MalformedRequest("the body is not JSON") from error
+        if not isinstance(params, dict):
+            raise MalformedRequest("the body is not a JSON object")
         return ApiCall(service, operation, params, access_key_id, region, "json", prefix)
+    if service in _JSON_ERROR_NAMESPACE:  # a JSON service reads no form: without a target, no operation
+        return ApiCall(service, "", {}, access_key_id, region, "json", "")
     form = dict(parse_qsl(body, keep_blank_values=True))
     if not form and "?" in url:
         form = dict(parse_qsl(urlparse(url).query, keep_blank_values=True))
     operation = form.pop("Action", "")
     form.pop("Version", None)
-    return ApiCall(service, operation, form, access_key_id, region, "query")
+    protocol = "query" if operation or service in ("iam", "sts") else "rest"
+    if protocol == "rest":
+        operation = f"{method} {urlparse(url).path or '/'}"
+    return ApiCall(service, operation, form, access_key_id, region, protocol)
 
 
 @dataclass(frozen=True)
@@ -101,19 +143,27 @@ def error_reply(call: ApiCall, code: str, message: str, request_id: str, *, stat
     """
     if call.protocol == "json":
         namespace = _JSON_ERROR_NAMESPACE.get(call.service, "")
-        if code == "UnrecognizedClientException" and call.service == "dynamodb":
+        if code in _CORAL_CODES and call.service == "dynamodb":
             namespace = "com.amazon.coral.service#"
+        elif code in _KMSLAB_CODES:
+            namespace = "kmslab#"
         payload = {"__type": f"{namespace}{code}", "message": message}
         content_type = "application/x-amz-json-1.0" if call.service == "dynamodb" else "application/x-amz-json-1.1"
         headers = {"Content-Type": content_type, "x-amzn-RequestId": request_id}
         return ErrorReply(status or 400, headers, json.dumps(payload).encode(), code, message)
+    if call.protocol == "rest":
+        body = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{escape(code)}</Code><Message>'
+                f"{escape(message)}</Message><RequestId>{request_id}</RequestId></Error>")
+        return ErrorReply(status or 400, {"Content-Type": "application/xml", "x-amzn-RequestId": request_id},
+                          body.encode(), code, message)
     xml_ns = {"iam": "https://iam.amazonaws.com/doc/2010-05-08/",
               "sts": "https://sts.amazonaws.com/doc/2011-06-15/"}.get(call.service, "")
     kind = "Sender" if sender else "Receiver"
     body = (f'<ErrorResponse xmlns="{xml_ns}"><Error><Type>{kind}</Type><Code>{escape(code)}</Code>'
             f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>")
     if status is None:
-        status = 403 if code in {"AccessDenied", "InvalidClientTokenId", "SignatureDoesNotMatch"} else 400
+        status = 403 if code in {"AccessDenied", "InvalidClientTokenId", "SignatureDoesNotMatch",
+                                 "MissingAuthenticationToken"} else 400
     headers = {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}
     return ErrorReply(status, headers, body.encode(), code, message)
 
@@ -130,3 +180,55 @@ def access_denied(call: ApiCall, message: str, request_id: str) -> ErrorReply:
     """The service's own access-denied error carrying ``message``."""
     code = "AccessDeniedException" if call.protocol == "json" else "AccessDenied"
     return error_reply(call, code, message, request_id)
+
+
+def not_modelled(call: ApiCall, request_id: str, lab_region: str, *, status: int = 400) -> ErrorReply:
+    """kmslab's own refusal of a request the lab does not model, in the request's protocol."""
+    if call.service == "moto_api":
+        message = ("kmslab does not serve moto's own API (/moto-api) on the lab's endpoint: reset or inspect "
+                   "the lab from Python (a new Lab(), lab.trail)")
+        status = 404
+    elif call.service == "instance_metadata":
+        message = "kmslab's lab is not an EC2 instance: there is no instance metadata service here"
+        status = 404
+    elif call.service == "federation":
+        message = (f"kmslab's lab models no web identity or SAML federation: {call.operation} is not modelled in "
+                   "the lab: it was not carried out, and was not sent anywhere.")
+    elif call.service in _HOST_SERVICES:
+        message = (f"kmslab's lab models {call.service} in {lab_region} only; this request for {call.region} is "
+                   "not modelled in the lab: it was not carried out, and was not sent anywhere.")
+    else:
+        what = call.service if call.service != "unknown" else "a service kmslab cannot identify"
+        message = (f"kmslab's lab models DynamoDB, KMS, IAM and STS only; this request for {what} is not "
+                   "modelled in the lab: it was not carried out, and was not sent anywhere.")
+    return error_reply(call, "NotModelledInLab", message, request_id, status=status)
+
+
+#: (JSON code, query code, query HTTP status) for each kind of authentication failure (see _sigv4).
+AUTH_CODES = {
+    "missing": ("MissingAuthenticationTokenException", "MissingAuthenticationToken", 403),
+    "incomplete": ("IncompleteSignatureException", "IncompleteSignature", 400),
+    "signature": ("InvalidSignatureException", "SignatureDoesNotMatch", 403),
+    "token": ("UnrecognizedClientException", "InvalidClientTokenId", 403),
+}
+
+
+def auth_error(call: ApiCall, kind: str, message: str, request_id: str) -> ErrorReply:
+    """An authentication failure in the service's protocol: JSON services answer 400, query services
+    their listed status (403, or 400 for ``IncompleteSignature``)."""
+    json_code, query_code, query_status = AUTH_CODES[kind]
+    if call.protocol == "json":
+        return error_reply(call, json_code, message, request_id)
+    if kind == "token" and not message.endswith("."):
+        message += "."
+    return error_reply(call, query_code, message, request_id, status=query_status)
+
+
+def guess_operation(headers: Any, body: bytes | str | None, protocol: str) -> str | None:
+    """The operation a refused request names, for its trail record."""
+    if protocol == "json":
+        return _text(headers.get("X-Amz-Target")).partition(".")[2] or None
+    if protocol == "query":
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+        return dict(parse_qsl(text)).get("Action")
+    return None
