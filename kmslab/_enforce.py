@@ -59,10 +59,8 @@ from typing import Any
 from ._directory import Directory, KeyInfo, Principal, TableInfo
 from ._operations import Operation, classify, of_kind
 from ._trail import Trail, make_record
-from ._wire import ApiCall, ErrorReply, access_denied, error_reply
+from ._wire import NOT_MODELLED, ApiCall, ErrorReply, access_denied, error_reply
 
-#: The error code of an operation the lab refuses because it does not model it (see :mod:`kmslab._operations`).
-NOT_MODELLED = "NotModelledInLabException"
 #: How long a connection trusts its cached plaintext table key, in seconds.
 TABLE_KEY_CACHE_SECONDS = 300
 #: How long DynamoDB takes to notice an unusable key, by key state (modelled; see the docstring).

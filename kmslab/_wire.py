@@ -35,8 +35,11 @@ _JSON_ERROR_NAMESPACE = {
 _CORAL_CODES = frozenset({"UnrecognizedClientException", "MissingAuthenticationTokenException",
                           "IncompleteSignatureException", "InvalidSignatureException", "SerializationException",
                           "UnknownOperationException"})
+#: The error code of a request the lab refuses because it does not model it (a service, a region or an
+#: operation: see :mod:`kmslab._operations`).
+NOT_MODELLED = "NotModelledInLab"
 #: Errors that are kmslab's own (the lab refusing), never AWS's.
-_KMSLAB_CODES = frozenset({"NotModelledInLab", "LabClosed"})
+_KMSLAB_CODES = frozenset({NOT_MODELLED, "LabClosed"})
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,7 @@ def not_modelled(call: ApiCall, request_id: str, lab_region: str, *, status: int
         what = call.service if call.service != "unknown" else "a service kmslab cannot identify"
         message = (f"kmslab's lab models DynamoDB, KMS, IAM and STS only; this request for {what} is not "
                    "modelled in the lab: it was not carried out, and was not sent anywhere.")
-    return error_reply(call, "NotModelledInLab", message, request_id, status=status)
+    return error_reply(call, NOT_MODELLED, message, request_id, status=status)
 
 
 #: (JSON code, query code, query HTTP status) for each kind of authentication failure (see _sigv4).

@@ -12,6 +12,6 @@ import pytest
 
 
 def test_this_file_runs_as_one_group(request):
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        pytest.skip("not a parallel run (pytest -n0): there are no groups to check")
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("not a parallel run by groups (pytest -n0, or --dist other than loadgroup)")
     assert request.node.nodeid.endswith("@tests/test_parallel.py")

@@ -96,7 +96,7 @@ def lab_run() -> dict:
             TargetTableName="stolen", BackupArn=backup), "AccessDeniedException")
         ddb.restore_table_from_backup(TargetTableName="restored", BackupArn=backup)
         ddb.update_table(TableName="restored", SSESpecification={"Enabled": False})
-        _expect_refusal(lambda: ddb.list_global_tables(), "NotModelledInLabException")
+        _expect_refusal(lambda: ddb.list_global_tables(), "NotModelledInLab")
         _expect_refusal(lambda: user.client("dynamodb").execute_statement(
             Statement=f'SELECT * FROM "{table}"'), "AccessDeniedException")
         # the table deleted (DynamoDB retires its grant), the key scheduled for deletion, the window ends
