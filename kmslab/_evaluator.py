@@ -89,12 +89,13 @@ from typing import Any
 
 from ._conditions import (
     Condition,
+    Glob,
     RequestContext,
     Template,
-    action_regex,
+    action_pattern,
     compile_condition,
     parse_template,
-    resource_regex,
+    resource_pattern,
 )
 from ._errors import CannotEvaluateError
 
@@ -501,18 +502,18 @@ def _principal_spec(value: Any, where: str) -> _PrincipalSpec:
 @dataclass(frozen=True, slots=True)
 class _ResourcePattern:
     template: Template
-    regex: re.Pattern[str] | None  # compiled once when the pattern has no variables
+    glob: Glob | None  # compiled once when the pattern has no variables
 
     def match(self, resource: str, ctx: RequestContext) -> bool | str:
         """True/False, or a note (str) when it cannot be evaluated."""
-        if self.regex is not None:
-            return self.regex.fullmatch(resource) is not None
+        if self.glob is not None:
+            return self.glob.matches(resource)
         resolved = self.template.resolve(ctx)
         if resolved is None:
             return False  # a variable with no value: this pattern matches nothing
         if isinstance(resolved, str):
             return resolved
-        return resource_regex(resolved).fullmatch(resource) is not None
+        return resource_pattern(resolved).matches(resource)
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,7 +524,9 @@ class _Statement:
     not_action: bool
     any_action: bool
     action_exact: frozenset[str]
-    action_regex: re.Pattern[str] | None
+    action_prefixes: tuple[str, ...]  # patterns whose only wildcard is one trailing "*"
+    action_globs: tuple[Glob, ...]  # the other wildcard patterns
+    action_heads: tuple[str, ...]  # what those begin with, before their first wildcard
     not_resource: bool
     any_resource: bool
     resources: tuple[_ResourcePattern, ...]
@@ -542,8 +545,10 @@ class _Statement:
         return f"{policy_label}, statement {self.index}"
 
     def action_matches(self, action_lower: str) -> bool:
-        hit = self.any_action or action_lower in self.action_exact or (
-            self.action_regex is not None and self.action_regex.fullmatch(action_lower) is not None)
+        hit = (self.any_action or action_lower in self.action_exact
+               or (bool(self.action_prefixes) and action_lower.startswith(self.action_prefixes))
+               or (bool(self.action_globs) and action_lower.startswith(self.action_heads)
+                   and any(glob.matches(action_lower) for glob in self.action_globs)))
         return hit != self.not_action
 
     def resource_matches(self, resource: str, ctx: RequestContext) -> tuple[bool | None, str | None]:
@@ -611,9 +616,15 @@ def _normalise_statement(raw: Any, index: int, variables: bool) -> _Statement:
         else:
             exact.add(lowered)
     any_action = "*" in wildcards
-    combined = None
-    if wildcards and not any_action:
-        combined = re.compile("|".join(f"(?:{action_regex(w).pattern})" for w in wildcards), re.DOTALL)
+    prefixes: list[str] = []
+    globs: list[Glob] = []
+    if not any_action:
+        for wildcard in wildcards:
+            compiled = action_pattern(wildcard)
+            if compiled.kind == "prefix":
+                prefixes.append(compiled.text)
+            else:
+                globs.append(compiled)
 
     not_resource = "NotResource" in raw
     resource_values = _strings(raw["NotResource" if not_resource else "Resource"], f"{where}: Resource")
@@ -621,8 +632,8 @@ def _normalise_statement(raw: Any, index: int, variables: bool) -> _Statement:
     patterns = []
     for value in resource_values:
         template = parse_template(value, variables=variables, resource=True)
-        regex = None if template.has_variables else resource_regex(template.parts)
-        patterns.append(_ResourcePattern(template, regex))
+        compiled = None if template.has_variables else resource_pattern(template.parts)
+        patterns.append(_ResourcePattern(template, compiled))
 
     principal = None
     not_principal = "NotPrincipal" in raw
@@ -634,8 +645,16 @@ def _normalise_statement(raw: Any, index: int, variables: bool) -> _Statement:
         condition = compile_condition(raw["Condition"], variables=variables)
 
     return _Statement(index, sid or None, effect == "Allow", not_action, any_action, frozenset(exact),
-                      combined, not_resource, any_resource, tuple(patterns), principal, not_principal,
+                      tuple(prefixes), tuple(globs), tuple(_head(w) for w in wildcards if not any_action
+                                                           and action_pattern(w).kind != "prefix"),
+                      not_resource, any_resource, tuple(patterns), principal, not_principal,
                       condition, MappingProxyType(raw))
+
+
+def _head(pattern: str) -> str:
+    """The literal text before the first wildcard of an action pattern."""
+    cut = min((i for i in (pattern.find("*"), pattern.find("?")) if i >= 0), default=len(pattern))
+    return pattern[:cut]
 
 
 @lru_cache(maxsize=512)
