@@ -59,6 +59,7 @@ import base64
 import binascii
 import ipaddress
 import re
+import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -83,6 +84,17 @@ __all__ = [
     "resource_pattern",
     "string_like_pattern",
 ]
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = 60
+_SHOWN.maxother = 60
+_SHOWN.maxlevel = 3
+
+
+def _shown(value: Any) -> str:
+    """A short, safe picture of a value for a message (bounded depth and length)."""
+    return _SHOWN.repr(value)
 
 
 class _Absent:
@@ -621,19 +633,19 @@ class _BadValue(ValueError):
 
 def _request_string(value: Any) -> str:
     if isinstance(value, (dict, list, tuple, set)):
-        raise _BadValue(f"{value!r} is not a string")
+        raise _BadValue(f"{_shown(value)} is not a string")
     return _scalar_text(value)
 
 
 def _parse_decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
-        raise _BadValue(f"{value!r} is not a number")
+        raise _BadValue(f"{_shown(value)} is not a number")
     try:
         number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise _BadValue(f"{value!r} is not a number") from None
+        raise _BadValue(f"{_shown(value)} is not a number") from None
     if not number.is_finite():
-        raise _BadValue(f"{value!r} is not a finite number")
+        raise _BadValue(f"{_shown(value)} is not a finite number")
     return number
 
 
@@ -645,7 +657,7 @@ def _parse_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if isinstance(value, bool):
-        raise _BadValue(f"{value!r} is not a date")
+        raise _BadValue(f"{_shown(value)} is not a date")
     if isinstance(value, (int, float, Decimal)):
         return datetime.fromtimestamp(float(value), timezone.utc)
     text = str(value).strip()
@@ -655,7 +667,7 @@ def _parse_datetime(value: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(iso)
     except ValueError:
-        raise _BadValue(f"{value!r} is not an ISO 8601 date or epoch time") from None
+        raise _BadValue(f"{_shown(value)} is not an ISO 8601 date or epoch time") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
@@ -664,7 +676,7 @@ def _parse_bool(value: Any) -> str:
         return "true" if value else "false"
     text = str(value).strip().lower()
     if text not in ("true", "false"):
-        raise _BadValue(f"{value!r} is not true or false")
+        raise _BadValue(f"{_shown(value)} is not true or false")
     return text
 
 
@@ -672,21 +684,21 @@ def _parse_network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
         return ipaddress.ip_network(str(value).strip(), strict=False)
     except ValueError:
-        raise _BadValue(f"{value!r} is not an IP address or CIDR range") from None
+        raise _BadValue(f"{_shown(value)} is not an IP address or CIDR range") from None
 
 
 def _parse_address(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     try:
         return ipaddress.ip_address(str(value).strip())
     except ValueError:
-        raise _BadValue(f"{value!r} is not an IP address") from None
+        raise _BadValue(f"{_shown(value)} is not an IP address") from None
 
 
 def _parse_base64(value: Any) -> bytes:
     try:
         return base64.b64decode(str(value), validate=True)
     except (binascii.Error, ValueError):
-        raise _BadValue(f"{value!r} is not base-64") from None
+        raise _BadValue(f"{_shown(value)} is not base-64") from None
 
 
 def _request_bytes(value: Any) -> bytes:
@@ -953,21 +965,21 @@ def compile_condition(block: Any, *, variables: bool) -> Condition:
     """
     if not isinstance(block, Mapping) or not block:
         return Condition((_bad_clause("Condition", "", (), (
-            f"the Condition element is malformed: expected an object of operators, got {block!r}")),))
+            f"the Condition element is malformed: expected an object of operators, got {_shown(block)}")),))
     clauses: list[Clause] = []
     for operator_name, keys in block.items():
         set_op, base, if_exists = _split_operator(str(operator_name))
         operator = OPERATORS.get(base)
         if not isinstance(keys, Mapping) or not keys:
             clauses.append(_bad_clause(str(operator_name), "", (), (
-                f'condition operator "{operator_name}" is malformed: expected an object of '
-                f"condition keys, got {keys!r}")))
+                f'condition operator "{_shown(operator_name)}" is malformed: expected an object of '
+                f"condition keys, got {_shown(keys)}")))
             continue
         for key, raw in keys.items():
             key = str(key)
             items = raw if isinstance(raw, list) else [raw]
             texts = [_value_text(item) for item in items]
-            raw_values = tuple(t if t is not None else repr(item) for t, item in zip(texts, items, strict=True))
+            raw_values = tuple(t if t is not None else _shown(item) for t, item in zip(texts, items, strict=True))
             problem = None
             if operator is None or set_op == "?":
                 problem = (f'unknown condition operator "{operator_name}" (on key "{key}"); kmslab '
@@ -977,7 +989,7 @@ def compile_condition(block: Any, *, variables: bool) -> Condition:
                            f"nor a set operator on Null")
             elif not items or any(t is None for t in texts):
                 problem = (f'condition {operator_name} on key "{key}" has a malformed value '
-                           f"{raw!r}: expected a string or a list of strings")
+                           f"{_shown(raw)}: expected a string or a list of strings")
             if problem:
                 clauses.append(_bad_clause(str(operator_name), key, raw_values, problem))
                 continue

@@ -80,9 +80,13 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
+import reprlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from functools import cached_property, lru_cache
 from types import MappingProxyType
 from typing import Any
@@ -97,7 +101,7 @@ from ._conditions import (
     parse_template,
     resource_pattern,
 )
-from ._errors import CannotEvaluateError
+from ._errors import CannotEvaluateError, MalformedPolicyError
 
 __all__ = [
     "REASONS",
@@ -106,6 +110,7 @@ __all__ = [
     "MatchedStatement",
     "Policy",
     "Step",
+    "check_policy_document",
     "evaluate",
 ]
 
@@ -386,17 +391,21 @@ class _Principal:
         }[self.kind]
 
 
-@lru_cache(maxsize=1024)
-def _parse_principal(principal: str) -> _Principal:
+def _parse_principal(principal: Any) -> _Principal:
     if not isinstance(principal, str) or not principal:
-        raise ValueError(f"principal must be an ARN or a service principal name, got {principal!r}")
+        raise ValueError(f"principal must be an ARN or a service principal name, got {_shown(principal)}")
+    return _parse_principal_text(principal)
+
+
+@lru_cache(maxsize=1024)
+def _parse_principal_text(principal: str) -> _Principal:
     if _SERVICE_PRINCIPAL.match(principal):
         return _Principal(principal, principal, None, "service", principal,
                           (("aws:principalisawsservice", "true"),))
     parts = principal.split(":", 5)
     if len(parts) != 6 or parts[0] != "arn" or not _ACCOUNT_ID.match(parts[4]):
         raise ValueError(
-            f"principal {principal!r} is neither an IAM/STS principal ARN "
+            f"principal {_shown(principal)} is neither an IAM/STS principal ARN "
             f"(arn:aws:iam::<account>:user/<name>, ...) nor a service principal name")
     _, partition, service, _, account, rest = parts
     derived: dict[str, Any] = {
@@ -423,7 +432,7 @@ def _parse_principal(principal: str) -> _Principal:
         kind, name = "federated-user", rest.split("/", 1)[1]
         derived.update({"aws:principaltype": "FederatedUser", "aws:userid": f"{account}:{name}"})
     else:
-        raise ValueError(f"principal {principal!r} is not a principal kmslab can evaluate: expected the "
+        raise ValueError(f"principal {_shown(principal)} is not a principal kmslab can evaluate: expected the "
                          f"account root, an IAM user or role, or an STS assumed-role/federated-user ARN")
     return _Principal(principal, derived["aws:principalarn"], account, kind, name,
                       tuple(sorted(derived.items())))
@@ -452,10 +461,35 @@ class _PrincipalSpec:
         return None
 
 
-def _strings(value: Any, what: str) -> tuple[str, ...]:
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = 60
+_SHOWN.maxother = 60
+_SHOWN.maxlevel = 3
+
+
+def _shown(value: Any) -> str:
+    """A short, safe picture of a value for an error message (bounded depth and length)."""
+    return _SHOWN.repr(value)
+
+
+# What IAM answers for a malformed policy document (its MalformedPolicyDocument messages).
+_INVALID_JSON = "This policy contains invalid Json"
+_SYNTAX = "Syntax errors in policy."
+_NO_ACTIONS = "Policy statement must contain actions."
+_NO_RESOURCES = "Policy statement must contain resources."
+_HAS_PRINCIPAL = "Policy document should not specify a principal."
+_NO_PRINCIPAL = "Missing required field Principal"
+_BAD_PRINCIPAL = "Invalid principal in policy"
+_PROHIBITED_RESOURCE = "Has prohibited field Resource"
+
+
+def _strings(value: Any, what: str, *, policy: bool = True) -> tuple[str, ...]:
     items = value if isinstance(value, list) else [value]
     if not items or not all(isinstance(item, str) and item for item in items):
-        raise ValueError(f"{what} must be a non-empty string or list of strings, got {value!r}")
+        detail = f"{what} must be a non-empty string or list of strings, got {_shown(value)}"
+        if policy:
+            raise MalformedPolicyError(_SYNTAX, detail)
+        raise ValueError(detail)
     return tuple(items)
 
 
@@ -463,8 +497,8 @@ def _principal_spec(value: Any, where: str) -> _PrincipalSpec:
     if value == "*":
         return _PrincipalSpec(True, frozenset(), frozenset(), frozenset(), frozenset())
     if not isinstance(value, Mapping) or not value:
-        raise ValueError(f"{where}: Principal must be \"*\" or an object such as {{\"AWS\": ...}}, "
-                         f"got {value!r}")
+        raise MalformedPolicyError(_BAD_PRINCIPAL, f"{where}: Principal must be \"*\" or an object such as "
+                                                   f"{{\"AWS\": ...}}, got {_shown(value)}")
     anyone = False
     arns: set[str] = set()
     accounts: set[str] = set()
@@ -488,8 +522,8 @@ def _principal_spec(value: Any, where: str) -> _PrincipalSpec:
         elif kind in ("Federated", "CanonicalUser"):
             others.update(names)
         else:
-            raise ValueError(f"{where}: unknown principal type {kind!r} (expected AWS, Service, "
-                             f"Federated or CanonicalUser)")
+            raise MalformedPolicyError(_BAD_PRINCIPAL, f"{where}: unknown principal type {_shown(kind)} "
+                                                       f"(expected AWS, Service, Federated or CanonicalUser)")
     return _PrincipalSpec(anyone, frozenset(arns), frozenset(accounts), frozenset(services),
                           frozenset(others))
 
@@ -534,6 +568,7 @@ class _Statement:
     not_principal: bool
     condition: Condition | None
     raw: Mapping[str, Any]
+    has_resource: bool = True
 
     @property
     def effect(self) -> str:
@@ -574,6 +609,8 @@ class _Document:
     statements: tuple[_Statement, ...]
     has_principal: bool  # some statement has Principal/NotPrincipal
     lacks_principal: bool  # some statement has neither
+    lacks_resource: bool = False  # some statement has neither Resource nor NotResource
+    has_resource: bool = True  # some statement has Resource or NotResource
 
 
 _VERSIONS = ("2012-10-17", "2008-10-17")
@@ -584,24 +621,26 @@ _STATEMENT_KEYS = frozenset({"Sid", "Effect", "Action", "NotAction", "Resource",
 def _normalise_statement(raw: Any, index: int, variables: bool) -> _Statement:
     where = f"statement {index}"
     if not isinstance(raw, Mapping):
-        raise ValueError(f"{where} is not a JSON object: {raw!r}")
+        raise MalformedPolicyError(_SYNTAX, f"{where} is not a JSON object: {_shown(raw)}")
     unknown = set(raw) - _STATEMENT_KEYS
     if unknown:
-        raise ValueError(f"{where} has unknown element(s) {sorted(unknown)}")
+        raise MalformedPolicyError(_SYNTAX, f"{where} has unknown element(s) {_shown(sorted(unknown))}")
     sid = raw.get("Sid")
     if sid is not None and not isinstance(sid, str):
-        raise ValueError(f"{where}: Sid must be a string, got {sid!r}")
+        raise MalformedPolicyError(_SYNTAX, f"{where}: Sid must be a string, got {_shown(sid)}")
     if sid:
         where = f'statement {index} ("{sid}")'
     effect = raw.get("Effect")
     if effect not in ("Allow", "Deny"):
-        raise ValueError(f'{where}: Effect must be "Allow" or "Deny", got {effect!r}')
-    if ("Action" in raw) == ("NotAction" in raw):
-        raise ValueError(f"{where} must have exactly one of Action and NotAction")
-    if ("Resource" in raw) == ("NotResource" in raw):
-        raise ValueError(f"{where} must have exactly one of Resource and NotResource")
+        raise MalformedPolicyError(_SYNTAX, f'{where}: Effect must be "Allow" or "Deny", got {_shown(effect)}')
+    if "Action" not in raw and "NotAction" not in raw:
+        raise MalformedPolicyError(_NO_ACTIONS, f"{where} must have exactly one of Action and NotAction")
+    if "Action" in raw and "NotAction" in raw:
+        raise MalformedPolicyError(_SYNTAX, f"{where} must have exactly one of Action and NotAction")
+    if "Resource" in raw and "NotResource" in raw:
+        raise MalformedPolicyError(_SYNTAX, f"{where} must have exactly one of Resource and NotResource")
     if "Principal" in raw and "NotPrincipal" in raw:
-        raise ValueError(f"{where} has both Principal and NotPrincipal")
+        raise MalformedPolicyError(_SYNTAX, f"{where} has both Principal and NotPrincipal")
 
     not_action = "NotAction" in raw
     actions = _strings(raw["NotAction" if not_action else "Action"], f"{where}: Action")
@@ -609,7 +648,8 @@ def _normalise_statement(raw: Any, index: int, variables: bool) -> _Statement:
     wildcards: list[str] = []
     for action in actions:
         if action != "*" and ":" not in action:
-            raise ValueError(f'{where}: action {action!r} must look like "service:Action" or be "*"')
+            raise MalformedPolicyError(_SYNTAX, f'{where}: action {_shown(action)} must look like '
+                                                f'"service:Action" or be "*"')
         lowered = action.lower()
         if "*" in lowered or "?" in lowered:
             wildcards.append(lowered)
@@ -627,7 +667,11 @@ def _normalise_statement(raw: Any, index: int, variables: bool) -> _Statement:
                 globs.append(compiled)
 
     not_resource = "NotResource" in raw
-    resource_values = _strings(raw["NotResource" if not_resource else "Resource"], f"{where}: Resource")
+    has_resource = not_resource or "Resource" in raw
+    # A statement without Resource is valid only in a role trust policy, where it means the role
+    # the policy is attached to; evaluate() refuses it in every other kind of policy.
+    resource_values = (_strings(raw["NotResource" if not_resource else "Resource"], f"{where}: Resource")
+                       if has_resource else ("*",))
     any_resource = "*" in resource_values
     patterns = []
     for value in resource_values:
@@ -648,7 +692,7 @@ def _normalise_statement(raw: Any, index: int, variables: bool) -> _Statement:
                       tuple(prefixes), tuple(globs), tuple(_head(w) for w in wildcards if not any_action
                                                            and action_pattern(w).kind != "prefix"),
                       not_resource, any_resource, tuple(patterns), principal, not_principal,
-                      condition, MappingProxyType(raw))
+                      condition, MappingProxyType(raw), has_resource)
 
 
 def _head(pattern: str) -> str:
@@ -657,25 +701,48 @@ def _head(pattern: str) -> str:
     return pattern[:cut]
 
 
+_DOCUMENT_KEYS = frozenset({"Version", "Id", "Statement"})
+
+
 @lru_cache(maxsize=512)
 def _normalise_text(text: str) -> _Document:
-    """Parse and normalise one policy document; cached on its JSON text."""
+    """Parse and normalise one policy document; cached on its JSON text.
+
+    Never lets an internal exception out: whatever the text, the answer is a document or a
+    :class:`MalformedPolicyError` in AWS's words (deep nesting included).
+    """
+    try:
+        return _normalise_parsed(text)
+    except RecursionError:
+        raise MalformedPolicyError(_INVALID_JSON, "the policy is nested too deeply to read") from None
+
+
+def _normalise_parsed(text: str) -> _Document:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"the policy is not valid JSON: {exc}") from None
+        raise MalformedPolicyError(_INVALID_JSON, f"the policy is not valid JSON: {exc}") from None
     if not isinstance(document, Mapping):
-        raise ValueError(f"a policy document must be a JSON object, got {type(document).__name__}")
+        raise MalformedPolicyError(_INVALID_JSON, f"a policy document must be a JSON object, got "
+                                                  f"{type(document).__name__}")
+    unknown = set(document) - _DOCUMENT_KEYS
+    if unknown:
+        raise MalformedPolicyError(_SYNTAX, f"the policy has unknown element(s) {_shown(sorted(unknown))} "
+                                            f"(a policy holds Version, Id and Statement)")
     version = document.get("Version")
     if version is not None and version not in _VERSIONS:
-        raise ValueError(f"unknown policy Version {version!r} (expected one of {', '.join(_VERSIONS)})")
+        raise MalformedPolicyError(_SYNTAX, f"unknown policy Version {_shown(version)} (expected one of "
+                                            f"{', '.join(_VERSIONS)})")
+    if "Id" in document and not isinstance(document["Id"], str):
+        raise MalformedPolicyError(_SYNTAX, f"the policy Id must be a string, got {_shown(document['Id'])}")
     if "Statement" not in document:
-        raise ValueError("the policy has no Statement element")
+        raise MalformedPolicyError(_SYNTAX, "the policy has no Statement element")
     raw_statements = document["Statement"]
     if isinstance(raw_statements, Mapping):
         raw_statements = [raw_statements]
     if not isinstance(raw_statements, list) or not raw_statements:
-        raise ValueError("the policy's Statement must be an object or a non-empty list of objects")
+        raise MalformedPolicyError(_SYNTAX, "the policy's Statement must be an object or a non-empty list "
+                                            "of objects")
     # Policy variables exist only in the 2012-10-17 language; elsewhere ${...} is literal text.
     variables = version == "2012-10-17"
     statements = tuple(_normalise_statement(raw, i, variables) for i, raw in enumerate(raw_statements, 1))
@@ -683,6 +750,8 @@ def _normalise_text(text: str) -> _Document:
         statements,
         any(s.principal is not None for s in statements),
         any(s.principal is None for s in statements),
+        any(not s.has_resource for s in statements),
+        any(s.has_resource for s in statements),
     )
 
 
@@ -701,16 +770,18 @@ def _load(document: Any) -> _Document:
         if seen is not None and seen[0] is document and seen[1] == document:
             return seen[2]
         try:
-            text = json.dumps(document, separators=(",", ":"))
+            text = json.dumps(document, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"the policy cannot be serialised as JSON: {exc}") from None
+            raise MalformedPolicyError(_INVALID_JSON, f"the policy cannot be written as JSON: {exc}") from None
+        except RecursionError:
+            raise MalformedPolicyError(_INVALID_JSON, "the policy is nested too deeply to read") from None
         normalised = _normalise_text(text)
         if len(_SEEN) >= _SEEN_LIMIT:
             _SEEN.pop(next(iter(_SEEN)))
         _SEEN[id(document)] = (document, json.loads(text), normalised)
         return normalised
-    raise ValueError(f"a policy must be a dict, JSON text, a (label, document) pair or a Policy; "
-                     f"got {type(document).__name__}")
+    raise MalformedPolicyError(_INVALID_JSON, f"a policy must be a dict, JSON text, a (label, document) pair "
+                                              f"or a Policy; got {type(document).__name__}")
 
 
 @dataclass(frozen=True)
@@ -728,15 +799,71 @@ class Policy:
         object.__setattr__(self, "_normalised", _load(self.document))
 
 
-def _coerce(item: Any, default_label: str) -> tuple[str, _Document]:
-    if isinstance(item, Policy):
-        return item.label or default_label, item._normalised  # type: ignore[attr-defined]
-    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
-        label, document = item
-        if isinstance(document, Policy):
-            return label, document._normalised  # type: ignore[attr-defined]
-        return label, _load(document)
-    return default_label, _load(item)
+def _coerce(item: Any, default_label: str, kind: str = "identity-based policy") -> tuple[str, _Document]:
+    """(label, normalised document) of one policy argument, checked for its kind of policy."""
+    label = default_label
+    try:
+        if isinstance(item, Policy):
+            label = item.label or default_label
+            document = item._normalised  # type: ignore[attr-defined]
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+            label, raw = item
+            document = raw._normalised if isinstance(raw, Policy) else _load(raw)  # type: ignore[attr-defined]
+        else:
+            document = _load(item)
+        _check_kind(document, kind)
+    except MalformedPolicyError as error:
+        raise error.for_document(kind, label) from None
+    return label, document
+
+
+def _check_kind(document: _Document, kind: str, *, strict: bool = False) -> None:
+    """The rules that depend on where a policy is used (IAM User Guide, "IAM JSON policy element
+    reference": Principal "in resource-based policies", never in identity-based ones; Resource
+    required except in a role trust policy). ``strict`` adds what IAM refuses when a trust policy
+    is stored: a Resource element in it."""
+    if kind == "identity-based policy":
+        if document.has_principal:
+            raise MalformedPolicyError(_HAS_PRINCIPAL, "this is an identity-based policy but it has a "
+                                                       "Principal element; only resource-based policies "
+                                                       "name principals")
+    elif document.lacks_principal:
+        raise MalformedPolicyError(_NO_PRINCIPAL, f"this is a {kind}, a resource-based policy, so every "
+                                                  f"statement needs a Principal or NotPrincipal element")
+    if kind == "trust policy":
+        if strict and document.has_resource:
+            raise MalformedPolicyError(_PROHIBITED_RESOURCE, "a role trust policy applies to its role; it "
+                                                             "has no Resource element")
+    elif document.lacks_resource:
+        raise MalformedPolicyError(_NO_RESOURCES, "a statement has neither Resource nor NotResource (exactly "
+                                                  "one of Resource and NotResource is required)")
+
+
+_POLICY_KINDS = ("identity-based policy", "key policy", "resource-based policy", "trust policy")
+
+
+def check_policy_document(document: Any, kind: str = "key policy") -> dict[str, Any]:
+    """Validate a policy document as AWS does before storing it; return it parsed.
+
+    ``kind`` is ``"key policy"`` (KMS ``CreateKey``/``PutKeyPolicy``), ``"identity-based policy"``
+    (IAM ``CreatePolicy``, ``PutUserPolicy``...), ``"trust policy"`` (IAM ``CreateRole``,
+    ``UpdateAssumeRolePolicy``) or ``"resource-based policy"``. ``document`` is JSON text or a
+    dict. A document AWS would refuse raises :class:`MalformedPolicyError`, whose ``code`` is the
+    one AWS returns (``MalformedPolicyDocumentException`` for a key policy,
+    ``MalformedPolicyDocument`` otherwise) and ``aws_message`` its sentence. Whatever the input
+    (deep nesting, wrong types, non-object statements), no other exception escapes.
+    """
+    if kind not in _POLICY_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(_POLICY_KINDS)}; got {_shown(kind)}")
+    try:
+        normalised = _load(document)
+        _check_kind(normalised, kind, strict=True)
+        parsed = json.loads(document) if isinstance(document, str) else json.loads(json.dumps(document))
+    except MalformedPolicyError as error:
+        raise error.for_document(kind, None) from None
+    except RecursionError:  # pragma: no cover - _load has refused anything this deep already
+        raise MalformedPolicyError(_INVALID_JSON, "the policy is nested too deeply to read", kind=kind) from None
+    return parsed
 
 
 # --------------------------------------------------------------------------------------------------
@@ -760,24 +887,24 @@ def _context_constraint(value: Any, where: str) -> dict[str, str] | None:
         return None
     if not isinstance(value, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise ValueError(f"{where} must map strings to strings, got {value!r}")
+        raise ValueError(f"{where} must map strings to strings, got {_shown(value)}")
     return {k.lower(): v for k, v in value.items()}
 
 
 def _normalise_grant(raw: Any, index: int) -> _Grant:
     if not isinstance(raw, Mapping):
-        raise ValueError(f"grant {index} must be a ListGrants entry (a dict), got {raw!r}")
+        raise ValueError(f"grant {index} must be a ListGrants entry (a dict), got {_shown(raw)}")
     name = raw.get("Name") or raw.get("GrantId")
     label = f'grant "{name}"' if name else f"grant {index}"
     grantee = raw.get("GranteePrincipal")
     if not isinstance(grantee, str) or not grantee:
         raise ValueError(f"{label} has no GranteePrincipal")
-    operations = _strings(raw.get("Operations"), f"{label}: Operations")
+    operations = _strings(raw.get("Operations"), f"{label}: Operations", policy=False)
     constraints = raw.get("Constraints") or {}
     if not isinstance(constraints, Mapping) or set(constraints) - {"EncryptionContextSubset",
                                                                    "EncryptionContextEquals"}:
         raise ValueError(f"{label}: Constraints may hold only EncryptionContextSubset and "
-                         f"EncryptionContextEquals, got {constraints!r}")
+                         f"EncryptionContextEquals, got {_shown(constraints)}")
     key_id = raw.get("KeyId")
     return _Grant(
         label, grantee, frozenset(op.lower() for op in operations),
@@ -788,8 +915,33 @@ def _normalise_grant(raw: Any, index: int) -> _Grant:
     )
 
 
-def _key_matches(key_id: str, resource: str) -> bool:
-    return resource == key_id or resource.endswith("/" + key_id) or key_id.endswith("/" + resource)
+def _key_parts(text: str) -> tuple[str | None, str]:
+    """(account or None, key ID) of a key ARN or a bare key ID."""
+    if text.startswith("arn:"):
+        parts = text.split(":", 5)
+        if len(parts) == 6 and parts[5].startswith("key/"):
+            return parts[4], parts[5][4:]
+    return None, text
+
+
+def _key_matches(key_id: str, resource: str, caller_account: str | None) -> bool:
+    """Whether a grant's KeyId names the requested key.
+
+    Two ARNs must be equal. A bare key ID names a key in the caller's own account ("To specify a KMS
+    key in a different AWS account, you must use the key ARN or alias ARN", KMS API Reference,
+    KeyId), so a grant on another account's key never matches a bare key ID.
+    """
+    if key_id == resource:
+        return True
+    grant_account, grant_key = _key_parts(key_id)
+    resource_account, resource_key = _key_parts(resource)
+    if grant_key != resource_key:
+        return False
+    if grant_account is not None and resource_account is not None:
+        return False  # two different ARNs
+    if grant_account is not None:  # the request names the key by its bare ID: the caller's account
+        return grant_account == caller_account
+    return True  # a bare ID in the grant: the grant was listed for this key
 
 
 # --------------------------------------------------------------------------------------------------
@@ -896,7 +1048,7 @@ def _not_principal_applies(st: _Statement, p: _Principal, named: str | None) -> 
 def _scan_grants(grants: list[_Grant], op_lower: str, resource: str, p: _Principal,
                  encryption_context: dict[str, tuple[str, str]], hits: list[_Hit], misses: list[str]) -> None:
     for grant in grants:
-        if grant.key_id and not _key_matches(grant.key_id, resource):
+        if grant.key_id and not _key_matches(grant.key_id, resource, p.account):
             misses.append(f"{grant.label} is for another key ({grant.key_id})")
             continue
         if grant.grantee not in (p.arn, p.principal_arn):
@@ -948,11 +1100,12 @@ def _context_values(p: _Principal, context: Mapping[str, Any] | None
     encryption_context: dict[str, tuple[str, str]] = {}
     if context:
         if not isinstance(context, Mapping):
-            raise ValueError(f"context must be a mapping of condition keys to values, got {context!r}")
+            raise ValueError(f"context must be a mapping of condition keys to values, got {_shown(context)}")
         ec_keys = []
         for key, value in context.items():
             if not isinstance(key, str):
-                raise ValueError(f"context keys must be strings, got {key!r}")
+                raise ValueError(f"context keys must be strings, got {_shown(key)}")
+            _check_context_value(key, value)
             lowered = key.lower()
             values[lowered] = value
             if lowered.startswith(_EC_PREFIX) and len(key) > len(_EC_PREFIX):
@@ -963,10 +1116,37 @@ def _context_values(p: _Principal, context: Mapping[str, Any] | None
     return values, encryption_context
 
 
+_SCALARS = (str, bool, int, float, Decimal, datetime, bytes)
+
+
+def _check_context_value(key: str, value: Any) -> None:
+    """A request context holds typed values: text, numbers, booleans, dates, bytes, or a list of them.
+
+    [CHOICE] AWS documents no answer for a context value of some other kind (``None``, a dict, a
+    nested list); kmslab refuses it here, as bad input, rather than let it read as "absent" or as
+    text and so make a Deny quietly stop applying.
+    """
+    items = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+    for item in items:
+        if not isinstance(item, _SCALARS):
+            raise ValueError(f"context value of {_shown(key)} must be a string, number, boolean, date or bytes "
+                             f"(or a list of them), got {_shown(value)}")
+        if isinstance(item, (float, Decimal)) and not math.isfinite(item):
+            raise ValueError(f"context value of {_shown(key)} must be a finite number, got {_shown(value)}")
+
+
 def _is_key_request(action_lower: str, resource: str) -> bool:
     if not action_lower.startswith("kms:"):
         return False
     return resource != "*" and ":alias/" not in resource
+
+
+def _is_trust_request(action_lower: str, resource: str) -> bool:
+    """An STS action on a role: the resource-based policy is the role's trust policy."""
+    if not action_lower.startswith("sts:") or not resource.startswith("arn:"):
+        return False
+    parts = resource.split(":", 5)
+    return len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/")
 
 
 def _resource_account(resource: str) -> str | None:
@@ -976,6 +1156,12 @@ def _resource_account(resource: str) -> str | None:
     if len(parts) == 6 and _ACCOUNT_ID.match(parts[4]):
         return parts[4]
     return None
+
+
+def _sequence(value: Any, name: str) -> list[Any]:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise ValueError(f"{name} must be a list, got {type(value).__name__}")
+    return list(value)
 
 
 def evaluate(
@@ -1007,26 +1193,24 @@ def evaluate(
     evaluate is a ``CANNOT_EVALUATE`` decision, never an exception.
     """
     if not isinstance(action, str) or action.count(":") != 1 or not all(action.split(":")):
-        raise ValueError(f'action must look like "service:Operation", got {action!r}')
+        raise ValueError(f'action must look like "service:Operation", got {_shown(action)}')
     if not isinstance(resource, str) or not resource:
-        raise ValueError(f"resource must be an ARN or \"*\", got {resource!r}")
+        raise ValueError(f"resource must be an ARN or \"*\", got {_shown(resource)}")
     p = _parse_principal(principal)
+    identity_policies = _sequence(identity_policies, "identity_policies")
+    grants = _sequence(grants, "grants")
     action_lower = action.lower()
     key_request = _is_key_request(action_lower, resource)
 
     identities = [_coerce(item, f"identity policy {i}") for i, item in enumerate(identity_policies, 1)]
     if identities and p.kind in ("root", "service"):
         raise ValueError(f"{p.describe()} cannot have identity-based policies; pass none")
-    for label, doc in identities:
-        if doc.has_principal:
-            raise ValueError(f"{label} is an identity-based policy but has a Principal element")
-    resource_label = "key policy" if key_request else "resource policy"
+    trust_request = _is_trust_request(action_lower, resource)
+    resource_label = "key policy" if key_request else "trust policy" if trust_request else "resource policy"
+    resource_kind = "resource-based policy" if resource_label == "resource policy" else resource_label
     resource_doc: tuple[str, _Document] | None = None
     if resource_policy is not None:
-        resource_doc = _coerce(resource_policy, resource_label)
-        if resource_doc[1].lacks_principal:
-            raise ValueError(f"{resource_doc[0]} is a resource-based policy, so every statement needs a "
-                             f"Principal or NotPrincipal element")
+        resource_doc = _coerce(resource_policy, resource_label, resource_kind)
     grant_list = [_normalise_grant(g, i) for i, g in enumerate(grants, 1)] if key_request else []
 
     values, encryption_context = _context_values(p, context)
