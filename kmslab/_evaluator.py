@@ -84,7 +84,7 @@ import math
 import re
 import reprlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property, lru_cache
@@ -101,6 +101,7 @@ from ._conditions import (
     parse_template,
     resource_pattern,
 )
+from ._catalogue import action_warning, condition_key_warning
 from ._errors import CannotEvaluateError, MalformedPolicyError
 
 __all__ = [
@@ -232,6 +233,7 @@ class Decision:
     locks: tuple[Lock, ...]
     what_would_change: tuple[str, ...]
     unresolved: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def explanation(self) -> str:
@@ -286,6 +288,9 @@ class Decision:
             f"  principal: {self.principal}",
             f"  reason:    {self.reason}: {self.explanation}",
         ]
+        if self.warnings:
+            lines += ["", "Warnings (they do not change the decision):"]
+            lines += [f"  ! {warning}" for warning in self.warnings]
         if self.message:
             lines += ["", "What AWS says:", f"  {self.message}"]
         lines += ["", "Locks:"]
@@ -326,6 +331,11 @@ class Decision:
         if self.message:
             parts.append(f"<dt>What AWS says</dt><dd><code>{e(self.message)}</code></dd>")
         parts.append("</dl>")
+        if self.warnings:
+            parts.append('<div class="kmslab-warnings" role="note"><p><strong>Warnings</strong> (they do '
+                         'not change the decision)</p><ul>')
+            parts += [f"<li>! {e(warning)}</li>" for warning in self.warnings]
+            parts.append("</ul></div>")
         parts.append("<table><caption>Locks</caption><thead><tr><th scope=\"col\">Lock</th>"
                      "<th scope=\"col\">State</th><th scope=\"col\">Why</th></tr></thead><tbody>")
         for lock in self.locks:
@@ -611,6 +621,28 @@ class _Document:
     lacks_principal: bool  # some statement has neither
     lacks_resource: bool = False  # some statement has neither Resource nor NotResource
     has_resource: bool = True  # some statement has Resource or NotResource
+    # Facts worked out once per document when first needed (its catalogue warnings).
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def warnings(self, label: str) -> tuple[str, ...]:
+        """Actions and condition keys that exist nowhere in AWS, each named by its statement."""
+        found = self.memo.get("warnings")
+        if found is None:
+            found = []
+            for st in self.statements:
+                for element in ("Action", "NotAction"):
+                    if element in st.raw:
+                        for action in _strings(st.raw[element], element):
+                            note = action_warning(action)
+                            if note:
+                                found.append((st, note))
+                if st.condition is not None:
+                    for clause in st.condition.clauses:
+                        note = condition_key_warning(clause.key) if clause.key else None
+                        if note:
+                            found.append((st, note))
+            self.memo["warnings"] = found
+        return tuple(f"{st.label(label)}: {note}" for st, note in found)
 
 
 _VERSIONS = ("2012-10-17", "2008-10-17")
@@ -1237,8 +1269,28 @@ def evaluate(
         identity_labels=tuple(label for label, _ in identities),
         grant_count=len(grant_list), grant_misses=tuple(grant_misses),
         resource_hits=resource_hits, identity_hits=identity_hits, grant_hits=grant_hits,
+        warnings=_warnings(action, context, identities, resource_doc),
     )
     return _decide(facts)
+
+
+def _warnings(action: str, context: Mapping[str, Any] | None, identities: list[tuple[str, _Document]],
+              resource_doc: tuple[str, _Document] | None) -> tuple[str, ...]:
+    """Names that exist nowhere in AWS (see :mod:`kmslab._catalogue`): the request's action, its
+    context keys, and the actions and condition keys of every policy."""
+    found: list[str] = []
+    note = action_warning(action)
+    if note:
+        found.append(f"the request: {note}")
+    for key in context or ():
+        note = condition_key_warning(key)
+        if note:
+            found.append(f"the request context: {note}")
+    if resource_doc is not None:
+        found.extend(resource_doc[1].warnings(resource_doc[0]))
+    for label, doc in identities:
+        found.extend(doc.warnings(label))
+    return tuple(found)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1260,6 +1312,7 @@ class _Facts:
     resource_hits: list[_Hit]
     identity_hits: list[_Hit]
     grant_hits: list[_Hit]
+    warnings: tuple[str, ...] = ()
 
     @property
     def operation(self) -> str:
@@ -1385,6 +1438,7 @@ def _decide(f: _Facts) -> Decision:
         locks=builder.locks(),
         what_would_change=builder.what_would_change(),
         unresolved=tuple(unresolved),
+        warnings=f.warnings,
     )
 
 
