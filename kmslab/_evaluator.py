@@ -51,7 +51,12 @@ What is modelled
   CreateAlias): CreateAlias, DeleteAlias and UpdateAlias on them are refused (``RESERVED_BY_AWS``, with
   ``Decision.error_code``).
 * Role trust policies: for an ``sts:`` action on a role ARN the resource-based policy is the role's
-  trust policy, whose statements need no ``Resource`` (they apply to the role).
+  trust policy, whose statements need no ``Resource`` (they apply to the role). Like a key policy it
+  must itself allow: "IAM role trust policies and KMS key policies are exceptions to this logic,
+  because they must explicitly allow access for principals" (IAM User Guide, "Policy evaluation
+  logic"). Naming the principal allows on its own within one account; naming the account delegates to
+  IAM; across accounts the trust policy and the caller's IAM policies must both allow
+  (``TRUST_POLICY_DOES_NOT_ALLOW`` otherwise).
 * Malformed documents are refused with :class:`kmslab.MalformedPolicyError` in IAM's words (or with
   KMS's code for a key policy); :func:`check_policy_document` applies the same checks, and the ones
   IAM makes when a policy is stored, for the enforcer. No input, however hostile (deep nesting, wrong
@@ -183,6 +188,10 @@ REASONS: dict[str, str] = {
     "KEY_POLICY_DOES_NOT_ALLOW": (
         "Implicit deny: the key policy neither allows this principal nor delegates to its account, and "
         "no grant allows the action. Without the key policy, IAM allows do not count."),
+    "TRUST_POLICY_DOES_NOT_ALLOW": (
+        "Implicit deny: the role's trust policy neither allows this principal nor names its account. "
+        "Like a key policy, a trust policy must itself allow the principal; an IAM allow alone does "
+        "not let anyone assume the role."),
     "ALLOWED_ALWAYS": (
         "This action needs no permission: AWS answers it for every authenticated principal, even when "
         "a policy explicitly denies it (sts:GetCallerIdentity)."),
@@ -1336,6 +1345,7 @@ def evaluate(
     cross_account = p.account is not None and owner is not None and p.account != owner
     facts = _Facts(
         p=p, action=action, resource=resource, key_request=key_request, cross_account=cross_account,
+        trust_request=trust_request,
         resource_label=resource_doc[0] if resource_doc else None, resource_account=owner,
         identity_labels=tuple(label for label, _ in identities),
         grant_count=len(grant_list), grant_misses=tuple(grant_misses),
@@ -1379,6 +1389,7 @@ class _Facts:
     grant_hits: list[_Hit]
     warnings: tuple[str, ...] = ()
     resource_account: str | None = None
+    trust_request: bool = False
 
     @property
     def operation(self) -> str:
@@ -1448,6 +1459,12 @@ def _decide(f: _Facts) -> Decision:
             allowed = _any((grant, None if key_any is not False else False))
         else:
             allowed = _any((direct, _all(delegated, iam), grant))
+    elif f.trust_request:
+        # IAM User Guide, "Policy evaluation logic": "IAM role trust policies and KMS key policies
+        # are exceptions to this logic, because they must explicitly allow access for principals."
+        # Across accounts both sides must allow ("Cross-account policy evaluation logic").
+        trusts = _any((direct, delegated))
+        allowed = _all(trusts, iam) if f.cross_account else _any((direct, _all(delegated, iam)))
     elif f.cross_account:
         allowed = None
     elif root:
@@ -1465,7 +1482,9 @@ def _decide(f: _Facts) -> Decision:
         reason = "EXPLICIT_DENY"
         deny_type = "resource" if deny_res_t is True else "identity"
     elif allowed is False:
-        if f.key_request:
+        if f.trust_request:
+            reason = "TRUST_POLICY_DOES_NOT_ALLOW" if _any((direct, delegated)) is False else "NO_IDENTITY_ALLOW"
+        elif f.key_request:
             reason = "NO_IDENTITY_ALLOW" if (delegated is not False and not f.cross_account) \
                 else "KEY_POLICY_DOES_NOT_ALLOW"
         else:
@@ -1478,6 +1497,8 @@ def _decide(f: _Facts) -> Decision:
         reason = "ALLOWED"
     elif f.key_request:
         reason = "ALLOWED_BY_GRANT"
+    elif f.trust_request:
+        reason = "ALLOWED_BY_RESOURCE_POLICY" if direct is True and not f.cross_account else "ALLOWED"
     elif root:
         reason = "ALLOWED_AS_ROOT"
     elif direct is True:
@@ -1552,7 +1573,7 @@ def _message(f: _Facts, reason: str, deny_type: str | None) -> str | None:
         return f"{base} with an explicit deny in {kind} policy"
     if reason == "NO_IDENTITY_ALLOW":
         return f"{base} because no identity-based policy allows the {f.action} action"
-    if reason == "KEY_POLICY_DOES_NOT_ALLOW":
+    if reason in ("KEY_POLICY_DOES_NOT_ALLOW", "TRUST_POLICY_DOES_NOT_ALLOW"):
         return f"{base} because no resource-based policy allows the {f.action} action"
     return None
 
@@ -1600,6 +1621,9 @@ class _Explainer:
     def _key_step(self) -> tuple[str, str]:
         f, t = self.f, self.t
         if f.resource_label is None:
+            if f.trust_request:
+                return "no allow", ("No trust policy was supplied. Every role has one, and nothing in IAM "
+                                    "can let anyone assume a role its trust policy does not name.")
             return "no allow", ("No key policy was supplied. Every KMS key has one, and nothing in "
                                 "IAM can allow use of a key its key policy does not open.")
         if t.direct is True:
@@ -1627,11 +1651,14 @@ class _Explainer:
         if t.iam is True:
             hits = [h for h in _applying(f.identity_hits, True) if h.applies]
             sentence = f"{_names(hits)} allows {f.action}."
-            if f.key_request and t.direct is not True and t.delegated is False:
-                return "ineffective", (sentence + " But the key policy does not delegate to the "
+            strict = f.key_request or f.trust_request
+            if strict and t.direct is not True and t.delegated is False:
+                return "ineffective", (sentence + f" But the {self.rp} does not delegate to the "
                                        "account, so this IAM allow does not count.")
-            if f.key_request and t.delegated is True:
-                sentence += " The key policy delegates to the account, so this allow counts."
+            if strict and t.delegated is True:
+                sentence += f" The {self.rp} delegates to the account, so this allow counts."
+            if f.trust_request and f.cross_account:
+                sentence += " Across accounts the caller's IAM policies must allow too, and they do."
             return "allows", sentence
         if t.iam is None:
             return "unknown", ("kmslab cannot tell whether an identity-based policy allows "
@@ -1715,6 +1742,9 @@ class _Explainer:
             steps.append(Step("Key policy", *_sentence(self._key_step)))
             steps.append(Step("IAM policies", *_sentence(self._iam_sentence)))
             steps.append(Step("Grants", *_sentence(self._grant_sentence)))
+        elif f.trust_request:
+            steps.append(Step("Trust policy", *_sentence(self._key_step)))
+            steps.append(Step("IAM policies", *_sentence(self._iam_sentence)))
         else:
             if f.p.kind == "root":
                 steps.append(Step("Account root user", "allows",
@@ -1722,7 +1752,12 @@ class _Explainer:
                                   "resource-based policy explicitly denies it."))
             steps.append(Step("Resource-based policy", *_sentence(self._resource_step)))
             steps.append(Step("IAM policies", *_sentence(self._iam_sentence)))
-        if f.cross_account:
+        if f.cross_account and f.trust_request:
+            steps.append(Step("Cross-account", "decided",
+                              f"The principal's account ({f.p.account}) is not the role's account "
+                              f"({f.resource_account}): the trust policy must allow the principal or its "
+                              f"account, and the principal's own IAM policies must allow too."))
+        elif f.cross_account:
             undecided = self.reason == "CANNOT_EVALUATE"
             steps.append(Step("Cross-account", "unknown" if undecided else "decided",
                               f"The principal's account ({f.p.account}) is not the resource's account. "
@@ -1749,6 +1784,14 @@ class _Explainer:
             verdict, why = self._grant_sentence
             locks.append(Lock("grants", {"allows": "open", "unknown": "unknown"}.get(verdict, "closed"),
                               _capitalised(why)))
+        elif f.trust_request:
+            if t.deny_resource is True:
+                state, why = "closed", self._deny_why(f.resource_hits)
+            else:
+                verdict, why = self._key_step
+                state = {"allows": "open", "delegates": "delegated", "unknown": "unknown"}.get(
+                    verdict, "closed")
+            locks.append(Lock("trust policy", state, _capitalised(why)))
         elif f.resource_label is not None:
             if t.deny_resource is True:
                 state, why = "closed", self._deny_why(f.resource_hits)
@@ -1795,6 +1838,14 @@ class _Explainer:
                        f"already delegates to the account)")
             out.append(f"or name {f.p.arn} as principal in a key policy statement that allows {f.action}")
             out.append(f"or create a grant for {f.p.arn} that lists the {f.operation} operation")
+        elif reason == "TRUST_POLICY_DOES_NOT_ALLOW":
+            out.append(f"add a trust policy statement that allows {f.action} for {f.p.arn}")
+            if f.p.account:
+                out.append(f"or name the account in the trust policy (Principal {f.p.root_arn}), and also "
+                           f"allow {f.action} on this role in one of {who}'s IAM policies")
+        elif reason == "NO_IDENTITY_ALLOW" and f.trust_request:
+            out.append(f"add {f.action} on {f.resource} to one of {who}'s IAM policies (the trust policy "
+                       f"already names the account)")
         elif reason == "KEY_POLICY_DOES_NOT_ALLOW":
             out.append(f"add a key policy statement that allows {f.action} for {f.p.arn}")
             if f.p.kind not in ("root", "service") and f.p.account:

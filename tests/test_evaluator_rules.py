@@ -240,3 +240,69 @@ def test_bundled_policies_give_no_warnings():
     full_access = json.loads(aws_managed_policies_data)["AmazonDynamoDBFullAccess"]["Document"]
     decision = evaluate(USER, "kms:Decrypt", KEY, identity_policies=[full_access], resource_policy=DEFAULT_KEY_POLICY)
     assert decision.warnings == ()
+
+
+# ------------------------------------------------------------------------------------------------
+# Role trust policies must themselves allow the principal (issue 14)
+# ------------------------------------------------------------------------------------------------
+
+ASSUME_ANY_ROLE = policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"})
+PARTNER_USER = f"arn:aws:iam::{OTHER}:user/partner"
+
+
+def trust(*principals: str) -> dict:
+    return policy({"Effect": "Allow", "Principal": {"AWS": list(principals)}, "Action": "sts:AssumeRole"})
+
+
+def assume(principal: str = USER, *, identity=(ASSUME_ANY_ROLE,), trust_policy=None):
+    return evaluate(principal, "sts:AssumeRole", ROLE, identity_policies=list(identity), resource_policy=trust_policy)
+
+
+def test_iam_allow_does_not_open_a_role_whose_trust_policy_names_someone_else():
+    """IAM User Guide, "Policy evaluation logic": "IAM role trust policies and KMS key policies are
+    exceptions to this logic, because they must explicitly allow access for principals.\""""
+    decision = assume(trust_policy=trust(f"arn:aws:iam::{ACCOUNT}:user/bob"))
+    assert not decision.allowed and decision.reason == "TRUST_POLICY_DOES_NOT_ALLOW"
+    assert decision.message.endswith("because no resource-based policy allows the sts:AssumeRole action")
+    lock = {lock.name: lock.state for lock in decision.locks}
+    assert lock == {"IAM policies": "open", "trust policy": "closed"}
+    assert "does not delegate to the account, so this IAM allow does not count" in decision.text()
+
+
+def test_trust_policy_naming_the_user_is_enough_in_one_account():
+    """Same account: a resource-based policy that names the principal allows on its own."""
+    decision = assume(identity=(), trust_policy=trust(USER))
+    assert decision.allowed and decision.reason == "ALLOWED_BY_RESOURCE_POLICY"
+
+
+def test_trust_policy_naming_the_account_delegates_to_iam():
+    """Principal "arn:aws:iam::<account>:root" lets the account's IAM policies decide."""
+    root = f"arn:aws:iam::{ACCOUNT}:root"
+    without = assume(identity=(), trust_policy=trust(root))
+    assert not without.allowed and without.reason == "NO_IDENTITY_ALLOW"
+    with_iam = assume(trust_policy=trust(root))
+    assert with_iam.allowed and with_iam.reason == "ALLOWED"
+
+
+def test_missing_trust_policy_opens_nothing():
+    """Every role has a trust policy; without one nobody can assume it."""
+    decision = assume(trust_policy=None)
+    assert decision.reason == "TRUST_POLICY_DOES_NOT_ALLOW"
+
+
+def test_cross_account_role_needs_both_sides():
+    """"Cross-account policy evaluation logic": the role's trust policy must trust the other account (or
+    its user), and that user's own identity policies must allow sts:AssumeRole."""
+    both = assume(PARTNER_USER, trust_policy=trust(f"arn:aws:iam::{OTHER}:root"))
+    assert both.allowed and both.decided
+    no_iam = assume(PARTNER_USER, identity=(), trust_policy=trust(PARTNER_USER))
+    assert no_iam.reason == "NO_IDENTITY_ALLOW"
+    not_trusted = assume(PARTNER_USER, trust_policy=trust(USER))
+    assert not_trusted.reason == "TRUST_POLICY_DOES_NOT_ALLOW"
+
+
+def test_explicit_deny_beats_the_trust_policy():
+    """An explicit deny in any policy overrides every allow."""
+    deny = policy({"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": ROLE})
+    decision = assume(identity=(deny,), trust_policy=trust(USER))
+    assert decision.reason == "EXPLICIT_DENY"
