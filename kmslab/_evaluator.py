@@ -50,6 +50,14 @@ What is modelled
 * Aliases beginning with ``alias/aws/`` are reserved for AWS managed keys (KMS API Reference,
   CreateAlias): CreateAlias, DeleteAlias and UpdateAlias on them are refused (``RESERVED_BY_AWS``, with
   ``Decision.error_code``).
+* Permissions boundaries (``permissions_boundary=``, IAM users and roles) and session policies
+  (``session_policies=``, role sessions and federated users), in AWS's order: an explicit deny in
+  either is an explicit deny; otherwise identity-based allows count only as far as the boundary and
+  the session policies allow (``BOUNDARY_DOES_NOT_ALLOW``, ``SESSION_POLICY_DOES_NOT_ALLOW``, each a
+  lock of its own). Within one account a resource-based allow that names the user, or the session
+  itself, is not capped; one that names the session's role is ("Permissions boundaries for IAM
+  entities", "Session policies", IAM User Guide). Several session policies (inline and managed) count
+  together: an allow in any of them.
 * Role trust policies: for an ``sts:`` action on a role ARN the resource-based policy is the role's
   trust policy, whose statements need no ``Resource`` (they apply to the role). Like a key policy it
   must itself allow: "IAM role trust policies and KMS key policies are exceptions to this logic,
@@ -69,8 +77,7 @@ What is modelled
 
 What is not modelled
 --------------------
-Service control policies and resource control policies, permissions boundaries, session policies,
-VPC endpoint policies, cross-account access (a request whose principal and resource are in different
+Service control policies and resource control policies, VPC endpoint policies, cross-account access (a request whose principal and resource are in different
 accounts gets a decision only when it is certainly denied, or allowed by a grant; otherwise
 ``CANNOT_EVALUATE``), assumed-role sessions beyond their ARN (session tags, source identity; a role's
 path cannot be read from a session ARN, so pass ``aws:PrincipalArn`` when the role has one),
@@ -101,6 +108,10 @@ Choices where AWS documents no single answer
 * DeleteAlias and UpdateAlias on an ``alias/aws/`` name answer ``NotAuthorizedException`` (what moto
   answers; AWS documents no error for them); CreateAlias answers its documented
   ``InvalidAliasNameException``. The message is the API Reference's sentence on the reserved prefix.
+* A resource-based allow to everyone (``"*"``) or through ``NotPrincipal`` is capped by a boundary or
+  session policy like one that names a role (the documentation speaks only of user, role and session
+  ARNs; this is the reading that allows less). Grants are not capped: AWS documents boundaries and
+  session policies as limits on identity-based permissions, and a grant "can allow access" on its own.
 * Something kmslab cannot evaluate yields ``CANNOT_EVALUATE`` only when it could change the outcome:
   the decision is computed in three-valued logic, so a certain explicit deny, or an allow that no
   unknown statement could take away, stands, and the steps still name what was not evaluated.
@@ -118,6 +129,8 @@ AWS pages followed
 * GetCallerIdentity: https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
 * CreateAlias: https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html
 * Global condition keys: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
+* Permissions boundaries: https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
+* Session policies: https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session
 """
 
 from __future__ import annotations
@@ -192,6 +205,12 @@ REASONS: dict[str, str] = {
         "Implicit deny: the role's trust policy neither allows this principal nor names its account. "
         "Like a key policy, a trust policy must itself allow the principal; an IAM allow alone does "
         "not let anyone assume the role."),
+    "BOUNDARY_DOES_NOT_ALLOW": (
+        "Implicit deny: a policy allows the action, but the principal's permissions boundary does not. "
+        "A boundary sets the most that identity-based policies can allow; it grants nothing itself."),
+    "SESSION_POLICY_DOES_NOT_ALLOW": (
+        "Implicit deny: the role allows the action, but the session policy passed when the session was "
+        "created does not. A session has at most what both its role and its session policies allow."),
     "ALLOWED_ALWAYS": (
         "This action needs no permission: AWS answers it for every authenticated principal, even when "
         "a policy explicitly denies it (sts:GetCallerIdentity)."),
@@ -1056,6 +1075,9 @@ class _Hit:
     failed: str | None  # why it does not apply, in words, when applies is False
     notes: tuple[str, ...]
     raw: Mapping[str, Any]
+    # A resource-based allow that permissions boundaries and session policies cap: one that names a
+    # role (for a role session) or everyone ("*"), rather than the user or the session itself.
+    capped: bool = False
 
 
 def _any(values: Iterable[bool | None]) -> bool | None:
@@ -1090,6 +1112,7 @@ def _scan(doc: _Document, policy_label: str, kind: str, action_lower: str, resou
             continue
         via = "identity"
         principal_ok: bool | None = True
+        capped = False
         notes: list[str] = []
         if resource_note:
             notes.append(resource_note)
@@ -1100,8 +1123,10 @@ def _scan(doc: _Document, policy_label: str, kind: str, action_lower: str, resou
                 if named is None:
                     continue
                 via = named
+                capped = st.principal.anyone or p.arn not in st.principal.arns
             else:
                 via = "principal"
+                capped = True
                 principal_ok = _not_principal_applies(st, p, named)
                 if principal_ok is False:
                     continue
@@ -1120,7 +1145,7 @@ def _scan(doc: _Document, policy_label: str, kind: str, action_lower: str, resou
             notes.extend(condition_notes)
         applies = _all(resource_ok, principal_ok, condition_ok)
         hits.append(_Hit(kind, st.label(policy_label), st.allow, applies, via, failed,
-                         tuple(notes) if applies is None else (), st.raw))
+                         tuple(notes) if applies is None else (), st.raw, capped))
 
 
 def _not_principal_applies(st: _Statement, p: _Principal, named: str | None) -> bool | None:
@@ -1281,6 +1306,8 @@ def evaluate(
     grants: Iterable[Mapping[str, Any]] = (),
     context: Mapping[str, Any] | None = None,
     resource_account: str | None = None,
+    permissions_boundary: Any = None,
+    session_policies: Iterable[Any] = (),
 ) -> Decision:
     """Decide whether ``principal`` may perform ``action`` on ``resource``, and explain why.
 
@@ -1298,6 +1325,10 @@ def evaluate(
     ``resource_account``: the account that owns the resource, for ARNs that do not carry one (S3
     buckets); it may also come as ``aws:ResourceAccount`` in the context. It is also the value of
     ``aws:ResourceAccount`` for conditions. An ARN with an account that disagrees is an input error.
+    ``permissions_boundary``: the user's or role's permissions boundary (one managed policy);
+    ``session_policies``: the policies passed when the role session was created (AssumeRole's
+    ``Policy`` and ``PolicyArns``; only for role sessions and federated users). Each caps what the
+    identity-based policies allow; see the module docstring for what they do not cap.
 
     Grants take part only in requests on a KMS key (they are ignored otherwise). A malformed
     policy, grant, principal or action raises ``ValueError``. Anything else that kmslab cannot
@@ -1316,6 +1347,15 @@ def evaluate(
     identities = [_coerce(item, f"identity policy {i}") for i, item in enumerate(identity_policies, 1)]
     if identities and p.kind in ("root", "service"):
         raise ValueError(f"{p.describe()} cannot have identity-based policies; pass none")
+    boundary = (_coerce(permissions_boundary, "permissions boundary")
+                if permissions_boundary is not None else None)
+    sessions = [_coerce(item, f"session policy {i}")
+                for i, item in enumerate(_sequence(session_policies, "session_policies"), 1)]
+    if boundary is not None and p.kind not in ("user", "role", "assumed-role"):
+        raise ValueError(f"{p.describe()} cannot have a permissions boundary: only IAM users and roles do")
+    if sessions and p.kind not in ("assumed-role", "federated-user"):
+        raise ValueError(f"{p.describe()} has no session policies: they exist only for role sessions and "
+                         f"federated users")
     trust_request = _is_trust_request(action_lower, resource)
     resource_label = "key policy" if key_request else "trust policy" if trust_request else "resource policy"
     resource_kind = "resource-based policy" if resource_label == "resource policy" else resource_label
@@ -1341,16 +1381,24 @@ def evaluate(
     if key_request:
         _scan_grants(grant_list, action_lower[4:], resource, p, encryption_context, grant_hits,
                      grant_misses)
+    boundary_hits: list[_Hit] = []
+    if boundary is not None:
+        _scan(boundary[1], boundary[0], "boundary", action_lower, resource, p, ctx, boundary_hits)
+    session_hits: list[_Hit] = []
+    for label, doc in sessions:
+        _scan(doc, label, "session", action_lower, resource, p, ctx, session_hits)
 
     cross_account = p.account is not None and owner is not None and p.account != owner
     facts = _Facts(
         p=p, action=action, resource=resource, key_request=key_request, cross_account=cross_account,
         trust_request=trust_request,
+        boundary_label=boundary[0] if boundary else None, boundary_hits=boundary_hits,
+        session_labels=tuple(label for label, _ in sessions), session_hits=session_hits,
         resource_label=resource_doc[0] if resource_doc else None, resource_account=owner,
         identity_labels=tuple(label for label, _ in identities),
         grant_count=len(grant_list), grant_misses=tuple(grant_misses),
         resource_hits=resource_hits, identity_hits=identity_hits, grant_hits=grant_hits,
-        warnings=_warnings(action, identities, resource_doc),
+        warnings=_warnings(action, identities + ([boundary] if boundary else []) + sessions, resource_doc),
     )
     return _decide(facts)
 
@@ -1390,6 +1438,14 @@ class _Facts:
     warnings: tuple[str, ...] = ()
     resource_account: str | None = None
     trust_request: bool = False
+    boundary_label: str | None = None
+    boundary_hits: list[_Hit] = field(default_factory=list)
+    session_labels: tuple[str, ...] = ()
+    session_hits: list[_Hit] = field(default_factory=list)
+
+    @property
+    def limit_hits(self) -> tuple[_Hit, ...]:
+        return (*self.boundary_hits, *self.session_hits)
 
     @property
     def operation(self) -> str:
@@ -1427,6 +1483,7 @@ def _decide(f: _Facts) -> Decision:
     delegated: bool | None = False
     iam: bool | None = False
     grant: bool | None = False
+    direct_capped: bool | None = False  # names the session's role, or everyone
     for h in f.resource_hits:
         if h.applies is False:
             continue
@@ -1434,8 +1491,11 @@ def _decide(f: _Facts) -> Decision:
             deny_res_t = _any((deny_res_t, h.applies))
         elif h.via == "account":
             delegated = _any((delegated, h.applies))
+        elif h.capped:
+            direct_capped = _any((direct_capped, h.applies))
         else:
             direct = _any((direct, h.applies))
+    direct_free, direct = direct, _any((direct, direct_capped))
     for h in f.identity_hits:
         if h.applies is False:
             continue
@@ -1445,32 +1505,57 @@ def _decide(f: _Facts) -> Decision:
             deny_id_t = _any((deny_id_t, h.applies))
     for h in f.grant_hits:
         grant = _any((grant, h.applies))
-    deny = _any((deny_res_t, deny_id_t))
+    # Permissions boundary and session policies: an allow in each is needed for identity-based (and
+    # capped resource-based) allows to count; a deny in either is an explicit deny.
+    limits: dict[str, bool | None] = {}
+    deny_limit: dict[str, bool | None] = {}
+    for name, present, hits in (("boundary", f.boundary_label is not None, f.boundary_hits),
+                                ("session", bool(f.session_labels), f.session_hits)):
+        allow_any: bool | None = not present
+        deny_any: bool | None = False
+        for h in hits:
+            if h.applies is False:
+                continue
+            if h.allow:
+                allow_any = _any((allow_any, h.applies))
+            else:
+                deny_any = _any((deny_any, h.applies))
+        limits[name], deny_limit[name] = allow_any, deny_any
+    limit = _all(limits["boundary"], limits["session"])
+    deny = _any((deny_res_t, deny_id_t, deny_limit["boundary"], deny_limit["session"]))
 
     unresolved: list[str] = []
-    for hit in (*f.resource_hits, *f.identity_hits, *f.grant_hits):
+    for hit in (*f.resource_hits, *f.identity_hits, *f.grant_hits, *f.limit_hits):
         if hit.applies is None:
             unresolved += [f"{hit.label}: {note}" for note in hit.notes] or [f"{hit.label}: cannot be evaluated"]
 
     root = f.p.kind == "root"
-    if f.key_request:
+
+    def combine(direct: bool | None, iam: bool | None) -> bool | None:
+        if f.key_request:
+            if f.cross_account:
+                key_any = _any((direct, delegated))
+                return _any((grant, None if key_any is not False else False))
+            return _any((direct, _all(delegated, iam), grant))
+        if f.trust_request:
+            # IAM User Guide, "Policy evaluation logic": "IAM role trust policies and KMS key policies
+            # are exceptions to this logic, because they must explicitly allow access for principals."
+            # Across accounts both sides must allow ("Cross-account policy evaluation logic").
+            trusts = _any((direct, delegated))
+            return _all(trusts, iam) if f.cross_account else _any((direct, _all(delegated, iam)))
         if f.cross_account:
-            key_any = _any((direct, delegated))
-            allowed = _any((grant, None if key_any is not False else False))
-        else:
-            allowed = _any((direct, _all(delegated, iam), grant))
-    elif f.trust_request:
-        # IAM User Guide, "Policy evaluation logic": "IAM role trust policies and KMS key policies
-        # are exceptions to this logic, because they must explicitly allow access for principals."
-        # Across accounts both sides must allow ("Cross-account policy evaluation logic").
-        trusts = _any((direct, delegated))
-        allowed = _all(trusts, iam) if f.cross_account else _any((direct, _all(delegated, iam)))
-    elif f.cross_account:
-        allowed = None
-    elif root:
-        allowed = True
-    else:
-        allowed = _any((direct, iam))
+            return None
+        if root:
+            return True
+        return _any((direct, iam))
+
+    allowed_without_limits = combine(direct, iam)
+    # What the boundary and session policies leave: identity-based allows, and resource-based allows
+    # that name the role of a session (or everyone); not those that name the user or session itself.
+    raw_iam = iam
+    direct = _any((direct_free, _all(direct_capped, limit)))
+    iam = _all(iam, limit)
+    allowed = combine(direct, iam)
     if f.cross_account and allowed is None:
         unresolved.append(
             f"{f.p.describe()} is in account {f.p.account} but the resource is in account "
@@ -1480,7 +1565,10 @@ def _decide(f: _Facts) -> Decision:
     deny_type = None
     if deny is True:
         reason = "EXPLICIT_DENY"
-        deny_type = "resource" if deny_res_t is True else "identity"
+        deny_type = ("resource" if deny_res_t is True else "identity" if deny_id_t is True
+                     else "boundary" if deny_limit["boundary"] is True else "session")
+    elif allowed is False and allowed_without_limits is not False:
+        reason = ("BOUNDARY_DOES_NOT_ALLOW" if limits["boundary"] is False else "SESSION_POLICY_DOES_NOT_ALLOW")
     elif allowed is False:
         if f.trust_request:
             reason = "TRUST_POLICY_DOES_NOT_ALLOW" if _any((direct, delegated)) is False else "NO_IDENTITY_ALLOW"
@@ -1519,9 +1607,11 @@ def _decide(f: _Facts) -> Decision:
 
     matched = tuple(
         MatchedStatement(h.label, "Allow" if h.allow else "Deny", _policy_type(h, f), h.via, h.raw)
-        for h in (*f.resource_hits, *f.identity_hits, *f.grant_hits) if h.applies is True)
+        for h in (*f.resource_hits, *f.identity_hits, *f.grant_hits, *f.limit_hits) if h.applies is True)
 
-    tri = _Tri(deny_res_t, deny_id_t, direct, delegated, iam, grant, allowed)
+    tri = _Tri(deny_res_t, deny_id_t, _any((direct_free, direct_capped)), delegated,
+               raw_iam, grant, allowed,
+               limits["boundary"], limits["session"], deny_limit["boundary"], deny_limit["session"])
     builder = _Explainer(f, tri, reason, unresolved)
     return Decision(
         allowed=is_allowed,
@@ -1543,6 +1633,10 @@ def _decide(f: _Facts) -> Decision:
 def _policy_type(hit: _Hit, f: _Facts) -> str:
     if hit.kind == "grant":
         return "grant"
+    if hit.kind == "boundary":
+        return "permissions boundary"
+    if hit.kind == "session":
+        return "session policy"
     if hit.kind == "identity":
         return "identity-based policy"
     return "key policy" if f.key_request else "resource-based policy"
@@ -1569,8 +1663,13 @@ def _message(f: _Facts, reason: str, deny_type: str | None) -> str | None:
     on = "" if f.resource == "*" else f" on resource: {f.resource}"
     base = f"User: {f.p.arn} is not authorized to perform: {f.action}{on}"
     if reason == "EXPLICIT_DENY":
-        kind = "a resource-based" if deny_type == "resource" else "an identity-based"
-        return f"{base} with an explicit deny in {kind} policy"
+        kind = {"resource": "a resource-based policy", "identity": "an identity-based policy",
+                "boundary": "a permissions boundary", "session": "a session policy"}[deny_type or "identity"]
+        return f"{base} with an explicit deny in {kind}"
+    if reason == "BOUNDARY_DOES_NOT_ALLOW":
+        return f"{base} because no permissions boundary allows the {f.action} action"
+    if reason == "SESSION_POLICY_DOES_NOT_ALLOW":
+        return f"{base} because no session policy allows the {f.action} action"
     if reason == "NO_IDENTITY_ALLOW":
         return f"{base} because no identity-based policy allows the {f.action} action"
     if reason in ("KEY_POLICY_DOES_NOT_ALLOW", "TRUST_POLICY_DOES_NOT_ALLOW"):
@@ -1587,6 +1686,10 @@ class _Tri:
     iam: bool | None
     grant: bool | None
     allowed: bool | None
+    boundary: bool | None = True
+    session: bool | None = True
+    deny_boundary: bool | None = False
+    deny_session: bool | None = False
 
 
 class _Explainer:
@@ -1604,11 +1707,13 @@ class _Explainer:
     @cached_property
     def _deny_sentence(self) -> tuple[str, str]:
         f = self.f
-        denies = [h for h in (*f.resource_hits, *f.identity_hits) if not h.allow and h.applies is True]
+        denies = [h for h in (*f.resource_hits, *f.identity_hits, *f.limit_hits)
+                  if not h.allow and h.applies is True]
         if denies:
             return "deny", (f"{_names(denies)} denies {f.action}. An explicit deny overrides every "
                             f"allow{', including grants' if f.key_request else ''}.")
-        unknown = [h for h in (*f.resource_hits, *f.identity_hits) if not h.allow and h.applies is None]
+        unknown = [h for h in (*f.resource_hits, *f.identity_hits, *f.limit_hits)
+                   if not h.allow and h.applies is None]
         if unknown:
             return "unknown", (f"kmslab cannot tell whether {_names(unknown)} applies; see \"Not "
                                f"evaluated\".")
@@ -1741,10 +1846,12 @@ class _Explainer:
         if f.key_request:
             steps.append(Step("Key policy", *_sentence(self._key_step)))
             steps.append(Step("IAM policies", *_sentence(self._iam_sentence)))
+            steps.extend(self._limit_steps())
             steps.append(Step("Grants", *_sentence(self._grant_sentence)))
         elif f.trust_request:
             steps.append(Step("Trust policy", *_sentence(self._key_step)))
             steps.append(Step("IAM policies", *_sentence(self._iam_sentence)))
+            steps.extend(self._limit_steps())
         else:
             if f.p.kind == "root":
                 steps.append(Step("Account root user", "allows",
@@ -1752,6 +1859,7 @@ class _Explainer:
                                   "resource-based policy explicitly denies it."))
             steps.append(Step("Resource-based policy", *_sentence(self._resource_step)))
             steps.append(Step("IAM policies", *_sentence(self._iam_sentence)))
+            steps.extend(self._limit_steps())
         if f.cross_account and f.trust_request:
             steps.append(Step("Cross-account", "decided",
                               f"The principal's account ({f.p.account}) is not the role's account "
@@ -1766,7 +1874,48 @@ class _Explainer:
         steps.append(self._final())
         return tuple(steps)
 
+    def _limit_sentence(self, kind: str) -> tuple[str, str]:
+        f, t = self.f, self.t
+        hits = f.boundary_hits if kind == "boundary" else f.session_hits
+        allows, denies = (t.boundary, t.deny_boundary) if kind == "boundary" else (t.session, t.deny_session)
+        what = (f"the permissions boundary ({f.boundary_label})" if kind == "boundary" else
+                "the session polic" + ("y" if len(f.session_labels) == 1 else "ies") +
+                f" ({', '.join(f.session_labels)})")
+        if denies is True:
+            return "deny", f"{_names(h for h in hits if not h.allow and h.applies)} denies {f.action}."
+        if allows is True:
+            return "allows", (f"{_names(h for h in hits if h.allow and h.applies)} allows {f.action}, so "
+                              f"{what} lets the identity-based allow count.")
+        if allows is None or denies is None:
+            return "unknown", f"kmslab cannot tell whether {what} allows {f.action}; see \"Not evaluated\"."
+        uncapped = ("a resource-based allow that names the user itself is not capped" if f.p.kind == "user"
+                    else "resource-based allows that name the role or everyone are capped too")
+        sentence = (f"{_capitalised(what)} does not allow {f.action}. It grants nothing itself, it caps: "
+                    f"identity-based allows count only as far as it allows ({uncapped}).")
+        return "no allow", sentence + _near_miss_sentences(hits, allow=True)
+
+    def _limit_steps(self) -> list[Step]:
+        out = []
+        if self.f.boundary_label is not None:
+            out.append(Step("Permissions boundary", *_sentence(self._limit_sentence("boundary"))))
+        if self.f.session_labels:
+            out.append(Step("Session policies", *_sentence(self._limit_sentence("session"))))
+        return out
+
+    def _limit_locks(self) -> list[Lock]:
+        out = []
+        for kind, name, present in (("boundary", "permissions boundary", self.f.boundary_label is not None),
+                                    ("session", "session policies", bool(self.f.session_labels))):
+            if present:
+                verdict, why = self._limit_sentence(kind)
+                state = {"allows": "open", "unknown": "unknown"}.get(verdict, "closed")
+                out.append(Lock(name, state, _capitalised(why)))
+        return out
+
     def locks(self) -> tuple[Lock, ...]:
+        return (*self._main_locks(), *self._limit_locks())
+
+    def _main_locks(self) -> tuple[Lock, ...]:
         f, t = self.f, self.t
         if self.reason == "ALLOWED_ALWAYS":
             return (Lock("IAM policies", "not used", f"{f.action} needs no permission, so no policy is read."),)
@@ -1824,8 +1973,14 @@ class _Explainer:
             return ("nothing: not even an explicit Deny stops this action",)
         if reason == "RESERVED_BY_AWS":
             return ("choose an alias name that does not begin with alias/aws/",)
+        if reason == "BOUNDARY_DOES_NOT_ALLOW":
+            return (f"add {f.action} to the permissions boundary ({f.boundary_label}), or remove the boundary",)
+        if reason == "SESSION_POLICY_DOES_NOT_ALLOW":
+            return (f"start a new session whose session policy allows {f.action}, or one without a "
+                    f"session policy (a session policy cannot be changed once the session exists)",)
         if reason == "EXPLICIT_DENY":
-            denies = [h for h in (*f.resource_hits, *f.identity_hits) if not h.allow and h.applies is True]
+            denies = [h for h in (*f.resource_hits, *f.identity_hits, *f.limit_hits)
+                      if not h.allow and h.applies is True]
             for hit in denies:
                 out.append(f"remove or narrow the Deny in {hit.label}: while it applies, no allow"
                            f"{' and no grant' if f.key_request else ''} can open this request")
