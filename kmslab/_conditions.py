@@ -652,6 +652,14 @@ def _parse_decimal(value: Any) -> Decimal:
 _EPOCH = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
 
 
+def _from_epoch(value: Any) -> datetime:
+    """Epoch seconds as a date; a number no calendar date has is a value the operator cannot read."""
+    try:
+        return datetime.fromtimestamp(float(value), timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise _BadValue(f"{_shown(value)} is not a date AWS can represent (epoch seconds out of range)") from None
+
+
 def _parse_datetime(value: Any) -> datetime:
     """ISO 8601 (W3C profile) or epoch seconds, as the Date operators accept."""
     if isinstance(value, datetime):
@@ -659,10 +667,10 @@ def _parse_datetime(value: Any) -> datetime:
     if isinstance(value, bool):
         raise _BadValue(f"{_shown(value)} is not a date")
     if isinstance(value, (int, float, Decimal)):
-        return datetime.fromtimestamp(float(value), timezone.utc)
+        return _from_epoch(value)
     text = str(value).strip()
     if _EPOCH.match(text):
-        return datetime.fromtimestamp(float(text), timezone.utc)
+        return _from_epoch(text)
     iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
     try:
         parsed = datetime.fromisoformat(iso)

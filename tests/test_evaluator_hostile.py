@@ -303,3 +303,29 @@ def test_fuzzed_policies_and_contexts_raise_only_value_errors():
             assert decision.text()
             outcomes["decision"] += 1
     assert outcomes["decision"] > 50 and outcomes["refused"] > 50, outcomes
+
+
+# ------------------------------------------------------------------------------------------------
+# Every operator against hostile values, on both sides
+# ------------------------------------------------------------------------------------------------
+
+_HOSTILE_VALUES = ["1e99999", "nan", "-inf", "9" * 400, "99999999999999999999", "-99999999999999999999", "1e20",
+                   "99999-01-01", "0001-01-01T00:00:00-23:59", "", " ", "true", "1.2.3.4/99", "::/0", "\x00", "💥",
+                   "1" * 5000, 10**400, 1e308, True, "${aws:username}", "${", "}${x, 'y'}"]
+
+
+def test_every_operator_reads_hostile_values_without_an_internal_exception():
+    """Huge or odd numbers, dates no calendar has, epoch times out of range, broken variables: each
+    clause answers true, false or "cannot evaluate", on the policy side and the request side alike.
+    (Epoch seconds beyond the platform's range used to raise OverflowError.)"""
+    from kmslab._conditions import OPERATORS, RequestContext, compile_condition
+
+    request_values = ["99999999999999999999", "-1e400", "0001-01-01", "x", 10**400, ["1", "2"], [], "1.2.3.4"]
+    for base in OPERATORS:
+        for name in (base, f"ForAnyValue:{base}", f"ForAllValues:{base}IfExists"):
+            for policy_value in _HOSTILE_VALUES:
+                condition = compile_condition({name: {"test:k": policy_value}}, variables=True)
+                for request_value in request_values:
+                    result, _clause, _notes = condition.evaluate(
+                        RequestContext({"test:k": request_value, "aws:username": request_value}))
+                    assert result in (True, False, None)
