@@ -144,7 +144,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -293,7 +293,13 @@ class Lock:
 
 @dataclass(frozen=True, slots=True, repr=False)
 class Decision:
-    """The outcome of one authorization request, with its reasons."""
+    """The outcome of one authorization request, with its reasons.
+
+    The outcome (``allowed``, ``reason``, ``message``, ``matched``...) is worked out when the
+    request is decided; the explanation (``steps``, ``locks``, ``what_would_change``) is written the
+    first time one of them is read, and kept. An enforcer that only needs the outcome does not pay
+    for sentences nobody reads.
+    """
 
     allowed: bool
     reason: str
@@ -301,13 +307,33 @@ class Decision:
     action: str
     resource: str
     matched: tuple[MatchedStatement, ...]
-    steps: tuple[Step, ...]
     message: str | None
-    locks: tuple[Lock, ...]
-    what_would_change: tuple[str, ...]
     unresolved: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     error_code: str | None = None  # set when AWS answers with its own error rather than AccessDenied
+    _explainer: Any = field(default=None, repr=False, compare=False)
+    _explained: list[Any] = field(default_factory=list, repr=False, compare=False)
+
+    def _explanation(self) -> list[Any]:
+        if not self._explained:
+            builder = self._explainer
+            self._explained.extend((builder.steps(), builder.locks(), builder.what_would_change()))
+        return self._explained
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """The evaluation steps, in AWS's order."""
+        return self._explanation()[0]  # type: ignore[no-any-return]
+
+    @property
+    def locks(self) -> tuple[Lock, ...]:
+        """The locks a learner can picture: IAM policies, the key (or resource) policy, grants..."""
+        return self._explanation()[1]  # type: ignore[no-any-return]
+
+    @property
+    def what_would_change(self) -> tuple[str, ...]:
+        """What would change the outcome, in words."""
+        return self._explanation()[2]  # type: ignore[no-any-return]
 
     @property
     def explanation(self) -> str:
@@ -696,11 +722,11 @@ class _Document:
     lacks_resource: bool = False  # some statement has neither Resource nor NotResource
     has_resource: bool = True  # some statement has Resource or NotResource
     # Facts worked out once per document when first needed (its catalogue warnings).
-    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def warnings(self, label: str) -> tuple[str, ...]:
         """Actions and condition keys that exist nowhere in AWS, each named by its statement."""
-        shown = self.memo.get(label)
+        shown = self.memo.get(("warnings for", label))
         if shown is not None:
             return shown  # type: ignore[no-any-return]
         found = self.memo.get("warnings")
@@ -721,7 +747,7 @@ class _Document:
             self.memo["warnings"] = found
         shown = tuple(f"{st.label(label)}: {note}" for st, note in found)
         if len(self.memo) < 64:
-            self.memo[label] = shown
+            self.memo[("warnings for", label)] = shown
         return shown
 
 
@@ -923,7 +949,9 @@ def _coerce(item: Any, default_label: str, kind: str = "identity-based policy") 
             document = raw._normalised if isinstance(raw, Policy) else _load(raw)  # type: ignore[attr-defined]
         else:
             document = _load(item)
-        _check_kind(document, kind)
+        if document.memo.get(("checked as", kind)) is None:
+            _check_kind(document, kind)
+            document.memo[("checked as", kind)] = True
     except MalformedPolicyError as error:
         raise error.for_document(kind, label) from None
     return label, document
@@ -1223,7 +1251,8 @@ def _context_values(p: _Principal, context: Mapping[str, Any] | None
         for key, value in context.items():
             if not isinstance(key, str):
                 raise ValueError(f"context keys must be strings, got {_shown(key)}")
-            _check_context_value(key, value)
+            if value.__class__ is not str:
+                _check_context_value(key, value)
             lowered = key.lower()
             values[lowered] = value
             if lowered.startswith(_EC_PREFIX) and len(key) > len(_EC_PREFIX):
@@ -1244,6 +1273,8 @@ def _check_context_value(key: str, value: Any) -> None:
     nested list); kmslab refuses it here, as bad input, rather than let it read as "absent" or as
     text and so make a Deny quietly stop applying.
     """
+    if value.__class__ is str:
+        return
     items = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
     for item in items:
         if not isinstance(item, _SCALARS):
@@ -1262,6 +1293,8 @@ def _is_key_request(action_lower: str, resource: str) -> bool:
 def _owner(resource: str, given: Any, from_context: Any) -> str | None:
     """The resource's account: from the ARN, the ``resource_account`` argument or aws:ResourceAccount."""
     in_arn = _resource_account(resource)
+    if given is None and from_context is None:
+        return in_arn
     for name, value in (("resource_account", given), ("aws:ResourceAccount", from_context)):
         if value is None:
             continue
@@ -1290,7 +1323,9 @@ def _resource_account(resource: str) -> str | None:
     return None
 
 
-def _sequence(value: Any, name: str) -> list[Any]:
+def _sequence(value: Any, name: str) -> list[Any] | tuple[Any, ...]:
+    if value.__class__ in (list, tuple):
+        return value  # type: ignore[no-any-return]
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         raise ValueError(f"{name} must be a list, got {type(value).__name__}")
     return list(value)
@@ -1339,8 +1374,10 @@ def evaluate(
     if not isinstance(resource, str) or not resource:
         raise ValueError(f"resource must be an ARN or \"*\", got {_shown(resource)}")
     p = _parse_principal(principal)
-    identity_policies = _sequence(identity_policies, "identity_policies")
-    grants = _sequence(grants, "grants")
+    if identity_policies.__class__ not in (list, tuple):
+        identity_policies = _sequence(identity_policies, "identity_policies")
+    if grants.__class__ not in (list, tuple):
+        grants = _sequence(grants, "grants")
     action_lower = action.lower()
     key_request = _is_key_request(action_lower, resource)
 
@@ -1350,7 +1387,8 @@ def evaluate(
     boundary = (_coerce(permissions_boundary, "permissions boundary")
                 if permissions_boundary is not None else None)
     sessions = [_coerce(item, f"session policy {i}")
-                for i, item in enumerate(_sequence(session_policies, "session_policies"), 1)]
+                for i, item in enumerate(_sequence(session_policies, "session_policies"), 1)
+                ] if session_policies else []
     if boundary is not None and p.kind not in ("user", "role", "assumed-role"):
         raise ValueError(f"{p.describe()} cannot have a permissions boundary: only IAM users and roles do")
     if sessions and p.kind not in ("assumed-role", "federated-user"):
@@ -1394,11 +1432,13 @@ def evaluate(
         trust_request=trust_request,
         boundary_label=boundary[0] if boundary else None, boundary_hits=boundary_hits,
         session_labels=tuple(label for label, _ in sessions), session_hits=session_hits,
+        limit_hits=boundary_hits + session_hits, limited=boundary is not None or bool(sessions),
         resource_label=resource_doc[0] if resource_doc else None, resource_account=owner,
         identity_labels=tuple(label for label, _ in identities),
         grant_count=len(grant_list), grant_misses=tuple(grant_misses),
         resource_hits=resource_hits, identity_hits=identity_hits, grant_hits=grant_hits,
-        warnings=_warnings(action, identities + ([boundary] if boundary else []) + sessions, resource_doc),
+        warnings=_warnings(action, identities + ([boundary] if boundary else []) + sessions
+                           if boundary or sessions else identities, resource_doc),
     )
     return _decide(facts)
 
@@ -1443,9 +1483,8 @@ class _Facts:
     session_labels: tuple[str, ...] = ()
     session_hits: list[_Hit] = field(default_factory=list)
 
-    @property
-    def limit_hits(self) -> tuple[_Hit, ...]:
-        return (*self.boundary_hits, *self.session_hits)
+    limit_hits: list[_Hit] = field(default_factory=list)  # boundary_hits + session_hits
+    limited: bool = False  # whether a permissions boundary or session policies take part
 
     @property
     def operation(self) -> str:
@@ -1507,10 +1546,10 @@ def _decide(f: _Facts) -> Decision:
         grant = _any((grant, h.applies))
     # Permissions boundary and session policies: an allow in each is needed for identity-based (and
     # capped resource-based) allows to count; a deny in either is an explicit deny.
-    limits: dict[str, bool | None] = {}
-    deny_limit: dict[str, bool | None] = {}
-    for name, present, hits in (("boundary", f.boundary_label is not None, f.boundary_hits),
-                                ("session", bool(f.session_labels), f.session_hits)):
+    limits: dict[str, bool | None] = {"boundary": True, "session": True}
+    deny_limit: dict[str, bool | None] = {"boundary": False, "session": False}
+    for name, present, hits in ((("boundary", f.boundary_label is not None, f.boundary_hits),
+                                 ("session", bool(f.session_labels), f.session_hits)) if f.limited else ()):
         allow_any: bool | None = not present
         deny_any: bool | None = False
         for h in hits:
@@ -1525,7 +1564,8 @@ def _decide(f: _Facts) -> Decision:
     deny = _any((deny_res_t, deny_id_t, deny_limit["boundary"], deny_limit["session"]))
 
     unresolved: list[str] = []
-    for hit in (*f.resource_hits, *f.identity_hits, *f.grant_hits, *f.limit_hits):
+    limit_hits = f.limit_hits
+    for hit in (*f.resource_hits, *f.identity_hits, *f.grant_hits, *limit_hits):
         if hit.applies is None:
             unresolved += [f"{hit.label}: {note}" for note in hit.notes] or [f"{hit.label}: cannot be evaluated"]
 
@@ -1550,12 +1590,16 @@ def _decide(f: _Facts) -> Decision:
         return _any((direct, iam))
 
     allowed_without_limits = combine(direct, iam)
-    # What the boundary and session policies leave: identity-based allows, and resource-based allows
-    # that name the role of a session (or everyone); not those that name the user or session itself.
     raw_iam = iam
-    direct = _any((direct_free, _all(direct_capped, limit)))
-    iam = _all(iam, limit)
-    allowed = combine(direct, iam)
+    if limit is True:
+        allowed = allowed_without_limits
+    else:
+        # What the boundary and session policies leave: identity-based allows, and resource-based
+        # allows that name the role of a session (or everyone); not those that name the user or the
+        # session itself.
+        direct = _any((direct_free, _all(direct_capped, limit)))
+        iam = _all(iam, limit)
+        allowed = combine(direct, iam)
     if f.cross_account and allowed is None:
         unresolved.append(
             f"{f.p.describe()} is in account {f.p.account} but the resource is in account "
@@ -1594,12 +1638,13 @@ def _decide(f: _Facts) -> Decision:
     else:
         reason = "ALLOWED"
     error_code = None
-    if f.action.lower() == "sts:getcalleridentity":
+    action_lower = f.action.lower()
+    if action_lower == "sts:getcalleridentity":
         # STS API Reference, GetCallerIdentity: "No permissions are required to perform this
         # operation. If an administrator attaches a policy to your identity that explicitly denies
         # access to the sts:GetCallerIdentity action, you can still perform this operation."
         reason, deny_type = "ALLOWED_ALWAYS", None
-    elif _reserved_alias(f.action, f.resource):
+    elif action_lower in _ALIAS_ACTIONS and _reserved_alias(f.action, f.resource):
         reason, deny_type = "RESERVED_BY_AWS", None
         error_code = "InvalidAliasNameException" if f.action.lower() == "kms:createalias" else \
             "NotAuthorizedException"
@@ -1607,7 +1652,7 @@ def _decide(f: _Facts) -> Decision:
 
     matched = tuple(
         MatchedStatement(h.label, "Allow" if h.allow else "Deny", _policy_type(h, f), h.via, h.raw)
-        for h in (*f.resource_hits, *f.identity_hits, *f.grant_hits, *f.limit_hits) if h.applies is True)
+        for h in (*f.resource_hits, *f.identity_hits, *f.grant_hits, *limit_hits) if h.applies is True)
 
     tri = _Tri(deny_res_t, deny_id_t, _any((direct_free, direct_capped)), delegated,
                raw_iam, grant, allowed,
@@ -1620,13 +1665,11 @@ def _decide(f: _Facts) -> Decision:
         action=action,
         resource=f.resource,
         matched=matched,
-        steps=builder.steps(),
         message=_message(f, reason, deny_type),
-        locks=builder.locks(),
-        what_would_change=builder.what_would_change(),
         unresolved=tuple(unresolved),
         warnings=f.warnings,
         error_code=error_code,
+        _explainer=builder,
     )
 
 
@@ -1692,6 +1735,21 @@ class _Tri:
     deny_session: bool | None = False
 
 
+class _memo:
+    """``functools.cached_property`` without its lock (Python 3.11 takes one on every first read)."""
+
+    def __init__(self, function: Any) -> None:
+        self.function = function
+        self.name = function.__name__
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is None:
+            return self
+        value = self.function(instance)
+        instance.__dict__[self.name] = value
+        return value
+
+
 class _Explainer:
     """Builds the steps, locks and suggestions of one decision from its facts."""
 
@@ -1704,7 +1762,7 @@ class _Explainer:
 
     # -- pieces ------------------------------------------------------------------------------------
 
-    @cached_property
+    @_memo
     def _deny_sentence(self) -> tuple[str, str]:
         f = self.f
         denies = [h for h in (*f.resource_hits, *f.identity_hits, *f.limit_hits)
@@ -1722,7 +1780,7 @@ class _Explainer:
         sentence = f"No statement in {where} denies {f.action}."
         return "none", sentence + _near_miss_sentences((*f.resource_hits, *f.identity_hits), allow=False)
 
-    @cached_property
+    @_memo
     def _key_step(self) -> tuple[str, str]:
         f, t = self.f, self.t
         if f.resource_label is None:
@@ -1747,7 +1805,7 @@ class _Explainer:
                     f"account, so IAM policies cannot allow it.")
         return "no allow", sentence + _near_miss_sentences(f.resource_hits, allow=True)
 
-    @cached_property
+    @_memo
     def _iam_sentence(self) -> tuple[str, str]:
         f, t = self.f, self.t
         if f.p.kind in ("root", "service"):
@@ -1777,7 +1835,7 @@ class _Explainer:
             sentence = f"None of the {count} identity-based policies ({shown}) allows {f.action}."
         return "no allow", sentence + _near_miss_sentences(f.identity_hits, allow=True)
 
-    @cached_property
+    @_memo
     def _grant_sentence(self) -> tuple[str, str]:
         f, t = self.f, self.t
         if f.grant_count == 0:
@@ -1793,7 +1851,7 @@ class _Explainer:
                     f"None of the {f.grant_count} grants gives this principal the {f.operation} operation")
         return "no allow", sentence + (": " + "; ".join(reasons) + "." if reasons else ".")
 
-    @cached_property
+    @_memo
     def _resource_step(self) -> tuple[str, str]:
         f, t = self.f, self.t
         if f.resource_label is None:
@@ -1895,6 +1953,8 @@ class _Explainer:
         return "no allow", sentence + _near_miss_sentences(hits, allow=True)
 
     def _limit_steps(self) -> list[Step]:
+        if not self.f.limited:
+            return []
         out = []
         if self.f.boundary_label is not None:
             out.append(Step("Permissions boundary", *_sentence(self._limit_sentence("boundary"))))
@@ -1913,6 +1973,8 @@ class _Explainer:
         return out
 
     def locks(self) -> tuple[Lock, ...]:
+        if not self.f.limited:
+            return self._main_locks()
         return (*self._main_locks(), *self._limit_locks())
 
     def _main_locks(self) -> tuple[Lock, ...]:

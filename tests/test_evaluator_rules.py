@@ -309,3 +309,14 @@ def test_explicit_deny_beats_the_trust_policy():
     deny = policy({"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": ROLE})
     decision = assume(identity=(deny,), trust_policy=trust(USER))
     assert decision.reason == "EXPLICIT_DENY"
+
+
+def test_explanation_is_written_once_on_first_read():
+    """The outcome is decided at once; steps, locks and suggestions are written when first read, then
+    kept (the same objects on every read), and the text shows them."""
+    decision = evaluate(USER, "kms:Decrypt", KEY, resource_policy=DEFAULT_KEY_POLICY)
+    assert decision._explained == []
+    steps = decision.steps
+    assert decision.steps is steps and decision.locks is decision.locks
+    assert [step.title for step in steps] == ["Explicit deny", "Key policy", "IAM policies", "Grants", "Decision"]
+    assert "How AWS decides, in order:" in decision.text()
