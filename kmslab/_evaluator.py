@@ -927,7 +927,7 @@ class Policy:
     """A policy document with the label that names its source in explanations.
 
     ``Policy(document, label="AmazonDynamoDBFullAccess")``. The document (a dict or JSON text) is
-    validated and normalised once, here; a malformed one raises ``ValueError``.
+    validated and normalised once, here; a malformed one raises :class:`kmslab.MalformedPolicyError`.
     """
 
     document: Mapping[str, Any] | str
@@ -1366,8 +1366,10 @@ def evaluate(
     identity-based policies allow; see the module docstring for what they do not cap.
 
     Grants take part only in requests on a KMS key (they are ignored otherwise). A malformed
-    policy, grant, principal or action raises ``ValueError``. Anything else that kmslab cannot
-    evaluate is a ``CANNOT_EVALUATE`` decision, never an exception.
+    policy raises :class:`kmslab.MalformedPolicyError` (a ``ValueError``) with AWS's code and words;
+    a malformed grant, principal, action or context value raises ``ValueError``. Anything else that
+    kmslab cannot evaluate is a ``CANNOT_EVALUATE`` decision, never an exception. The decision's
+    ``warnings`` name actions and condition keys that exist nowhere in AWS.
     """
     if not isinstance(action, str) or action.count(":") != 1 or not all(action.split(":")):
         raise ValueError(f'action must look like "service:Operation", got {_shown(action)}')
