@@ -1817,11 +1817,12 @@ class _Explainer:
             hits = [h for h in _applying(f.identity_hits, True) if h.applies]
             sentence = f"{_names(hits)} allows {f.action}."
             strict = f.key_request or f.trust_request
+            word = "key policy" if f.key_request else "trust policy"
             if strict and t.direct is not True and t.delegated is False:
-                return "ineffective", (sentence + f" But the {self.rp} does not delegate to the "
+                return "ineffective", (sentence + f" But the {word} does not delegate to the "
                                        "account, so this IAM allow does not count.")
             if strict and t.delegated is True:
-                sentence += f" The {self.rp} delegates to the account, so this allow counts."
+                sentence += f" The {word} delegates to the account, so this allow counts."
             if f.trust_request and f.cross_account:
                 sentence += " Across accounts the caller's IAM policies must allow too, and they do."
             return "allows", sentence
