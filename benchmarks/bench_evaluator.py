@@ -15,6 +15,8 @@
 4. The catalogue behind the warnings (unknown actions and condition keys): the cost of the first
    decision with a cold catalogue (loaded lazily, one service at a time), and decisions/second with
    the warnings and with them switched off, measured alternately in the same run.
+5. The cost of each new lock: a permissions boundary, a session policy and a role trust policy, each
+   as the ratio of the same allowed decision without it and with it.
 
 Prints figures only; nothing here asserts on time (timings depend on the machine and its load).
 """
@@ -165,6 +167,40 @@ def main() -> None:
     evaluator._warnings = original
     print(f"   with warnings    {with_warnings:>10,.0f} decisions/second")
     print(f"   warnings off     {without:>10,.0f} decisions/second  (ratio {with_warnings / without:.3f})")
+    guardrails()
+
+
+def guardrails() -> None:
+    """The cost of each new lock: the same allowed decision with and without it, alternated."""
+    print()
+    print("5. The cost of each new lock (same allowed decision without and with it)")
+    session = f"arn:aws:sts::{ACCOUNT}:assumed-role/reader/s1"
+    table = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/Music"
+    admin = Policy({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+                   label="AdministratorAccess")
+    dynamodb_only = Policy({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}]}, label="boundary")
+    trust = Policy({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]},
+        label="trust policy")
+    role = f"arn:aws:iam::{ACCOUNT}:role/reader"
+    cases = [
+        ("permissions boundary", lambda: evaluate(USER, "dynamodb:Scan", table, identity_policies=[admin]),
+         lambda: evaluate(USER, "dynamodb:Scan", table, identity_policies=[admin], permissions_boundary=dynamodb_only)),
+        ("session policy", lambda: evaluate(session, "dynamodb:Scan", table, identity_policies=[admin]),
+         lambda: evaluate(session, "dynamodb:Scan", table, identity_policies=[admin],
+                          session_policies=[dynamodb_only])),
+        ("trust policy (AssumeRole)", lambda: evaluate(USER, "sts:AssumeRole", "*", identity_policies=[admin]),
+         lambda: evaluate(USER, "sts:AssumeRole", role, identity_policies=[admin], resource_policy=trust)),
+    ]
+    for name, without, with_lock in cases:
+        assert with_lock().allowed, name
+        plain = locked = 0.0
+        for _ in range(4):
+            plain = max(plain, best_rate(lambda n, f=without: [f() for _ in range(n)], 3_000, 2))
+            locked = max(locked, best_rate(lambda n, f=with_lock: [f() for _ in range(n)], 3_000, 2))
+        print(f"   {name:<28} without {1e6 / plain:6.1f} µs  with {1e6 / locked:6.1f} µs  "
+              f"ratio {plain / locked:4.2f}")
 
 
 def cold_first_call(labelled) -> float:
