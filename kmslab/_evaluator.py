@@ -242,7 +242,9 @@ _KMS_CRYPTO_OPERATIONS = frozenset({
 
 def _capitalised(sentence: str) -> str:
     """Sentences often begin with a source label such as 'key policy, statement 1'."""
-    return sentence[:1].upper() + sentence[1:]
+    if not sentence or not sentence[0].islower():
+        return sentence
+    return sentence[0].upper() + sentence[1:]
 
 
 def _sentence(pair: tuple[str, str]) -> tuple[str, str]:
