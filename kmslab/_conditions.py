@@ -832,6 +832,7 @@ class Clause:
     values: tuple[_PolicyValue, ...]
     raw_values: tuple[str, ...]
     problem: str | None = None
+    malformed: bool = False  # the problem is one of shape, which AWS refuses when the policy is stored
 
     def describe(self) -> str:
         shown = ", ".join(f'"{v}"' for v in self.raw_values)
@@ -949,8 +950,9 @@ def _value_text(value: Any) -> str | None:
     return None
 
 
-def _bad_clause(operator_name: str, key: str, raw_values: tuple[str, ...], problem: str) -> Clause:
-    return Clause(operator_name, key, key.lower(), None, None, False, (), raw_values, problem)
+def _bad_clause(operator_name: str, key: str, raw_values: tuple[str, ...], problem: str, *,
+                malformed: bool = False) -> Clause:
+    return Clause(operator_name, key, key.lower(), None, None, False, (), raw_values, problem, malformed)
 
 
 def _split_operator(name: str) -> tuple[str | None, str, bool]:
@@ -973,7 +975,8 @@ def compile_condition(block: Any, *, variables: bool) -> Condition:
     """
     if not isinstance(block, Mapping) or not block:
         return Condition((_bad_clause("Condition", "", (), (
-            f"the Condition element is malformed: expected an object of operators, got {_shown(block)}")),))
+            f"the Condition element is malformed: expected an object of operators, got {_shown(block)}"),
+            malformed=True),))
     clauses: list[Clause] = []
     for operator_name, keys in block.items():
         set_op, base, if_exists = _split_operator(str(operator_name))
@@ -981,7 +984,7 @@ def compile_condition(block: Any, *, variables: bool) -> Condition:
         if not isinstance(keys, Mapping) or not keys:
             clauses.append(_bad_clause(str(operator_name), "", (), (
                 f'condition operator "{_shown(operator_name)}" is malformed: expected an object of '
-                f"condition keys, got {_shown(keys)}")))
+                f"condition keys, got {_shown(keys)}"), malformed=True))
             continue
         for key, raw in keys.items():
             key = str(key)
@@ -989,6 +992,7 @@ def compile_condition(block: Any, *, variables: bool) -> Condition:
             texts = [_value_text(item) for item in items]
             raw_values = tuple(t if t is not None else _shown(item) for t, item in zip(texts, items, strict=True))
             problem = None
+            malformed = False
             if operator is None or set_op == "?":
                 problem = (f'unknown condition operator "{operator_name}" (on key "{key}"); kmslab '
                            f"evaluates only the operators in its table")
@@ -998,8 +1002,9 @@ def compile_condition(block: Any, *, variables: bool) -> Condition:
             elif not items or any(t is None for t in texts):
                 problem = (f'condition {operator_name} on key "{key}" has a malformed value '
                            f"{_shown(raw)}: expected a string or a list of strings")
+                malformed = True
             if problem:
-                clauses.append(_bad_clause(str(operator_name), key, raw_values, problem))
+                clauses.append(_bad_clause(str(operator_name), key, raw_values, problem, malformed=malformed))
                 continue
             assert operator is not None
             values: list[_PolicyValue] = []

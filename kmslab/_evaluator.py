@@ -1000,6 +1000,10 @@ def check_policy_document(document: Any, kind: str = "key policy") -> dict[str, 
     try:
         normalised = _load(document)
         _check_kind(normalised, kind, strict=True)
+        for st in normalised.statements:
+            for clause in st.condition.clauses if st.condition is not None else ():
+                if clause.malformed:
+                    raise MalformedPolicyError(_SYNTAX, f"statement {st.index}: {clause.problem}")
         parsed = json.loads(document) if isinstance(document, str) else json.loads(json.dumps(document))
     except MalformedPolicyError as error:
         raise error.for_document(kind, None) from None

@@ -329,3 +329,22 @@ def test_every_operator_reads_hostile_values_without_an_internal_exception():
                     result, _clause, _notes = condition.evaluate(
                         RequestContext({"test:k": request_value, "aws:username": request_value}))
                     assert result in (True, False, None)
+
+
+@pytest.mark.parametrize("condition", [
+    "StringEquals",
+    {"StringEquals": "kms:ViaService"},
+    {"StringEquals": {"kms:ViaService": {"nested": "object"}}},
+    {"StringEquals": {"kms:ViaService": []}},
+])
+def test_check_policy_document_refuses_a_malformed_condition(condition):
+    """IAM refuses a Condition that is not an object of operators, each an object of keys whose values
+    are strings (or lists of them): "Syntax errors in policy." evaluate() reads the same clause as one
+    it cannot evaluate, so a Deny carrying it is never dropped."""
+    document = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*",
+         "Resource": "*", "Condition": condition}]}
+    with pytest.raises(MalformedPolicyError) as caught:
+        check_policy_document(document)
+    assert caught.value.aws_message == "Syntax errors in policy."
+    assert "statement 1" in caught.value.detail
