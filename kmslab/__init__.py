@@ -7,11 +7,21 @@ from ._errors import (
     HCLSyntaxError,
     KmslabError,
     LabError,
+    MalformedPolicyError,
     ReferenceError_,
     UnsupportedError,
     ValidationError,
 )
-from ._evaluator import REASONS, Decision, Lock, MatchedStatement, Policy, Step, evaluate
+from ._evaluator import (
+    REASONS,
+    Decision,
+    Lock,
+    MatchedStatement,
+    Policy,
+    Step,
+    check_policy_document,
+    evaluate,
+)
 from ._lab import Lab
 
 __version__ = "0.1.0"
@@ -27,6 +37,7 @@ __all__ = [
     "Lab",
     "LabError",
     "Lock",
+    "MalformedPolicyError",
     "MatchedStatement",
     "Policy",
     "ReferenceError_",
@@ -34,5 +45,6 @@ __all__ = [
     "UnsupportedError",
     "ValidationError",
     "__version__",
+    "check_policy_document",
     "evaluate",
 ]

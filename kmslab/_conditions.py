@@ -2,8 +2,9 @@
 
 This module holds the pieces of IAM policy matching that do not depend on who asks for what:
 
-* :func:`parse_template` and the ``*_regex`` helpers turn policy strings (``Action``, ``Resource``,
-  condition values) into matchers once, keeping policy variables (``${aws:username}``) as holes that
+* :func:`parse_template` and the ``*_pattern`` helpers turn policy strings (``Action``, ``Resource``,
+  condition values) into :class:`Glob` matchers once (hand-written and linear: no regular expression
+  is ever built from policy text, so no pattern can make matching slow), keeping policy variables (``${aws:username}``) as holes that
   are filled from the request context at evaluation time;
 * :data:`OPERATORS` is the operator *table*: one entry per base operator (``StringEquals``,
   ``NumericLessThan``, ``IpAddress``...), each with its value parser and comparison function.
@@ -58,6 +59,7 @@ import base64
 import binascii
 import ipaddress
 import re
+import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -73,14 +75,26 @@ __all__ = [
     "Condition",
     "RequestContext",
     "Template",
-    "action_regex",
-    "arn_like_regex",
+    "Glob",
+    "action_pattern",
+    "arn_like_pattern",
     "compile_condition",
     "is_not_modelled",
     "parse_template",
-    "resource_regex",
-    "string_like_regex",
+    "resource_pattern",
+    "string_like_pattern",
 ]
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = 60
+_SHOWN.maxother = 60
+_SHOWN.maxlevel = 3
+
+
+def _shown(value: Any) -> str:
+    """A short, safe picture of a value for a message (bounded depth and length)."""
+    return _SHOWN.repr(value)
 
 
 class _Absent:
@@ -229,8 +243,6 @@ def _format_datetime(value: datetime) -> str:
 # Templates: policy strings with variables
 # --------------------------------------------------------------------------------------------------
 
-_VARIABLE = re.compile(r"\$\{([^}]*)\}")
-_WITH_DEFAULT = re.compile(r"^\s*([^,\s][^,]*?)\s*,\s*'([^']*)'\s*$")
 _ESCAPES = {"*": "*", "?": "?", "$": "$"}
 
 # A template is a tuple of parts:
@@ -283,6 +295,34 @@ class Template:
         return "".join(p[1] for p in parts)
 
 
+def _variables_in(body: str) -> list[tuple[int, int]]:
+    """Where each ``${...}`` is: (start, end) with ``body[start:end] == "${...}"``.
+
+    A scan with :meth:`str.find`, linear in the text: a ``${`` runs to the first ``}`` after it,
+    and with no ``}`` left there is no further variable.
+    """
+    found = []
+    position = 0
+    while True:
+        start = body.find("${", position)
+        if start < 0:
+            return found
+        close = body.find("}", start + 2)
+        if close < 0:
+            return found
+        found.append((start, close + 1))
+        position = close + 1
+
+
+def _key_and_default(inner: str) -> tuple[str, str | None]:
+    """``"aws:username"`` or ``"aws:username, 'nobody'"`` → (key, default or None)."""
+    key, comma, rest = inner.partition(",")
+    rest = rest.strip()
+    if comma and key.strip() and len(rest) >= 2 and rest[0] == rest[-1] == "'" and "'" not in rest[1:-1]:
+        return key.strip(), rest[1:-1]
+    return inner.strip(), None
+
+
 def parse_template(text: str, *, variables: bool, resource: bool = False) -> Template:
     """Split ``text`` into a :class:`Template`.
 
@@ -306,89 +346,280 @@ def parse_template(text: str, *, variables: bool, resource: bool = False) -> Tem
         parts.append(("glob", head))
     position = 0
     has_vars = False
-    for match in _VARIABLE.finditer(body):
-        if match.start() > position:
-            parts.append(("glob", body[position:match.start()]))
-        inner = match.group(1)
+    for start, end in _variables_in(body):
+        if start > position:
+            parts.append(("glob", body[position:start]))
+        inner = body[start + 2:end - 1]
         stripped = inner.strip()
         if stripped in _ESCAPES:
             parts.append(("lit", _ESCAPES[stripped]))
         elif stripped:
-            with_default = _WITH_DEFAULT.match(inner)
-            if with_default:
-                parts.append(("var", with_default.group(1).strip().lower(), with_default.group(2)))
-            else:
-                parts.append(("var", stripped.lower(), None))
+            key, default = _key_and_default(inner)
+            parts.append(("var", key.lower(), default))
             has_vars = True
         else:
-            parts.append(("glob", match.group(0)))
-        position = match.end()
+            parts.append(("glob", body[start:end]))
+        position = end
     if position < len(body):
         parts.append(("glob", body[position:]))
     return Template(text, tuple(parts), has_vars)
 
 
 # --------------------------------------------------------------------------------------------------
-# Wildcard patterns
+# Wildcard patterns: a linear matcher, never a regular expression built from policy text
 # --------------------------------------------------------------------------------------------------
 
+# Tokens of a compiled pattern. A literal character is itself (a one-character string); the others
+# are these small integers, so a token list needs no wrapper objects.
+_ANY = 1  # ``?``: any one character
+_ANY_IN_SEGMENT = 2  # ``?`` where it may not match a colon (the first five ARN components)
+_STAR = 3  # ``*``: any run of characters
+_STAR_IN_SEGMENT = 4  # ``*`` that may not cross a colon
 
-def _glob_parts_to_regex(parts: tuple[tuple[str, str], ...], mode: str) -> str:
-    """Translate resolved template parts to a regular expression.
+
+def _token_matches(token: Any, char: str) -> bool:
+    if token.__class__ is str:
+        return token == char
+    return token == _ANY or char != ":"
+
+
+@dataclass(frozen=True, slots=True)
+class Glob:
+    """A compiled wildcard pattern; :meth:`matches` answers in time linear in the value's length
+    times the pattern's, whatever the pattern (no backtracking explosion).
+
+    ``kind`` picks the fastest correct strategy, decided once: ``"exact"`` (no wildcard),
+    ``"prefix"`` (one trailing ``*``), ``"chunks"`` (pieces separated by ``*`` that may match
+    anything, found left to right with :meth:`str.find`; a single piece for ``?`` without ``*``), ``"segments"`` (``ArnLike``: six components
+    compared one by one) or ``"nfa"`` (a ``*`` that must not cross a colon mixed with one that may:
+    a set-of-states simulation).
+    """
+
+    source: str
+    kind: str
+    text: str  # exact / prefix: the literal text
+    chunks: tuple[tuple[Any, ...], ...]  # chunks: token runs between free stars
+    segments: tuple[Glob, ...]  # segments: one pattern per ARN component
+    machine: _BitMachine | None  # nfa: the pattern as bit masks
+
+    def matches(self, value: str) -> bool:
+        kind = self.kind
+        if kind == "exact":
+            return value == self.text
+        if kind == "prefix":
+            return value.startswith(self.text)
+        if kind == "chunks":
+            return _match_chunks(self.chunks, value)
+        if kind == "segments":
+            parts = value.split(":", 5)
+            return len(parts) == len(self.segments) and all(
+                segment.matches(part) for segment, part in zip(self.segments, parts, strict=True))
+        assert self.machine is not None
+        return self.machine.matches(value)
+
+
+def _literal(chunk: tuple[Any, ...]) -> str | None:
+    """The chunk as text when it holds only literal characters."""
+    if all(token.__class__ is str for token in chunk):
+        return "".join(chunk)
+    return None
+
+
+def _chunk_at(chunk: tuple[Any, ...], value: str, start: int) -> bool:
+    if start + len(chunk) > len(value):
+        return False
+    for offset, token in enumerate(chunk):
+        if not _token_matches(token, value[start + offset]):
+            return False
+    return True
+
+
+def _find_chunk(chunk: tuple[Any, ...], value: str, start: int, end: int) -> int:
+    """The first position >= start where ``chunk`` matches and ends by ``end``; -1 if none."""
+    text = _literal(chunk)
+    if text is not None:
+        return value.find(text, start, end)
+    for position in range(start, end - len(chunk) + 1):
+        if _chunk_at(chunk, value, position):
+            return position
+    return -1
+
+
+def _match_chunks(chunks: tuple[tuple[Any, ...], ...], value: str) -> bool:
+    """``chunks[0] * chunks[1] * ... * chunks[-1]`` where every ``*`` matches any run.
+
+    The first chunk is anchored at the start and the last at the end; each middle chunk is taken at
+    its leftmost place, which is always the best choice when the stars around it are unrestricted.
+    Each character of the value is compared at most once per chunk: O(len(value) * len(pattern)).
+    """
+    first, last = chunks[0], chunks[-1]
+    if len(chunks) == 1:
+        return len(value) == len(first) and _chunk_at(first, value, 0)
+    if len(first) + len(last) > len(value):
+        return False
+    if not _chunk_at(first, value, 0) or not _chunk_at(last, value, len(value) - len(last)):
+        return False
+    position = len(first)
+    end = len(value) - len(last)
+    for chunk in chunks[1:-1]:
+        found = _find_chunk(chunk, value, position, end)
+        if found < 0:
+            return False
+        position = found + len(chunk)
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class _BitMachine:
+    """A pattern as bit masks for a bit-parallel simulation (bit ``i`` = "at token ``i``")."""
+
+    literals: Mapping[str, int]  # character -> tokens that are that literal character
+    any_char: int  # ``?``
+    any_in_segment: int  # ``?`` that may not match a colon
+    stars: int  # ``*``
+    stars_in_segment: int  # ``*`` that may not cross a colon
+    accept: int  # the bit after the last token
+
+    @classmethod
+    def of(cls, tokens: tuple[Any, ...]) -> _BitMachine:
+        literals: dict[str, int] = {}
+        masks = {_ANY: 0, _ANY_IN_SEGMENT: 0, _STAR: 0, _STAR_IN_SEGMENT: 0}
+        for index, token in enumerate(tokens):
+            if token.__class__ is str:
+                literals[token] = literals.get(token, 0) | (1 << index)
+            else:
+                masks[token] |= 1 << index
+        return cls(literals, masks[_ANY], masks[_ANY_IN_SEGMENT], masks[_STAR], masks[_STAR_IN_SEGMENT],
+                   1 << len(tokens))
+
+    def matches(self, value: str) -> bool:
+        """The set of reachable pattern positions after each character, as one integer.
+
+        A few integer operations per character of the value, so O(len(value) * len(pattern) / word
+        size) with no backtracking at all. Consecutive stars were merged when the pattern was
+        compiled, so one step of closure (a star may match nothing) is enough.
+        """
+        stars_all = self.stars | self.stars_in_segment
+        states = 1 | ((1 & stars_all) << 1)
+        literals = self.literals
+        for char in value:
+            if char == ":":
+                stay = self.stars
+                advance = literals.get(char, 0) | self.any_char
+            else:
+                stay = stars_all
+                advance = literals.get(char, 0) | self.any_char | self.any_in_segment
+            states = (states & stay) | ((states & advance) << 1)
+            if not states:
+                return False
+            states |= (states & stars_all) << 1
+        return bool(states & self.accept)
+
+
+def _tokens(parts: tuple[tuple[str, str], ...], mode: str) -> list[Any]:
+    """Turn resolved template parts into tokens.
 
     ``mode`` is one of:
 
     * ``"string"``: StringLike. ``*`` is any run of characters, ``?`` any one character.
     * ``"action"``: the same, used on lower-cased actions.
-    * ``"arn"``: ArnLike. "Each of the six colon-delimited components of the ARN is checked
-      separately": in the first five components a wildcard never crosses a colon; the sixth
-      (the resource part) may contain colons.
-    * ``"resource"``: the Resource element. Like ``"arn"``, except that "if the * wildcard is the
-      last character of a resource ARN segment, it can expand to match beyond the colon boundaries".
+    * ``"arn"``: ArnLike, compiled per component (see :func:`_compile`).
+    * ``"resource"``: the Resource element. In the first five colon-delimited components a wildcard
+      stays within its component, except that "if the * wildcard is the last character of a
+      resource ARN segment, it can expand to match beyond the colon boundaries"; the sixth (the
+      resource part) may contain colons.
+
+    Only ``("glob", text)`` parts carry wildcards; ``("lit", text)`` parts (escapes such as
+    ``${*}`` and substituted values) are literal, but their colons still count as separators.
     """
-    chars: list[tuple[str, bool]] = []  # (character, is_wildcard_capable)
+    chars: list[tuple[str, bool]] = []
     for kind, text in parts:
         glob = kind == "glob"
         chars.extend((c, glob) for c in text)
-    out: list[str] = []
+    out: list[Any] = []
     colons = 0
-    segmented = mode in ("arn", "resource")
+    segmented = mode == "resource"
     for i, (char, glob) in enumerate(chars):
         if glob and char == "*":
             if segmented and colons < 5:
                 at_segment_end = i + 1 == len(chars) or chars[i + 1][0] == ":"
-                out.append(".*" if (mode == "resource" and at_segment_end) else "[^:]*")
+                out.append(_STAR if at_segment_end else _STAR_IN_SEGMENT)
             else:
-                out.append(".*")
+                out.append(_STAR)
         elif glob and char == "?":
-            out.append("[^:]" if segmented and colons < 5 else ".")
+            out.append(_ANY_IN_SEGMENT if segmented and colons < 5 else _ANY)
         else:
             if char == ":":
                 colons += 1
-            out.append(re.escape(char))
-    return "".join(out)
+            out.append(char)
+    # Several stars in a row mean the same as one (of the most permissive kind among them).
+    merged: list[Any] = []
+    for token in out:
+        if merged and token in (_STAR, _STAR_IN_SEGMENT) and merged[-1] in (_STAR, _STAR_IN_SEGMENT):
+            merged[-1] = _STAR if _STAR in (token, merged[-1]) else _STAR_IN_SEGMENT
+        else:
+            merged.append(token)
+    return merged
+
+
+def _from_tokens(source: str, tokens: list[Any]) -> Glob:
+    if _STAR_IN_SEGMENT in tokens:
+        return Glob(source, "nfa", "", (), (), _BitMachine.of(tuple(tokens)))
+    if _STAR not in tokens:
+        text = _literal(tuple(tokens))
+        if text is not None:
+            return Glob(source, "exact", text, (), (), None)
+        return Glob(source, "chunks", "", (tuple(tokens),), (), None)
+    chunks: list[tuple[Any, ...]] = [()]
+    for token in tokens:
+        if token == _STAR:
+            chunks.append(())
+        else:
+            chunks[-1] = (*chunks[-1], token)
+    if len(chunks) == 2 and not chunks[1]:
+        text = _literal(chunks[0])
+        if text is not None:
+            return Glob(source, "prefix", text, (), (), None)
+    return Glob(source, "chunks", "", tuple(chunks), (), None)
 
 
 @lru_cache(maxsize=4096)
-def _compiled(parts: tuple[tuple[str, str], ...], mode: str) -> re.Pattern[str]:
-    return re.compile(_glob_parts_to_regex(parts, mode), re.DOTALL)
+def _compile(parts: tuple[tuple[str, str], ...], mode: str) -> Glob:
+    source = "".join(p[1] for p in parts)
+    if mode != "arn":
+        return _from_tokens(source, _tokens(parts, mode))
+    # ArnLike: "Each of the six colon-delimited components of the ARN is checked separately". The
+    # value is split the same way, so a wildcard in the first five components never meets a colon,
+    # and the sixth component (the resource part) may contain colons on both sides.
+    tokens = _tokens(parts, "string")
+    segments: list[list[Any]] = [[]]
+    for token in tokens:
+        if token == ":" and len(segments) < 6:
+            segments.append([])
+        else:
+            segments[-1].append(token)
+    compiled = tuple(_from_tokens(source, segment) for segment in segments)
+    return Glob(source, "segments", "", (), compiled, None)
 
 
-def string_like_regex(parts: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
-    return _compiled(parts, "string")
+def string_like_pattern(parts: tuple[tuple[str, str], ...]) -> Glob:
+    """``StringLike``: case-sensitive, ``*`` any run of characters, ``?`` any one character."""
+    return _compile(parts, "string")
 
 
-def arn_like_regex(parts: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
-    return _compiled(parts, "arn")
+def arn_like_pattern(parts: tuple[tuple[str, str], ...]) -> Glob:
+    """``ArnLike``: case-sensitive, each of the six ARN components matched on its own."""
+    return _compile(parts, "arn")
 
 
-def resource_regex(parts: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
-    return _compiled(parts, "resource")
+def resource_pattern(parts: tuple[tuple[str, str], ...]) -> Glob:
+    """The ``Resource`` element: case-sensitive, ARN-aware (see :func:`_tokens`)."""
+    return _compile(parts, "resource")
 
 
-def action_regex(pattern: str) -> re.Pattern[str]:
-    """A matcher for one lower-cased ``Action`` pattern (actions are case-insensitive)."""
-    return _compiled((("glob", pattern.lower()),), "action")
+def action_pattern(pattern: str) -> Glob:
+    """One ``Action`` pattern, lower-cased (actions are case-insensitive); match lower-cased actions."""
+    return _compile((("glob", pattern.lower()),), "action")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -402,23 +633,31 @@ class _BadValue(ValueError):
 
 def _request_string(value: Any) -> str:
     if isinstance(value, (dict, list, tuple, set)):
-        raise _BadValue(f"{value!r} is not a string")
+        raise _BadValue(f"{_shown(value)} is not a string")
     return _scalar_text(value)
 
 
 def _parse_decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
-        raise _BadValue(f"{value!r} is not a number")
+        raise _BadValue(f"{_shown(value)} is not a number")
     try:
         number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise _BadValue(f"{value!r} is not a number") from None
+        raise _BadValue(f"{_shown(value)} is not a number") from None
     if not number.is_finite():
-        raise _BadValue(f"{value!r} is not a finite number")
+        raise _BadValue(f"{_shown(value)} is not a finite number")
     return number
 
 
 _EPOCH = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
+
+
+def _from_epoch(value: Any) -> datetime:
+    """Epoch seconds as a date; a number no calendar date has is a value the operator cannot read."""
+    try:
+        return datetime.fromtimestamp(float(value), timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise _BadValue(f"{_shown(value)} is not a date AWS can represent (epoch seconds out of range)") from None
 
 
 def _parse_datetime(value: Any) -> datetime:
@@ -426,17 +665,17 @@ def _parse_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if isinstance(value, bool):
-        raise _BadValue(f"{value!r} is not a date")
+        raise _BadValue(f"{_shown(value)} is not a date")
     if isinstance(value, (int, float, Decimal)):
-        return datetime.fromtimestamp(float(value), timezone.utc)
+        return _from_epoch(value)
     text = str(value).strip()
     if _EPOCH.match(text):
-        return datetime.fromtimestamp(float(text), timezone.utc)
+        return _from_epoch(text)
     iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
     try:
         parsed = datetime.fromisoformat(iso)
     except ValueError:
-        raise _BadValue(f"{value!r} is not an ISO 8601 date or epoch time") from None
+        raise _BadValue(f"{_shown(value)} is not an ISO 8601 date or epoch time") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
@@ -445,7 +684,7 @@ def _parse_bool(value: Any) -> str:
         return "true" if value else "false"
     text = str(value).strip().lower()
     if text not in ("true", "false"):
-        raise _BadValue(f"{value!r} is not true or false")
+        raise _BadValue(f"{_shown(value)} is not true or false")
     return text
 
 
@@ -453,21 +692,21 @@ def _parse_network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
         return ipaddress.ip_network(str(value).strip(), strict=False)
     except ValueError:
-        raise _BadValue(f"{value!r} is not an IP address or CIDR range") from None
+        raise _BadValue(f"{_shown(value)} is not an IP address or CIDR range") from None
 
 
 def _parse_address(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     try:
         return ipaddress.ip_address(str(value).strip())
     except ValueError:
-        raise _BadValue(f"{value!r} is not an IP address") from None
+        raise _BadValue(f"{_shown(value)} is not an IP address") from None
 
 
 def _parse_base64(value: Any) -> bytes:
     try:
         return base64.b64decode(str(value), validate=True)
     except (binascii.Error, ValueError):
-        raise _BadValue(f"{value!r} is not base-64") from None
+        raise _BadValue(f"{_shown(value)} is not base-64") from None
 
 
 def _request_bytes(value: Any) -> bytes:
@@ -498,7 +737,7 @@ class Operator:
 def _string_op(name: str, negated: bool, *, ignore_case: bool = False, like: bool = False,
                arn: bool = False) -> Operator:
     if like or arn:
-        compile_ = arn_like_regex if arn else string_like_regex
+        compile_ = arn_like_pattern if arn else string_like_pattern
 
         def parse_policy(parts: tuple[tuple[str, str], ...]) -> Any:
             if arn and parts == (("glob", "*"),):
@@ -506,7 +745,7 @@ def _string_op(name: str, negated: bool, *, ignore_case: bool = False, like: boo
             return compile_(parts)
 
         def test(value: str, pattern: Any) -> bool:
-            return pattern is None or pattern.fullmatch(value) is not None
+            return pattern is None or pattern.matches(value)
 
         return Operator(name, negated, True, parse_policy, _request_string, test)
     if ignore_case:
@@ -593,6 +832,7 @@ class Clause:
     values: tuple[_PolicyValue, ...]
     raw_values: tuple[str, ...]
     problem: str | None = None
+    malformed: bool = False  # the problem is one of shape, which AWS refuses when the policy is stored
 
     def describe(self) -> str:
         shown = ", ".join(f'"{v}"' for v in self.raw_values)
@@ -710,8 +950,9 @@ def _value_text(value: Any) -> str | None:
     return None
 
 
-def _bad_clause(operator_name: str, key: str, raw_values: tuple[str, ...], problem: str) -> Clause:
-    return Clause(operator_name, key, key.lower(), None, None, False, (), raw_values, problem)
+def _bad_clause(operator_name: str, key: str, raw_values: tuple[str, ...], problem: str, *,
+                malformed: bool = False) -> Clause:
+    return Clause(operator_name, key, key.lower(), None, None, False, (), raw_values, problem, malformed)
 
 
 def _split_operator(name: str) -> tuple[str | None, str, bool]:
@@ -734,22 +975,24 @@ def compile_condition(block: Any, *, variables: bool) -> Condition:
     """
     if not isinstance(block, Mapping) or not block:
         return Condition((_bad_clause("Condition", "", (), (
-            f"the Condition element is malformed: expected an object of operators, got {block!r}")),))
+            f"the Condition element is malformed: expected an object of operators, got {_shown(block)}"),
+            malformed=True),))
     clauses: list[Clause] = []
     for operator_name, keys in block.items():
         set_op, base, if_exists = _split_operator(str(operator_name))
         operator = OPERATORS.get(base)
         if not isinstance(keys, Mapping) or not keys:
             clauses.append(_bad_clause(str(operator_name), "", (), (
-                f'condition operator "{operator_name}" is malformed: expected an object of '
-                f"condition keys, got {keys!r}")))
+                f'condition operator "{_shown(operator_name)}" is malformed: expected an object of '
+                f"condition keys, got {_shown(keys)}"), malformed=True))
             continue
         for key, raw in keys.items():
             key = str(key)
             items = raw if isinstance(raw, list) else [raw]
             texts = [_value_text(item) for item in items]
-            raw_values = tuple(t if t is not None else repr(item) for t, item in zip(texts, items, strict=True))
+            raw_values = tuple(t if t is not None else _shown(item) for t, item in zip(texts, items, strict=True))
             problem = None
+            malformed = False
             if operator is None or set_op == "?":
                 problem = (f'unknown condition operator "{operator_name}" (on key "{key}"); kmslab '
                            f"evaluates only the operators in its table")
@@ -758,9 +1001,10 @@ def compile_condition(block: Any, *, variables: bool) -> Condition:
                            f"nor a set operator on Null")
             elif not items or any(t is None for t in texts):
                 problem = (f'condition {operator_name} on key "{key}" has a malformed value '
-                           f"{raw!r}: expected a string or a list of strings")
+                           f"{_shown(raw)}: expected a string or a list of strings")
+                malformed = True
             if problem:
-                clauses.append(_bad_clause(str(operator_name), key, raw_values, problem))
+                clauses.append(_bad_clause(str(operator_name), key, raw_values, problem, malformed=malformed))
                 continue
             assert operator is not None
             values: list[_PolicyValue] = []

