@@ -370,7 +370,7 @@ class Enforcer:
         explanation.checks.append(Check(lock, decision.allowed, _decision_summary(decision), decision))
         if not decision.allowed:
             # A decision kmslab cannot make is refused (never guessed), in AWS's words for a refusal.
-            raise _Refusal(denied_code, decision.message or f"User: {principal.arn} is not authorized to "
+            raise _Refusal(getattr(decision, "error_code", None) or denied_code, decision.message or f"User: {principal.arn} is not authorized to "
                                                             f"perform: {action} on resource: {resource}")
         return decision
 
@@ -915,6 +915,14 @@ class Enforcer:
             raise _Refusal("ValidationException", f"1 validation error detected: Value '{window}' at "
                                                   f"'pendingWindowInDays' failed to satisfy constraint: "
                                                   f"Member must have value {bound}")
+        alias = call.params.get("AliasName") if call.operation in ("CreateAlias", "UpdateAlias", "DeleteAlias") \
+            else None
+        if isinstance(alias, str):
+            # KMS guide, "Controlling access to aliases": the alias is a resource of its own, authorized by
+            # IAM policies (aliases have no key policy), besides the key, authorized by its key policy.
+            alias_arn = alias if alias.startswith("arn:") else \
+                f"arn:aws:kms:{self.directory.region}:{self.directory.account_id}:{alias}"
+            self._authorize(principal, action, alias_arn, explanation, "IAM permission (the alias)")
         checks = _kms_key_refs(call)
         resources = []
         for op_action, ref in checks:
@@ -973,11 +981,7 @@ class Enforcer:
         text = call.params.get("Policy")
         if not text:
             return
-        try:
-            document = json.loads(text)
-        except ValueError as error:
-            raise _Refusal("MalformedPolicyDocumentException", "The policy document is not valid JSON.") \
-                from error
+        document = _checked_policy(text, "key policy")
         for arn in _policy_principals(document):
             if not self.directory.principal_exists(arn):
                 raise _Refusal("MalformedPolicyDocumentException",
@@ -1084,6 +1088,12 @@ class Enforcer:
         resource = _iam_resource(self.directory, call, principal)
         self._authorize(principal, f"iam:{call.operation}", resource, explanation, "IAM permission",
                         denied_code="AccessDenied")
+        # IAM validates a policy document before it stores one (a document the evaluator could not read
+        # would otherwise sit in the lab and make every later decision unreadable).
+        for name, kind in (("PolicyDocument", "identity-based policy"), ("AssumeRolePolicyDocument", "trust policy")):
+            if isinstance(call.params.get(name), str):
+                document_kind = "trust policy" if call.operation == "UpdateAssumeRolePolicy" else kind
+                _checked_policy(call.params[name], document_kind)
         return []
 
     def _before_sts(self, call: ApiCall, principal: Principal, explanation: CallExplanation,
@@ -1217,6 +1227,16 @@ def _key_id_from_ciphertext(blob: str | None) -> str | None:
         return raw[:36].decode("ascii")
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def _checked_policy(text: str, kind: str) -> dict[str, Any]:
+    """A policy document parsed as the service that stores it validates it; its error otherwise."""
+    from ._errors import MalformedPolicyError
+    from ._evaluator import check_policy_document
+    try:
+        return check_policy_document(text, kind=kind)
+    except MalformedPolicyError as error:
+        raise _Refusal(error.code, error.aws_message) from None
 
 
 def _policy_principals(document: dict[str, Any]) -> list[str]:

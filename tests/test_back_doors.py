@@ -341,3 +341,30 @@ def test_get_caller_identity_is_answered_even_under_an_explicit_deny(lab, world)
 
 
 FULL_ACCESS_ARN = "arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess"
+
+
+# -- hostile policies ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("policy", ['{"Statement": ["x"]}', "not json", '{"Statement": ' * 300 + "{}" + "}" * 300])
+def test_a_malformed_key_policy_is_refused_in_kmss_words(lab, world, policy):
+    kms = lab.session.client("kms")
+    before = kms.get_key_policy(KeyId=world["key_id"], PolicyName="default")["Policy"]
+    with pytest.raises(ClientError) as excinfo:
+        kms.put_key_policy(KeyId=world["key_id"], PolicyName="default", Policy=policy)
+    assert error_of(excinfo)[0] == "MalformedPolicyDocumentException"
+    assert kms.get_key_policy(KeyId=world["key_id"], PolicyName="default")["Policy"] == before
+
+
+def test_a_malformed_identity_policy_is_refused_in_iams_words(lab, world):
+    iam = lab.session.client("iam")
+    with pytest.raises(ClientError) as excinfo:
+        iam.put_user_policy(UserName=USER, PolicyName="broken", PolicyDocument='{"Statement": ["x"]}')
+    assert error_of(excinfo)[0] == "MalformedPolicyDocument"
+    assert iam.list_user_policies(UserName=USER)["PolicyNames"] == []
+
+
+def test_an_aws_reserved_alias_is_refused(lab, world):
+    """KMS API reference: alias names beginning with alias/aws/ are reserved for AWS managed keys."""
+    with pytest.raises(ClientError) as excinfo:
+        lab.session.client("kms").create_alias(AliasName="alias/aws/mine", TargetKeyId=world["key_id"])
+    assert error_of(excinfo)[0] == "InvalidAliasNameException"
