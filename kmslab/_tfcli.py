@@ -70,20 +70,31 @@ class CLIPlan:
         return f"<pre class='kmslab-plan'>{html.escape(self.text)}</pre>"
 
 
+def new_workdir() -> Path:
+    """A fresh working directory for the CLI (its state lives there, as ``terraform.tfstate``)."""
+    return Path(tempfile.mkdtemp(prefix="kmslab-terraform-"))
+
+
 class TerraformCLIStack:
     """A folder of ``.tf`` files applied by the real terraform CLI against the lab's endpoint."""
 
     def __init__(self, path: Path, *, endpoint: str | None, region: str, access_key: str = "",
                  secret_key: str = "", variables: dict[str, Any] | None = None,
-                 out: Callable[[str], None] = print) -> None:
-        """``endpoint=None`` means real AWS: no override, and the learner's own AWS environment."""
+                 out: Callable[[str], None] = print, workdir: Path | None = None) -> None:
+        """``endpoint=None`` means real AWS: no override, and the learner's own AWS environment.
+
+        ``workdir``: a working directory kept from an earlier stack over the same folder (its state
+        and ``.terraform`` are kept; its ``.tf`` files are replaced by the folder's)."""
         self.binary = shutil.which("terraform")
         if self.binary is None:
             raise LabError(INSTALL_HINT)
         source = Path(path)
         if not source.is_dir():
             raise ConfigurationError(f"no such folder: {source}")
-        self.workdir = Path(tempfile.mkdtemp(prefix="kmslab-terraform-"))
+        self.workdir = workdir if workdir is not None else new_workdir()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for old in self.workdir.glob("*.tf"):
+            old.unlink()
         for tf in sorted(source.glob("*.tf")):
             shutil.copy2(tf, self.workdir / tf.name)
         if endpoint is not None:

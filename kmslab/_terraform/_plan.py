@@ -232,6 +232,8 @@ class Plan:
     output_changes: list[OutputChange] = field(default_factory=list)
     target: tuple[str, ...] = ()
     destroy: bool = False
+    #: Resources the refresh found deleted outside Terraform (shown first, as Terraform's "Note").
+    drifted: list[ResourceChange] = field(default_factory=list)
 
     @property
     def changes(self) -> list[tuple[str, str]]:
@@ -255,9 +257,25 @@ class Plan:
         add, change, destroy = self.counts()
         return f"Plan: {add} to add, {change} to change, {destroy} to destroy."
 
+    def _drift_lines(self) -> list[str]:
+        if not self.drifted:
+            return []
+        lines = ["Note: Objects have changed outside of Terraform", "",
+                 "Terraform detected the following changes made outside of Terraform since the",
+                 'last "terraform apply" which may have affected this plan:']
+        for change in sorted(self.drifted, key=lambda c: c.address):
+            lines += ["", f"  # {change.address} has been deleted",
+                      f'  - resource "{change.type}" "{change.name}" {{',
+                      *body_lines(change.before, None, change.schema.args, change.schema.blocks, 6, frozenset()),
+                      "    }"]
+        lines += ["", "", "Unless you have made equivalent changes to your configuration, or ignored the",
+                  "relevant attributes using ignore_changes, the following plan may include",
+                  "actions to undo or respond to these changes.", "", "\u2500" * 77, ""]
+        return lines
+
     def lines(self) -> list[str]:
         active = sorted((c for c in self.resource_changes if c.action != "no-op"), key=lambda c: c.address)
-        lines: list[str] = []
+        lines: list[str] = self._drift_lines()
         if not active:
             lines.append(NO_CHANGES)
             if self.output_changes:

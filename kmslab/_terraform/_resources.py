@@ -20,20 +20,11 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from ._aws import Aws
+from botocore.exceptions import ClientError
+
+from ._aws import Answer, Aws
 from ._expr import UNKNOWN
 from ._schema import Arg, Attr, BlockSpec, Problem, Schema, tags_all_attr, tags_arg
-
-
-class PartialCreate(Exception):
-    """A create that failed after AWS had made the resource: ``exported`` says what exists.
-
-    The engine records the resource as tainted (Terraform's word), so the next plan replaces it.
-    """
-
-    def __init__(self, exported: dict[str, Any]) -> None:
-        super().__init__("partially created")
-        self.exported = exported
 
 
 def _tag_list(tags: dict[str, str] | None, key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
@@ -52,6 +43,12 @@ class ResourceType:
     type_name: ClassVar[str]
     schema: ClassVar[Schema]
     invalidates: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: The AWS operation that makes the resource exist; once AWS has answered it, the resource is in
+    #: the state (tainted until the rest of the create has run), whatever is raised after.
+    creates: ClassVar[str]
+    #: Error codes that mean "this resource does not exist": on refresh and on delete the resource is
+    #: then gone, as the provider's ``tfresource.NotFound`` checks make it.
+    not_found: ClassVar[tuple[str, ...]] = ()
 
     def validate(self, values: dict[str, Any], prior: dict[str, Any] | None = None) -> list[Problem]:
         """Rules across arguments (values may still hold UNKNOWN while planning; ``prior`` is the state)."""
@@ -67,6 +64,17 @@ class ResourceType:
 
     def delete(self, aws: Aws, prior: dict[str, Any]) -> None:
         raise NotImplementedError
+
+    def created(self, aws: Aws, values: dict[str, Any], answer: Answer) -> dict[str, Any]:
+        """The exported attributes, from AWS's answer to :attr:`creates` (for a create cut short)."""
+        raise NotImplementedError
+
+    def exists(self, aws: Aws, prior: dict[str, Any]) -> bool:
+        """Refresh: whether the resource still exists in AWS (False when AWS says it is not found)."""
+        raise NotImplementedError
+
+    def is_not_found(self, error: BaseException) -> bool:
+        return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in self.not_found
 
     @staticmethod
     def _update_tags(prior: dict[str, Any], values: dict[str, Any], tag: Any, untag: Any,
@@ -131,23 +139,40 @@ class KmsKey(ResourceType):
             request["Policy"] = values["policy"]
         if values.get("tags_all"):
             request["Tags"] = _tag_list(values["tags_all"], "TagKey", "TagValue")
-        metadata = kms.create_key(**request)["KeyMetadata"]
+        exported = self._from_metadata(kms.create_key(**request)["KeyMetadata"], values)
+        key_id = exported["key_id"]
+        if values["enable_key_rotation"]:
+            kms.enable_key_rotation(KeyId=key_id)
+        if not values["is_enabled"]:
+            kms.disable_key(KeyId=key_id)
+        if exported["policy"] is None:  # no policy configured: AWS applied its default key policy
+            exported["policy"] = kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
+        return exported
+
+    creates = "CreateKey"
+    not_found = ("NotFoundException",)
+
+    @staticmethod
+    def _from_metadata(metadata: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
         key_id = metadata["KeyId"]
-        exported = {
+        return {
             "arn": metadata["Arn"], "id": key_id, "key_id": key_id,
             "description": metadata.get("Description", ""), "multi_region": metadata.get("MultiRegion", False),
             "policy": values.get("policy"), "tags_all": dict(values.get("tags_all") or {}),
         }
+
+    def created(self, aws, values, answer):
+        return self._from_metadata(answer.reply["KeyMetadata"], values)
+
+    def exists(self, aws, prior):
+        # The provider's FindKeyByID: a key pending deletion is "not found" (it is as good as gone).
         try:
-            if values["enable_key_rotation"]:
-                kms.enable_key_rotation(KeyId=key_id)
-            if not values["is_enabled"]:
-                kms.disable_key(KeyId=key_id)
-            if exported["policy"] is None:  # no policy configured: AWS applied its default key policy
-                exported["policy"] = kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
-        except Exception as exc:
-            raise PartialCreate(exported) from exc
-        return exported
+            metadata = aws.client("kms").describe_key(KeyId=prior["key_id"])["KeyMetadata"]
+        except ClientError as exc:
+            if self.is_not_found(exc):
+                return False
+            raise
+        return metadata.get("KeyState") not in ("PendingDeletion", "PendingReplicaDeletion")
 
     def update(self, aws, prior, values, changed):
         kms = aws.client("kms")
@@ -209,10 +234,22 @@ class KmsAlias(ResourceType):
             return target
         return f"arn:{aws.partition}:kms:{aws.region}:{aws.account_id}:key/{target}"
 
+    creates = "CreateAlias"
+    not_found = ("NotFoundException",)
+
     def create(self, aws, values):
         aws.client("kms").create_alias(AliasName=values["name"], TargetKeyId=values["target_key_id"])
+        return self.created(aws, values, None)
+
+    def created(self, aws, values, answer):
         return {"arn": f"arn:{aws.partition}:kms:{aws.region}:{aws.account_id}:{values['name']}",
                 "id": values["name"], "target_key_arn": self._key_arn(aws, values["target_key_id"])}
+
+    def exists(self, aws, prior):
+        for page in aws.client("kms").get_paginator("list_aliases").paginate():
+            if any(alias["AliasName"] == prior["name"] for alias in page["Aliases"]):
+                return True
+        return False
 
     def update(self, aws, prior, values, changed):
         aws.client("kms").update_alias(AliasName=prior["name"], TargetKeyId=values["target_key_id"])
@@ -281,9 +318,31 @@ class KmsGrant(ResourceType):
             if constraints:
                 request["Constraints"] = constraints
         reply = aws.client("kms").create_grant(**request)
+        return self._from_reply(values, reply)
+
+    creates = "CreateGrant"
+    not_found = ("NotFoundException",)
+
+    @staticmethod
+    def _from_reply(values: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
         key_id = values["key_id"].rsplit("/", 1)[-1]
         return {"grant_id": reply["GrantId"], "grant_token": reply["GrantToken"],
                 "id": f"{key_id}:{reply['GrantId']}"}
+
+    def created(self, aws, values, answer):
+        return self._from_reply(values, answer.reply)
+
+    def exists(self, aws, prior):
+        kms = aws.client("kms")
+        try:
+            for page in kms.get_paginator("list_grants").paginate(KeyId=prior["key_id"]):
+                if any(grant["GrantId"] == prior["grant_id"] for grant in page["Grants"]):
+                    return True
+        except ClientError as exc:
+            if self.is_not_found(exc):
+                return False
+            raise
+        return False
 
     def delete(self, aws, prior):
         kms = aws.client("kms")
@@ -398,11 +457,23 @@ class DynamoDBTable(ResourceType):
         table = dynamodb.create_table(**request)["TableDescription"]
         pitr = values.get("point_in_time_recovery") or []
         if pitr and pitr[0].get("enabled"):
-            try:
-                self._set_pitr(dynamodb, values["name"], True)
-            except Exception as exc:
-                raise PartialCreate(self._exported(table, values)) from exc
+            self._set_pitr(dynamodb, values["name"], True)
         return self._exported(table, values)
+
+    creates = "CreateTable"
+    not_found = ("ResourceNotFoundException",)
+
+    def created(self, aws, values, answer):
+        return self._exported(answer.reply["TableDescription"], values)
+
+    def exists(self, aws, prior):
+        try:
+            aws.client("dynamodb").describe_table(TableName=prior["name"])
+        except ClientError as exc:
+            if self.is_not_found(exc):
+                return False
+            raise
+        return True
 
     @staticmethod
     def _set_pitr(dynamodb: Any, name: str, enabled: bool) -> None:
@@ -500,9 +571,21 @@ class IamUser(ResourceType):
         request: dict[str, Any] = {"UserName": values["name"], "Path": values["path"]}
         if values.get("tags_all"):
             request["Tags"] = _tag_list(values["tags_all"])
-        user = aws.client("iam").create_user(**request)["User"]
+        return self._from_user(aws.client("iam").create_user(**request)["User"], values)
+
+    creates = "CreateUser"
+    not_found = ("NoSuchEntity",)
+
+    @staticmethod
+    def _from_user(user: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
         return {"arn": user["Arn"], "id": user["UserName"], "unique_id": user["UserId"],
                 "tags_all": dict(values.get("tags_all") or {})}
+
+    def created(self, aws, values, answer):
+        return self._from_user(answer.reply["User"], values)
+
+    def exists(self, aws, prior):
+        return _iam_exists(self, lambda: aws.client("iam").get_user(UserName=prior["name"]))
 
     def update(self, aws, prior, values, changed):
         iam = aws.client("iam")
@@ -552,14 +635,22 @@ class IamAccessKey(ResourceType):
     def create(self, aws, values):
         iam = aws.client("iam")
         key = iam.create_access_key(UserName=values["user"])["AccessKey"]
-        exported = {"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
         if values["status"] != key["Status"]:
-            try:
-                iam.update_access_key(UserName=values["user"], AccessKeyId=key["AccessKeyId"],
-                                      Status=values["status"])
-            except Exception as exc:
-                raise PartialCreate(exported) from exc
-        return exported
+            iam.update_access_key(UserName=values["user"], AccessKeyId=key["AccessKeyId"], Status=values["status"])
+        return {"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
+
+    creates = "CreateAccessKey"
+    not_found = ("NoSuchEntity",)
+
+    def created(self, aws, values, answer):
+        key = answer.reply["AccessKey"]
+        return {"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
+
+    def exists(self, aws, prior):
+        def find() -> bool:
+            keys = aws.client("iam").list_access_keys(UserName=prior["user"])["AccessKeyMetadata"]
+            return any(key["AccessKeyId"] == prior["id"] for key in keys)
+        return _iam_exists(self, find)
 
     def update(self, aws, prior, values, changed):
         aws.client("iam").update_access_key(UserName=values["user"], AccessKeyId=prior["id"],
@@ -598,9 +689,19 @@ class IamPolicy(ResourceType):
             request["Description"] = values["description"]
         if values.get("tags_all"):
             request["Tags"] = _tag_list(values["tags_all"])
-        policy = aws.client("iam").create_policy(**request)["Policy"]
+        return self.created(aws, values, Answer("iam", "CreatePolicy", request,
+                                                aws.client("iam").create_policy(**request)))
+
+    creates = "CreatePolicy"
+    not_found = ("NoSuchEntity",)
+
+    def created(self, aws, values, answer):
+        policy = answer.reply["Policy"]
         return {"arn": policy["Arn"], "id": policy["Arn"], "policy_id": policy["PolicyId"],
                 "tags_all": dict(values.get("tags_all") or {})}
+
+    def exists(self, aws, prior):
+        return _iam_exists(self, lambda: aws.client("iam").get_policy(PolicyArn=prior["arn"]))
 
     def update(self, aws, prior, values, changed):
         iam = aws.client("iam")
@@ -641,10 +742,20 @@ class IamUserPolicy(ResourceType):
     })
     invalidates = {}
 
+    creates = "PutUserPolicy"
+    not_found = ("NoSuchEntity",)
+
     def create(self, aws, values):
         aws.client("iam").put_user_policy(UserName=values["user"], PolicyName=values["name"],
                                           PolicyDocument=values["policy"])
+        return self.created(aws, values, None)
+
+    def created(self, aws, values, answer):
         return {"id": f"{values['user']}:{values['name']}"}
+
+    def exists(self, aws, prior):
+        return _iam_exists(self, lambda: aws.client("iam").get_user_policy(UserName=prior["user"],
+                                                                           PolicyName=prior["name"]))
 
     def update(self, aws, prior, values, changed):
         return self.create(aws, values)
@@ -669,9 +780,24 @@ class IamUserPolicyAttachment(ResourceType):
     })
     invalidates = {}
 
+    creates = "AttachUserPolicy"
+    not_found = ("NoSuchEntity",)
+
     def create(self, aws, values):
         aws.client("iam").attach_user_policy(UserName=values["user"], PolicyArn=values["policy_arn"])
+        return self.created(aws, values, None)
+
+    def created(self, aws, values, answer):
         return {"id": f"{values['user']}/{values['policy_arn']}"}
+
+    def exists(self, aws, prior):
+        def find() -> bool:
+            iam = aws.client("iam")
+            for page in iam.get_paginator("list_attached_user_policies").paginate(UserName=prior["user"]):
+                if any(p["PolicyArn"] == prior["policy_arn"] for p in page["AttachedPolicies"]):
+                    return True
+            return False
+        return _iam_exists(self, find)
 
     def delete(self, aws, prior):
         aws.client("iam").detach_user_policy(UserName=prior["user"], PolicyArn=prior["policy_arn"])
@@ -682,6 +808,17 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
     for handler in (KmsKey, KmsAlias, KmsGrant, DynamoDBTable, IamUser, IamAccessKey, IamPolicy, IamUserPolicy,
                     IamUserPolicyAttachment)
 }
+
+
+def _iam_exists(handler: ResourceType, read: Any) -> bool:
+    """Run one IAM read; NoSuchEntity means gone. ``read`` returns a bool, or anything for "found"."""
+    try:
+        found = read()
+    except ClientError as exc:
+        if handler.is_not_found(exc):
+            return False
+        raise
+    return found if isinstance(found, bool) else True
 
 
 def delete_user_with_dependents(iam: Any, name: str) -> None:
