@@ -152,7 +152,8 @@ def test_renamed_table_is_replaced(aws_session, bundled):
     assert '  ~ dynamodb_table_name = "my-encrypted-table" -> "my-locked-diary"' in text
 
     outputs = renamed.apply()
-    assert out.lines[12:14] == [  # after the refresh lines of plan() and of apply()"aws_dynamodb_table.encrypted_table: Destroying... [id=my-encrypted-table]",
+    # after the refresh lines of plan() and of apply()
+    assert out.lines[12:14] == ["aws_dynamodb_table.encrypted_table: Destroying... [id=my-encrypted-table]",
                              "aws_dynamodb_table.encrypted_table: Destruction complete after 0s"]
     assert "Apply complete! Resources: 1 added, 0 changed, 1 destroyed." in out.lines
     assert outputs["dynamodb_table_name"] == "my-locked-diary"
