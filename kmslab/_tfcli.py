@@ -93,9 +93,9 @@ class TerraformCLIStack:
             raise ConfigurationError(f"no such folder: {source}")
         self.workdir = workdir if workdir is not None else new_workdir()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        for old in self.workdir.glob("*.tf"):
+        for old in [*self.workdir.glob("*.tf"), *self.workdir.glob("*.tf.json")]:
             old.unlink()
-        for tf in sorted(source.glob("*.tf")):
+        for tf in sorted([*source.glob("*.tf"), *source.glob("*.tf.json")]):
             shutil.copy2(tf, self.workdir / tf.name)
         if endpoint is not None:
             self._write_override(endpoint, access_key, secret_key, region)

@@ -34,25 +34,26 @@ kmslab's; Terraform would plan to undo it).
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .._errors import ApplyError, ReferenceError_, ValidationError
+from .._errors import ApplyError, ReferenceError_, UnsupportedError, ValidationError
 from ._aws import Answer, Aws
 from ._check import PROVIDER_NODE, Graph, check_config, default_tags, schema_of
 from ._data import DATA_SOURCES
 from ._expr import UNKNOWN, Evaluator, TypeMismatch, convert, is_known
-from ._parse import Block, Config, Resource, closest, parse_directory
+from ._parse import NOT_MODELLED, Block, Config, Resource, closest, parse_directory
 from ._plan import NO_CHANGES, OutputChange, Plan, ResourceChange, config_view, diff_resource, planned_values
 from ._render import output_value_lines
 from ._resources import RESOURCE_TYPES
 from ._schema import Arg, BlockSpec, Problem, check_value, coerce, tags_arg
 from ._state import State
-from ._syntax import Loc
+from ._syntax import Loc, deep_recursion
 
 _VERBS = {"create": "creating", "update": "updating", "delete": "destroying", "read": "reading"}
 
@@ -67,6 +68,17 @@ def _problems_error(problems: list[Problem], address: str, loc: Loc) -> Validati
     error.address = address
     error.errors = [p.message for p in problems]
     return error
+
+
+@contextlib.contextmanager
+def _not_too_deep(directory: Any) -> Iterator[None]:
+    """Nesting deeper than Python's recursion limit: kmslab's own limit, said as such."""
+    try:
+        with deep_recursion():
+            yield
+    except RecursionError:
+        raise UnsupportedError(f"Configuration nested too deeply: an expression in {directory} nests deeper than "
+                               f"kmslab's applier evaluates; this is {NOT_MODELLED}.") from None
 
 
 def _known_or_none(value: Any) -> Any:
@@ -119,7 +131,8 @@ class Stack:
                  out: Callable[[str], None] | None = None, state_path: str | Path | None = None,
                  state: State | None = None) -> None:
         self.config: Config = parse_directory(path)
-        self.graph: Graph = check_config(self.config)
+        with _not_too_deep(path):
+            self.graph: Graph = check_config(self.config)
         self._default_tags_attribute = default_tags(self.config)
         self._aws = Aws(session)
         self._out = out or print
@@ -127,8 +140,9 @@ class Stack:
         self._state: dict[str, dict[str, Any]] = self._store.resources
         self._outputs: dict[str, Any] = self._store.outputs
         self._data_cache: dict[str, dict[str, Any]] = {}
-        self._variables = self._resolve_variables(dict(variables or {}))
-        self._walk("validate")
+        with _not_too_deep(path):
+            self._variables = self._resolve_variables(dict(variables or {}))
+            self._walk("validate")
 
     # -- public surface ----------------------------------------------------------------------------
 
@@ -148,7 +162,8 @@ class Stack:
         targets = self._targets(target)
         gone = self._refresh(persist=False)
         try:
-            plan = self._destroy_plan() if destroy else self._walk("plan", targets)
+            with _not_too_deep(self.config.directory):
+                plan = self._destroy_plan() if destroy else self._walk("plan", targets)
         finally:
             self._state.update(gone)  # a plan changes nothing, not even the state
         plan.drifted = [ResourceChange(address, entry["type"], entry["name"], "delete", entry["attributes"], None,
@@ -159,7 +174,8 @@ class Stack:
         """Create, update and replace resources in dependency order; return the outputs."""
         targets = self._targets(target)
         self._refresh()
-        plan = self._walk("plan", targets)
+        with _not_too_deep(self.config.directory):
+            plan = self._walk("plan", targets)
         if not plan.has_changes:
             self._say(NO_CHANGES, "", "Terraform has compared your real infrastructure against your configuration",
                       "and found no differences, so no changes are needed.")

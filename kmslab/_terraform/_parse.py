@@ -9,11 +9,24 @@ provider's ``default_tags`` is applied, see :mod:`._check`), ``variable``, ``loc
 ``resource`` and ``data``. Refused: ``module``, ``moved``, ``import``, ``check``, ``removed``, and in
 resources the meta-arguments ``count``, ``for_each``, ``provider``, ``lifecycle``, ``provisioner``,
 ``connection`` and ``dynamic`` blocks. ``depends_on`` is supported.
+
+Files are read as Terraform reads a module directory: every ``*.tf`` file, directories skipped
+(Terraform skips a directory even when it is named ``main.tf``), and names Terraform ignores too
+(starting with ``.``, ending with ``~``, or ``#...#``). A file that is not UTF-8 is refused with
+Terraform's "Invalid character encoding" at the line of the first bad byte; one that cannot be read
+(a symlink loop, no permission) with its "Failed to read file". Refused as not modelled, with the
+alternative ``engine="terraform"``: files in Terraform's JSON syntax (``*.tf.json``) and override
+files (``override.tf``, ``*_override.tf``), which Terraform merges into the others. kmslab's own
+choice, where Terraform would block: a ``.tf`` name that is not a regular file (a FIFO, a socket, a
+device) is refused rather than read. Names of resources, data sources, variables and outputs
+follow Terraform's identifier rule ("Invalid resource name").
 """
 
 from __future__ import annotations
 
 import difflib
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +44,7 @@ from ._syntax import (
     Name,
     Template,
     TupleExpr,
+    deep_recursion,
     identifier_text,
     line_of,
     parse_text,
@@ -205,11 +219,19 @@ def read_block(node: Tree, file: str, builder: ExprBuilder) -> Block:
     return Block(block_type, tuple(labels), attributes, blocks, Loc(file, line_of(node)))
 
 
+NOT_MODELLED = 'not modelled by kmslab\'s applier (use engine="terraform")'
+
+
 def parse_file(text: str, file: str) -> list[Block]:
     """The top-level blocks of one file (a top-level attribute is a syntax error in Terraform too)."""
-    tree = parse_text(text, file)
-    builder = ExprBuilder(file)
-    attributes, blocks = read_body(trees(tree)[0], file, builder)
+    try:
+        with deep_recursion():
+            tree = parse_text(text, file)
+            builder = ExprBuilder(file)
+            attributes, blocks = read_body(trees(tree)[0], file, builder)
+    except RecursionError:
+        raise UnsupportedError(f"Configuration nested too deeply: the nesting of brackets and blocks in {file} is "
+                               f"deeper than kmslab's applier reads; this is {NOT_MODELLED}.", file=file) from None
     for attribute in attributes.values():
         raise HCLSyntaxError(f'Unsupported argument: an argument named "{attribute.name}" is not expected '
                              "at the top level; only blocks are.", file=file, line=attribute.loc.line)
@@ -221,17 +243,83 @@ def parse_directory(directory: str | Path) -> Config:
     directory = Path(directory)
     if not directory.is_dir():
         raise ValidationError(f"Configuration directory not found: {directory}")
-    paths = sorted(directory.glob("*.tf"))
+    paths = configuration_files(directory)
     if not paths:
         raise ValidationError(f"No configuration files: {directory} has no *.tf file.")
     config = Config(directory=directory, files=tuple(p.name for p in paths))
     providers: list[Block] = []
     settings: list[Block] = []
     for path in paths:
-        for block in parse_file(path.read_text(encoding="utf-8"), path.name):
+        for block in parse_file(read_source(path), path.name):
             _add_block(config, block, providers, settings)
     return Config(directory, config.files, config.variables, config.locals, config.outputs, config.resources,
                   tuple(providers), tuple(settings))
+
+
+def _ignored(name: str) -> bool:
+    """Terraform's ``IsIgnoredFile``: hidden files and editor back-ups."""
+    return name.startswith(".") or name.endswith("~") or (name.startswith("#") and name.endswith("#"))
+
+
+def configuration_files(directory: Path) -> list[Path]:
+    """The ``*.tf`` files Terraform would load from ``directory``, in name order; refuses what kmslab
+    does not read (``*.tf.json``, override files, names that are not regular files)."""
+    paths = []
+    for path in sorted(directory.iterdir()):
+        name = path.name
+        if _ignored(name) or not name.endswith((".tf", ".tf.json")):
+            continue
+        try:
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                mode = path.stat().st_mode  # follows the link: a loop raises ELOOP here
+        except OSError:
+            raise ValidationError(f'Failed to read file: The file "{name}" could not be read.', file=name) from None
+        if stat.S_ISDIR(mode):
+            continue  # Terraform skips directories, whatever their name
+        if not stat.S_ISREG(mode):
+            raise ValidationError(f'Failed to read file: The file "{name}" is not a regular file (a FIFO, socket or '
+                                  "device); kmslab reads only regular files, which cannot block.", file=name)
+        if name.endswith(".tf.json"):
+            raise UnsupportedError(f"Terraform JSON syntax: {name} is written in Terraform's JSON configuration "
+                                   f"syntax, which is {NOT_MODELLED}.", file=name)
+        stem = name[:-len(".tf")]
+        if stem == "override" or stem.endswith("_override"):
+            raise UnsupportedError(f"Override file: {name} is an override file, which Terraform merges into the "
+                                   f"other files' blocks; merging is {NOT_MODELLED}.", file=name)
+        paths.append(path)
+    return paths
+
+
+def read_source(path: Path) -> str:
+    """A configuration file's text; not UTF-8 is Terraform's "Invalid character encoding" at that line."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise ValidationError(f'Failed to read file: The file "{path.name}" could not be read.',
+                              file=path.name) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise HCLSyntaxError("Invalid character encoding: All input files must be UTF-8 encoded. Ensure that "
+                             "UTF-8 encoding is selected in your editor.", file=path.name, line=line) from None
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_NAME_KINDS = {"resource": "resource", "data": "data resource", "variable": "variable", "output": "output"}
+
+
+def _check_name(block: Block) -> None:
+    """Terraform's rule for the names it gives to resources, data sources, variables and outputs."""
+    kind = _NAME_KINDS.get(block.type)
+    if kind is None:
+        return
+    name = block.labels[-1]
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValidationError(f"Invalid {kind} name: A name must start with a letter or underscore and may contain "
+                              "only letters, digits, underscores, and dashes.", file=block.loc.file,
+                              line=block.loc.line)
 
 
 def _add_block(config: Config, block: Block, providers: list[Block], settings: list[Block]) -> None:
@@ -246,6 +334,7 @@ def _add_block(config: Config, block: Block, providers: list[Block], settings: l
     if len(block.labels) != want:
         raise HCLSyntaxError(f'A "{block.type}" block expects {want} label(s), got {len(block.labels)}.',
                              file=loc.file, line=loc.line)
+    _check_name(block)
     if block.type == "terraform":
         settings.append(block)
     elif block.type == "provider":

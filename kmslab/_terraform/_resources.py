@@ -111,7 +111,7 @@ class KmsKey(ResourceType):
         "customer_master_key_spec": Arg(default="SYMMETRIC_DEFAULT", force_new=True, choices=(
             "SYMMETRIC_DEFAULT", "RSA_2048", "RSA_3072", "RSA_4096", "HMAC_224", "HMAC_256", "HMAC_384",
             "HMAC_512", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521", "ECC_SECG_P256K1", "SM2")),
-        "deletion_window_in_days": Arg("number", int_range=(7, 30)),
+        "deletion_window_in_days": Arg("number", int_range=(7, 30), whole=True),
         "description": Arg(computed=True),
         "enable_key_rotation": Arg("bool", default=False),
         "id": Attr(),
@@ -375,10 +375,10 @@ class DynamoDBTable(ResourceType):
             "id": Attr(),
             "name": Arg(required=True, force_new=True),
             "range_key": Arg(force_new=True),
-            "read_capacity": Arg("number", computed=True),
+            "read_capacity": Arg("number", computed=True, whole=True),
             "tags": tags_arg(),
             "tags_all": tags_all_attr(),
-            "write_capacity": Arg("number", computed=True),
+            "write_capacity": Arg("number", computed=True, whole=True),
         },
         blocks={
             "attribute": BlockSpec(args={"name": Arg(required=True), "type": Arg(required=True, choices=("S", "N", "B"))},
@@ -545,6 +545,11 @@ def _quote(text: str) -> str:
 # IAM
 
 
+# The provider's validation.StringMatch on aws_iam_user.name (length is AWS's to check, at apply).
+_IAM_NAME = (r"[0-9A-Za-z=,.@\-_+]+", "must only contain alphanumeric characters, hyphens, underscores, commas, "
+             "periods, @ symbols, plus and equals signs")
+
+
 class IamUser(ResourceType):
     """``aws_iam_user``: an IAM user. Renaming is done in place (UpdateUser), as the provider does.
 
@@ -559,7 +564,7 @@ class IamUser(ResourceType):
         "arn": Attr(),
         "force_destroy": Arg("bool", default=False),
         "id": Attr(),
-        "name": Arg(required=True),
+        "name": Arg(required=True, pattern=_IAM_NAME),
         "path": Arg(default="/"),
         "tags": tags_arg(),
         "tags_all": tags_all_attr(),

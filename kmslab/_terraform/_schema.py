@@ -12,6 +12,7 @@ The validation messages follow the Terraform AWS provider's (its ``validation`` 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,8 @@ class Arg:
     sensitive: bool = False
     choices: tuple[str, ...] = ()
     int_range: tuple[int, int] | None = None
+    whole: bool = False  # the provider's TypeInt: "Attribute must be a whole number"
+    pattern: tuple[str, str] | None = None  # validation.StringMatch: (regular expression, message)
 
 
 def Attr(kind: str = "string", sensitive: bool = False) -> Arg:  # noqa: N802 - reads like a type
@@ -132,6 +135,10 @@ def check_value(name: str, arg: Arg, value: Any) -> None:
     if arg.choices and value not in arg.choices:
         listed = " ".join(json.dumps(c) for c in arg.choices)
         raise Problem(f"expected {name} to be one of [{listed}], got {value}", name)
+    if arg.whole and isinstance(value, float) and not value.is_integer():  # the provider's TypeInt
+        raise Problem(f"Attribute must be a whole number, got {to_string(value)}", name)
+    if arg.pattern and isinstance(value, str) and not re.fullmatch(arg.pattern[0], value):
+        raise Problem(f"invalid value for {name} ({arg.pattern[1]})", name)
     if arg.int_range and isinstance(value, (int, float)):
         low, high = arg.int_range
         if not low <= value <= high:
