@@ -57,7 +57,7 @@ CASES = [
     ("for_each_meta_argument", UnsupportedError, "The for_each meta-argument is not supported", 2, None),
     ("dynamic_block", UnsupportedError, "A dynamic block is not supported", 6, None),
     ("module_block", UnsupportedError, "A module block is not supported", 1, None),
-    ("syntax_error", HCLSyntaxError, "Invalid HCL syntax", 4, None),
+    ("syntax_error", HCLSyntaxError, "Invalid multi-line string", 4, None),  # HCL: the string that runs on
     ("duplicate_resource", ValidationError, 'a resource named "aws_kms_key.k" was already declared at main.tf:1', 5,
      None),
     ("reference_cycle", ValidationError, "Cycle: local.a -> local.b -> local.a", 2, None),
