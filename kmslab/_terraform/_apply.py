@@ -51,7 +51,7 @@ from ._parse import NOT_MODELLED, Block, Config, Resource, closest, parse_direct
 from ._plan import NO_CHANGES, OutputChange, Plan, ResourceChange, config_view, diff_resource, planned_values
 from ._render import output_value_lines
 from ._resources import RESOURCE_TYPES
-from ._schema import Arg, BlockSpec, Problem, check_value, coerce, tags_arg
+from ._schema import Arg, BlockSpec, Problem, check_value, coerce, normalized_json, tags_arg
 from ._state import State
 from ._syntax import Loc, deep_recursion
 
@@ -424,7 +424,7 @@ class Stack:
             return prior if prior is not None else planned_values(schema.args, schema.blocks, {}, None)
         config = self._configured(resource, walk, prior)
         tainted = bool(entry) and entry.get("status") == "tainted"
-        diff = diff_resource(schema, handler.invalidates, config, prior, tainted, walk.default_tags)
+        diff = diff_resource(schema, handler.invalidates, config, prior, tainted, walk.default_tags, handler.same)
         if mode == "plan":
             changes.append(ResourceChange(address, resource.type, resource.name, diff.action, prior, diff.after,
                                           schema, diff.forces, "tainted" if tainted else None))
@@ -447,7 +447,11 @@ class Stack:
                       if d in self.config.resources and self.config.resources[d].mode == "managed")
 
     def _record(self, resource: Resource, attributes: dict[str, Any], tainted: bool = False) -> dict[str, Any]:
-        entry = {"type": resource.type, "name": resource.name, "attributes": _known_or_none(attributes),
+        attributes = _known_or_none(attributes)
+        for name, arg in RESOURCE_TYPES[resource.type].schema.args.items():
+            if arg.kind == "json" and name in attributes:  # the provider's StateFunc: NormalizeJsonString
+                attributes[name] = normalized_json(attributes[name])
+        entry = {"type": resource.type, "name": resource.name, "attributes": attributes,
                  "dependencies": self._dependencies(resource.address)}
         if tainted:
             entry["status"] = "tainted"

@@ -11,6 +11,7 @@ resource's win), so a change to the default tags alone is an update in place of 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,16 +91,24 @@ class Diff:
 
 def diff_resource(schema: Schema, invalidates: dict[str, tuple[str, ...]], config: dict[str, Any],
                   prior: dict[str, Any] | None, tainted: bool = False,
-                  default_tags: dict[str, str] | Any = None) -> Diff:
+                  default_tags: dict[str, str] | Any = None,
+                  same: Callable[[str, Any, Any], bool] | None = None) -> Diff:
     """Plan one managed resource: its action and the values it will have.
 
     ``default_tags`` are the provider's (``default_tags { tags = ... }``); a change to them alone
-    changes ``tags_all``, which is an update in place.
+    changes ``tags_all``, which is an update in place. ``same(name, configured, prior)`` is the
+    provider's diff suppression (equivalent policies, a key's ARN for its ID): where it holds, the
+    value in state is kept and nothing changes.
     """
     if prior is None:
         return Diff("create", _derive(planned_values(schema.args, schema.blocks, config, None), None, default_tags),
                     frozenset(), frozenset())
     after = planned_values(schema.args, schema.blocks, config, prior)
+    if same is not None:
+        for name, arg in schema.args.items():
+            value, old = after[name], prior.get(name)
+            if arg.argument and is_known(value) and is_known(old) and value != old and same(name, value, old):
+                after[name] = old  # the provider suppresses this diff: the state keeps its value
     changed = {name for name, arg in schema.args.items() if arg.argument and not _same(after[name], prior.get(name))}
     changed |= {name for name in schema.blocks if not _same(after[name], prior.get(name))}
     forces = {name for name in changed if (schema.args[name].force_new if name in schema.args

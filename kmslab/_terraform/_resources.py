@@ -17,6 +17,8 @@ Unsupported types are refused by the caller with the closest supported name; not
 
 from __future__ import annotations
 
+import datetime
+import itertools
 import re
 from typing import Any, ClassVar
 
@@ -24,7 +26,29 @@ from botocore.exceptions import ClientError
 
 from ._aws import Answer, Aws
 from ._expr import UNKNOWN
-from ._schema import Arg, Attr, BlockSpec, Problem, Schema, tags_all_attr, tags_arg
+from ._schema import Arg, Attr, BlockSpec, Problem, Schema, policies_equivalent, tags_all_attr, tags_arg
+
+_COUNTER = itertools.count(1)
+
+
+def unique_name(prefix: str) -> str:
+    """The provider's ``id.PrefixedUniqueId``: prefix, UTC time to 1/10000 s, an 8-hex-digit counter."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S%f")[:18]
+    return f"{prefix}{stamp}{next(_COUNTER):08x}"
+
+
+def name_prefix_from_name(name: str) -> str:
+    """The provider's ``create.NamePrefixFromName``: the prefix of a generated name, else ""."""
+    match = re.fullmatch(r"(.*)\d{18}[0-9a-f]{8}", name or "")
+    return match.group(1) if match else ""
+
+
+def _name_problems(values: dict[str, Any]) -> list[Problem]:
+    """``name`` ConflictsWith ``name_prefix``, in the provider's (Terraform SDK's) words."""
+    if isinstance(values.get("name"), str) and isinstance(values.get("name_prefix"), str):
+        return [Problem('"name": conflicts with name_prefix', "name"),
+                Problem('"name_prefix": conflicts with name', "name_prefix")]
+    return []
 
 
 def _tag_list(tags: dict[str, str] | None, key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
@@ -73,6 +97,12 @@ class ResourceType:
         """Refresh: whether the resource still exists in AWS (False when AWS says it is not found)."""
         raise NotImplementedError
 
+    def same(self, name: str, configured: Any, prior: Any) -> bool:
+        """Whether a configured value equals the one in state, as the provider's DiffSuppressFunc sees it."""
+        if self.schema.args.get(name, Arg()).kind == "json":
+            return policies_equivalent(configured, prior)
+        return configured == prior
+
     def is_not_found(self, error: BaseException) -> bool:
         return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in self.not_found
 
@@ -120,7 +150,7 @@ class KmsKey(ResourceType):
         "key_usage": Arg(default="ENCRYPT_DECRYPT", force_new=True,
                          choices=("ENCRYPT_DECRYPT", "SIGN_VERIFY", "GENERATE_VERIFY_MAC")),
         "multi_region": Arg("bool", computed=True, force_new=True),
-        "policy": Arg("json", computed=True),
+        "policy": Arg("json", computed=True, policy="json"),
         "tags": tags_arg(),
         "tags_all": tags_all_attr(),
     })
@@ -212,15 +242,22 @@ class KmsAlias(ResourceType):
     schema = Schema(args={
         "arn": Attr(),
         "id": Attr(),
-        "name": Arg(required=True, force_new=True),
+        "name": Arg(computed=True, force_new=True),
+        "name_prefix": Arg(computed=True, force_new=True),
         "target_key_arn": Attr(),
         "target_key_id": Arg(required=True),
     })
     invalidates = {"target_key_id": ("target_key_arn",)}
 
+    def same(self, name, configured, prior):
+        # The provider stores the key ID and suppresses the diff between a key's ARN and its ID.
+        if name == "target_key_id" and isinstance(configured, str) and isinstance(prior, str):
+            return _key_id(configured) == _key_id(prior)
+        return super().same(name, configured, prior)
+
     def validate(self, values, prior=None):
         name = values.get("name")
-        problems = []
+        problems = _name_problems(values)
         if isinstance(name, str):
             if name.startswith("alias/aws/"):
                 problems.append(Problem("\"name\" cannot begin with reserved AWS CMK prefix 'alias/aws/'", "name"))
@@ -238,12 +275,17 @@ class KmsAlias(ResourceType):
     not_found = ("NotFoundException",)
 
     def create(self, aws, values):
-        aws.client("kms").create_alias(AliasName=values["name"], TargetKeyId=values["target_key_id"])
-        return self.created(aws, values, None)
+        # The provider's create.Name: the name given, else name_prefix (default "alias/") and a unique suffix.
+        name = values.get("name") or unique_name(values.get("name_prefix") or "alias/")
+        aws.client("kms").create_alias(AliasName=name, TargetKeyId=values["target_key_id"])
+        return self.created(aws, {**values, "name": name}, None)
 
     def created(self, aws, values, answer):
-        return {"arn": f"arn:{aws.partition}:kms:{aws.region}:{aws.account_id}:{values['name']}",
-                "id": values["name"], "target_key_arn": self._key_arn(aws, values["target_key_id"])}
+        name = values.get("name") or (answer.params["AliasName"] if answer else None)
+        return {"arn": f"arn:{aws.partition}:kms:{aws.region}:{aws.account_id}:{name}", "id": name, "name": name,
+                "name_prefix": name_prefix_from_name(name),
+                "target_key_arn": self._key_arn(aws, values["target_key_id"]),
+                "target_key_id": _key_id(values["target_key_id"])}
 
     def exists(self, aws, prior):
         for page in aws.client("kms").get_paginator("list_aliases").paginate():
@@ -253,10 +295,16 @@ class KmsAlias(ResourceType):
 
     def update(self, aws, prior, values, changed):
         aws.client("kms").update_alias(AliasName=prior["name"], TargetKeyId=values["target_key_id"])
-        return {"target_key_arn": self._key_arn(aws, values["target_key_id"])}
+        return {"target_key_arn": self._key_arn(aws, values["target_key_id"]),
+                "target_key_id": _key_id(values["target_key_id"])}
 
     def delete(self, aws, prior):
         aws.client("kms").delete_alias(AliasName=prior["name"])
+
+
+def _key_id(key: str) -> str:
+    """A key's ID from its ID or ARN (``arn:aws:kms:...:key/ID``)."""
+    return key.rsplit(":key/", 1)[-1] if key.startswith("arn:") and ":key/" in key else key
 
 
 _GRANT_OPERATIONS = (
@@ -741,7 +789,8 @@ class IamUserPolicy(ResourceType):
     type_name = "aws_iam_user_policy"
     schema = Schema(args={
         "id": Attr(),
-        "name": Arg(required=True, force_new=True),
+        "name": Arg(computed=True, force_new=True),
+        "name_prefix": Arg(computed=True, force_new=True),
         "policy": Arg("json", required=True),
         "user": Arg(required=True, force_new=True),
     })
@@ -750,20 +799,25 @@ class IamUserPolicy(ResourceType):
     creates = "PutUserPolicy"
     not_found = ("NoSuchEntity",)
 
+    def validate(self, values, prior=None):
+        return _name_problems(values)
+
     def create(self, aws, values):
-        aws.client("iam").put_user_policy(UserName=values["user"], PolicyName=values["name"],
-                                          PolicyDocument=values["policy"])
-        return self.created(aws, values, None)
+        # The provider's create.Name: the name given, else name_prefix or "terraform-", and a unique suffix.
+        name = values.get("name") or unique_name(values.get("name_prefix") or "terraform-")
+        aws.client("iam").put_user_policy(UserName=values["user"], PolicyName=name, PolicyDocument=values["policy"])
+        return self.created(aws, {**values, "name": name}, None)
 
     def created(self, aws, values, answer):
-        return {"id": f"{values['user']}:{values['name']}"}
+        name = values.get("name") or (answer.params["PolicyName"] if answer else None)
+        return {"id": f"{values['user']}:{name}", "name": name, "name_prefix": name_prefix_from_name(name)}
 
     def exists(self, aws, prior):
         return _iam_exists(self, lambda: aws.client("iam").get_user_policy(UserName=prior["user"],
                                                                            PolicyName=prior["name"]))
 
     def update(self, aws, prior, values, changed):
-        return self.create(aws, values)
+        return self.create(aws, {**values, "name": prior["name"]})
 
     def delete(self, aws, prior):
         aws.client("iam").delete_user_policy(UserName=prior["user"], PolicyName=prior["name"])
