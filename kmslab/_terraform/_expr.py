@@ -542,9 +542,12 @@ def check_function(call: Call) -> None:
     """Refuse an unknown function or a wrong number of arguments (called before any evaluation)."""
     function = FUNCTIONS.get(call.name)
     if function is None:
-        raise _error(f'Call to unknown function: there is no function named "{call.name}" (kmslab supports '
-                     f"{', '.join(sorted(FUNCTIONS))}).", call.loc, UnsupportedError,
-                     closest(call.name, FUNCTIONS))
+        from ._provider_schema import TERRAFORM_FUNCTIONS
+        if call.name in TERRAFORM_FUNCTIONS:  # Terraform has it; kmslab does not model it
+            raise _error(f'Function not modelled: Terraform\'s function "{call.name}" is {NOT_MODELLED} (kmslab '
+                         f"models {', '.join(sorted(FUNCTIONS))}).", call.loc, UnsupportedError)
+        raise _error(f'Call to unknown function: There is no function named "{call.name}".', call.loc,
+                     ValidationError, closest(call.name, FUNCTIONS))
     if call.expand_final:
         return
     count = len(call.args)

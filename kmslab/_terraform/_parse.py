@@ -325,8 +325,7 @@ def _check_name(block: Block) -> None:
 def _add_block(config: Config, block: Block, providers: list[Block], settings: list[Block]) -> None:
     loc = block.loc
     if block.type in _REFUSED_TOP_LEVEL:
-        raise UnsupportedError(f"{_REFUSED_TOP_LEVEL[block.type]} is not supported by kmslab's embedded "
-                               "applier.", file=loc.file, line=loc.line)
+        raise UnsupportedError(f"{_REFUSED_TOP_LEVEL[block.type]} is {NOT_MODELLED}.", file=loc.file, line=loc.line)
     if block.type not in TOP_LEVEL:
         raise UnsupportedError(f'Unsupported block type: blocks of type "{block.type}" are not expected here.',
                                file=loc.file, line=loc.line, suggestion=closest(block.type, TOP_LEVEL))
@@ -495,12 +494,12 @@ def _output(block: Block) -> Output:
 def _resource(block: Block, mode: str) -> Resource:
     for name, attribute in block.attributes.items():
         if name in _REFUSED_META:
-            raise UnsupportedError(f"{_REFUSED_META[name]} is not supported by kmslab's embedded applier.",
-                                   file=attribute.loc.file, line=attribute.loc.line)
+            raise UnsupportedError(f"{_REFUSED_META[name]} is {NOT_MODELLED}.", file=attribute.loc.file,
+                                   line=attribute.loc.line)
     for nested in block.blocks:
         if nested.type in _REFUSED_META:
-            raise UnsupportedError(f"{_REFUSED_META[nested.type]} is not supported by kmslab's embedded "
-                                   "applier.", file=nested.loc.file, line=nested.loc.line)
+            raise UnsupportedError(f"{_REFUSED_META[nested.type]} is {NOT_MODELLED}.", file=nested.loc.file,
+                                   line=nested.loc.line)
     resource_type, name = block.labels
     attributes = {k: v for k, v in block.attributes.items() if k != "depends_on"}
     body = Block(block.type, block.labels, attributes, block.blocks, block.loc)

@@ -282,7 +282,7 @@ class ExprBuilder:
         return Loc(self.file, line_of(node, self.line_offset))
 
     def unsupported(self, node: Any, what: str) -> UnsupportedError:
-        return UnsupportedError(f"{what} is not supported by kmslab's embedded applier.",
+        return UnsupportedError(f'{what} is not modelled by kmslab\'s applier (use engine="terraform").',
                                 file=self.file, line=line_of(node, self.line_offset))
 
     def build(self, node: Any) -> Expr:
@@ -483,8 +483,8 @@ def split_template(text: str, file: str, first_line: int) -> list[Any]:
             buf.append(text[pos + 1:pos + 3])
             pos += 3
         elif text.startswith("%{", pos):
-            raise UnsupportedError("A template directive (%{if ...} / %{for ...}) is not supported by "
-                                   "kmslab's embedded applier.", file=file,
+            raise UnsupportedError("A template directive (%{if ...} / %{for ...}) is not modelled by kmslab's "
+                                   'applier (use engine="terraform").', file=file,
                                    line=first_line + text.count("\n", 0, pos))
         elif text.startswith("${", pos):
             line = first_line + text.count("\n", 0, pos)
