@@ -18,7 +18,7 @@ import pytest
 from _tf_helpers import BUNDLED, Lines, write_config
 
 from kmslab import Lab
-from kmslab._errors import ReferenceError_, UnsupportedError, ValidationError
+from kmslab._errors import ReferenceError_, ValidationError
 from kmslab._terraform import Stack
 from kmslab._tfcli import terraform_available
 
