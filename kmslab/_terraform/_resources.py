@@ -404,11 +404,34 @@ class KmsGrant(ResourceType):
 # DynamoDB
 
 
+_STREAM_VIEWS = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
+_PROJECTIONS = ("ALL", "INCLUDE", "KEYS_ONLY")
+
+
+def _index_spec(block: dict[str, Any], hash_key: str, provisioned: dict[str, int] | None) -> dict[str, Any]:
+    """A GlobalSecondaryIndex / LocalSecondaryIndex request from an index block."""
+    keys = [{"AttributeName": block.get("hash_key") or hash_key, "KeyType": "HASH"}]
+    if block.get("range_key"):
+        keys.append({"AttributeName": block["range_key"], "KeyType": "RANGE"})
+    projection: dict[str, Any] = {"ProjectionType": block["projection_type"]}
+    if block.get("non_key_attributes"):
+        projection["NonKeyAttributes"] = list(block["non_key_attributes"])
+    spec: dict[str, Any] = {"IndexName": block["name"], "KeySchema": keys, "Projection": projection}
+    if provisioned is not None:
+        spec["ProvisionedThroughput"] = provisioned
+    return spec
+
+
 class DynamoDBTable(ResourceType):
     """``aws_dynamodb_table``: a DynamoDB table, optionally encrypted with a customer managed key.
 
-    AWS API: CreateTable, UpdateTable, UpdateContinuousBackups, TagResource / UntagResource,
-    DeleteTable (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html).
+    AWS API: CreateTable, UpdateTable, UpdateContinuousBackups, UpdateTimeToLive, TagResource /
+    UntagResource, DeleteTable (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html).
+    Streams (``stream_enabled``, ``stream_view_type``), global and local secondary indexes, ``ttl``
+    and ``table_class`` go in CreateTable; a stream, a table class and global indexes change
+    through UpdateTable (one index created or deleted per call, as AWS allows), TTL through
+    UpdateTimeToLive; a change to a local index replaces the table, as the provider's ForceNew does.
+    ``timeouts`` is accepted and has no effect: kmslab's calls do not wait.
     With ``server_side_encryption { enabled = true, kms_key_arn = ... }`` the table's SSESpecification
     names the key by its ARN.
     """
@@ -424,6 +447,11 @@ class DynamoDBTable(ResourceType):
             "name": Arg(required=True, force_new=True),
             "range_key": Arg(force_new=True),
             "read_capacity": Arg("number", computed=True, whole=True),
+            "stream_arn": Attr(),
+            "stream_enabled": Arg("bool"),
+            "stream_label": Attr(),
+            "stream_view_type": Arg(computed=True, choices=_STREAM_VIEWS),
+            "table_class": Arg(choices=("STANDARD", "STANDARD_INFREQUENT_ACCESS")),
             "tags": tags_arg(),
             "tags_all": tags_all_attr(),
             "write_capacity": Arg("number", computed=True, whole=True),
@@ -435,9 +463,22 @@ class DynamoDBTable(ResourceType):
                                                 computed=True),
             "server_side_encryption": BlockSpec(args={"enabled": Arg("bool", required=True),
                                                       "kms_key_arn": Arg(computed=True)}, max_items=1),
+            "global_secondary_index": BlockSpec(args={
+                "hash_key": Arg(required=True), "name": Arg(required=True),
+                "non_key_attributes": Arg("list", default=[]),
+                "projection_type": Arg(required=True, choices=_PROJECTIONS), "range_key": Arg(),
+                "read_capacity": Arg("number", computed=True, whole=True),
+                "write_capacity": Arg("number", computed=True, whole=True)}, is_set=True),
+            "local_secondary_index": BlockSpec(args={
+                "name": Arg(required=True, force_new=True), "non_key_attributes": Arg("list", default=[], force_new=True),
+                "projection_type": Arg(required=True, choices=_PROJECTIONS, force_new=True),
+                "range_key": Arg(required=True, force_new=True)}, force_new=True, is_set=True),
+            "ttl": BlockSpec(args={"attribute_name": Arg(), "enabled": Arg("bool", default=False)}, max_items=1,
+                             computed=True),
+            "timeouts": BlockSpec(args={"create": Arg(), "update": Arg(), "delete": Arg()}, max_items=1),
         },
     )
-    invalidates = {}
+    invalidates = {"stream_enabled": ("stream_arn", "stream_label"), "stream_view_type": ("stream_arn", "stream_label")}
 
     def validate(self, values, prior=None):
         problems: list[Problem] = []
@@ -451,10 +492,16 @@ class DynamoDBTable(ResourceType):
                                         capacity))
             if mode == "PROVISIONED" and value is None:
                 problems.append(Problem(f'{capacity} must be set when billing_mode is "PROVISIONED"', capacity))
+        if values.get("stream_enabled") is True and values.get("stream_view_type") in (None, ""):
+            problems.append(Problem("stream_view_type is required when stream_enabled = true", "stream_view_type"))
         attributes = values.get("attribute")
         if isinstance(attributes, list) and all(isinstance(a, dict) for a in attributes):
             defined = [a.get("name") for a in attributes]
             keys = [k for k in (values.get("hash_key"), values.get("range_key")) if isinstance(k, str)]
+            for index in [*(values.get("global_secondary_index") or []), *(values.get("local_secondary_index") or [])]:
+                if isinstance(index, dict):
+                    keys += [k for k in (index.get("hash_key"), index.get("range_key")) if isinstance(k, str)
+                             and k not in keys]
             unused = [n for n in defined if isinstance(n, str) and n not in keys]
             missing = [k for k in keys if k not in defined]
             if unused:
@@ -502,11 +549,30 @@ class DynamoDBTable(ResourceType):
             request["DeletionProtectionEnabled"] = True
         if values.get("tags_all"):
             request["Tags"] = _tag_list(values["tags_all"])
+        if values.get("stream_enabled"):
+            request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": values["stream_view_type"]}
+        if values.get("table_class"):
+            request["TableClass"] = values["table_class"]
+        provisioned = request.get("ProvisionedThroughput")
+        if values.get("global_secondary_index"):
+            request["GlobalSecondaryIndexes"] = [_index_spec(i, values["hash_key"], provisioned)
+                                                 for i in values["global_secondary_index"]]
+        if values.get("local_secondary_index"):
+            request["LocalSecondaryIndexes"] = [_index_spec(i, values["hash_key"], None)
+                                                for i in values["local_secondary_index"]]
         table = dynamodb.create_table(**request)["TableDescription"]
         pitr = values.get("point_in_time_recovery") or []
         if pitr and pitr[0].get("enabled"):
             self._set_pitr(dynamodb, values["name"], True)
+        ttl = values.get("ttl") or []
+        if ttl and ttl[0].get("enabled"):
+            self._set_ttl(dynamodb, values["name"], ttl[0])
         return self._exported(table, values)
+
+    @staticmethod
+    def _set_ttl(dynamodb: Any, name: str, block: dict[str, Any]) -> None:
+        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+            "Enabled": bool(block.get("enabled")), "AttributeName": block.get("attribute_name") or ""})
 
     creates = "CreateTable"
     not_found = ("ResourceNotFoundException",)
@@ -539,6 +605,19 @@ class DynamoDBTable(ResourceType):
         }
         pitr = values.get("point_in_time_recovery") or [{"enabled": False}]
         exported["point_in_time_recovery"] = [{"enabled": bool(pitr[0].get("enabled"))}]
+        ttl = values.get("ttl") or [{"attribute_name": "", "enabled": False}]
+        exported["ttl"] = [{"attribute_name": ttl[0].get("attribute_name") or "", "enabled": bool(ttl[0].get("enabled"))}]
+        stream = table.get("StreamSpecification") or {}
+        exported["stream_arn"] = table.get("LatestStreamArn", "") if stream.get("StreamEnabled") else ""
+        exported["stream_label"] = table.get("LatestStreamLabel", "") if stream.get("StreamEnabled") else ""
+        exported["stream_view_type"] = stream.get("StreamViewType", "") if stream.get("StreamEnabled") else ""
+        indexes = {i["IndexName"]: i for i in table.get("GlobalSecondaryIndexes") or []}
+        exported["global_secondary_index"] = [
+            {**block, "non_key_attributes": list(block.get("non_key_attributes") or []),
+             "read_capacity": indexes.get(block["name"], {}).get("ProvisionedThroughput", {}).get("ReadCapacityUnits", 0),
+             "write_capacity": indexes.get(block["name"], {}).get("ProvisionedThroughput", {}).get(
+                 "WriteCapacityUnits", 0)}
+            for block in values.get("global_secondary_index") or []]
         sse_blocks = values.get("server_side_encryption") or []
         if sse_blocks:
             block = dict(sse_blocks[0])
@@ -560,9 +639,24 @@ class DynamoDBTable(ResourceType):
             request["SSESpecification"] = self._sse(values) or {"Enabled": False}
         if "deletion_protection_enabled" in changed:
             request["DeletionProtectionEnabled"] = bool(values.get("deletion_protection_enabled"))
+        if changed & {"stream_enabled", "stream_view_type"}:
+            if prior.get("stream_enabled") and changed & {"stream_view_type"} and values.get("stream_enabled"):
+                # AWS changes a stream's view type only by disabling it first, as the provider does
+                dynamodb.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
+            request["StreamSpecification"] = ({"StreamEnabled": True, "StreamViewType": values["stream_view_type"]}
+                                              if values.get("stream_enabled") else {"StreamEnabled": False})
+        if "table_class" in changed and values.get("table_class"):
+            request["TableClass"] = values["table_class"]
         table = prior_table = None
         if request:
             table = dynamodb.update_table(TableName=name, **request)["TableDescription"]
+        if "global_secondary_index" in changed:
+            table = self._update_indexes(dynamodb, name, prior, values) or table
+        if "ttl" in changed:
+            ttl = values.get("ttl") or [{"enabled": False, "attribute_name": ""}]
+            old = (prior.get("ttl") or [{}])[0]
+            self._set_ttl(dynamodb, name, ttl[0] if ttl[0].get("enabled") else
+                          {"enabled": False, "attribute_name": old.get("attribute_name")})
         if "point_in_time_recovery" in changed:
             pitr = values.get("point_in_time_recovery") or [{"enabled": False}]
             self._set_pitr(dynamodb, name, bool(pitr[0].get("enabled")))
@@ -576,10 +670,30 @@ class DynamoDBTable(ResourceType):
                            "ProvisionedThroughput": {"ReadCapacityUnits": prior.get("read_capacity") or 0,
                                                      "WriteCapacityUnits": prior.get("write_capacity") or 0}}
         exported = self._exported(table or prior_table, values)
+        if table is None or "StreamSpecification" not in table:
+            for attribute in ("stream_arn", "stream_label", "stream_view_type"):
+                exported[attribute] = prior.get(attribute, "")
         if values["billing_mode"] == "PROVISIONED":
             exported["read_capacity"] = values["read_capacity"]
             exported["write_capacity"] = values["write_capacity"]
         return exported
+
+    def _update_indexes(self, dynamodb: Any, name: str, prior: dict[str, Any], values: dict[str, Any]) -> Any:
+        """Delete the global indexes that went or changed, then create the new ones (one per call)."""
+        old = {i["name"]: i for i in prior.get("global_secondary_index") or []}
+        new = {i["name"]: i for i in values.get("global_secondary_index") or []}
+        keys = ("hash_key", "range_key", "projection_type", "non_key_attributes")
+        changed = {n for n in old.keys() & new.keys() if any(old[n].get(k) != new[n].get(k) for k in keys)}
+        table = None
+        for index in sorted((old.keys() - new.keys()) | changed):
+            table = dynamodb.update_table(TableName=name, GlobalSecondaryIndexUpdates=[
+                {"Delete": {"IndexName": index}}])["TableDescription"]
+        provisioned = self._throughput(values) if values["billing_mode"] == "PROVISIONED" else None
+        attributes = [{"AttributeName": a["name"], "AttributeType": a["type"]} for a in values.get("attribute") or []]
+        for index in sorted((new.keys() - old.keys()) | changed):
+            table = dynamodb.update_table(TableName=name, AttributeDefinitions=attributes, GlobalSecondaryIndexUpdates=[
+                {"Create": _index_spec(new[index], values["hash_key"], provisioned)}])["TableDescription"]
+        return table
 
     def delete(self, aws, prior):
         aws.client("dynamodb").delete_table(TableName=prior["name"])
