@@ -109,6 +109,7 @@ class _Walk:
                 self.scope["data"].setdefault(resource.type, {})
         self.evaluator = Evaluator(self.scope, stack.config.directory)
         self.default_tags: Any = {}  # the provider's default_tags, set when the walk reaches provider.aws
+        self.pending: set[str] = set()  # managed resources this plan changes (data sources on them wait)
 
     def set_resource(self, resource: Resource, value: Any) -> None:
         if resource.mode == "data":
@@ -195,6 +196,8 @@ class Stack:
         after its ``deletion_window_in_days`` (ScheduleKeyDeletion), as AWS requires."""
         self._refresh()
         order = self._destroy_order(list(self._state))
+        for address in order:
+            self._check_prevent_destroy(address)
         for address in order:
             self._delete(address)
         self._outputs.clear()
@@ -398,11 +401,20 @@ class Stack:
         local = resource.type == "aws_iam_policy_document"
         if not is_known(config) or (mode == "validate" and not local):
             return values
+        if mode == "plan" and not local and self.graph.dependencies(resource.address) & walk.pending:
+            return values  # Terraform defers the read to apply: it depends on a resource with changes
         if mode == "apply" and resource.address in self._data_cache:
             return self._data_cache[resource.address]
         if mode != "validate":
             self._say(f"{resource.address}: Reading...")
-        values.update(source.read(self._aws, config))
+        try:
+            values.update(source.read(self._aws, config))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._apply_error("read", resource.address, exc) from exc
+        except LookupError as exc:  # the data source found nothing: Terraform's "couldn't find resource"
+            error = ApplyError(f"Error: {exc.args[0]}\n\n  with {resource.address}")
+            error.address = resource.address
+            raise error from None
         if mode != "validate":
             self._say(f"{resource.address}: Read complete after 0s [id={values.get('id')}]")
             self._data_cache[resource.address] = values
@@ -423,11 +435,20 @@ class Stack:
         if targets is not None and address not in targets:
             return prior if prior is not None else planned_values(schema.args, schema.blocks, {}, None)
         config = self._configured(resource, walk, prior)
+        ignored = resource.lifecycle.ignore_changes
+        if prior is not None and ignored:  # lifecycle.ignore_changes: the state's value stands
+            for name in (schema.names() if ignored == ("*",) else ignored):
+                if name in config and name in prior:
+                    config[name] = prior[name]
         tainted = bool(entry) and entry.get("status") == "tainted"
         diff = diff_resource(schema, handler.invalidates, config, prior, tainted, walk.default_tags, handler.same)
+        if diff.action == "replace":
+            self._check_prevent_destroy(address)
         if mode == "plan":
             changes.append(ResourceChange(address, resource.type, resource.name, diff.action, prior, diff.after,
                                           schema, diff.forces, "tainted" if tainted else None))
+            if diff.action != "no-op":
+                walk.pending.add(address)
             return diff.after
         assert counts is not None
         if diff.action == "no-op":
@@ -441,6 +462,15 @@ class Stack:
             return self._create(resource, diff.after)
         counts["update"] += 1
         return self._update(resource, prior, diff.after, diff.changed)
+
+    def _check_prevent_destroy(self, address: str) -> None:
+        resource = self.config.resources.get(address)
+        if resource is not None and resource.lifecycle.prevent_destroy:
+            loc = resource.lifecycle.loc or resource.loc
+            raise ValidationError(f"Instance cannot be destroyed: Resource {address} has lifecycle.prevent_destroy set, "
+                                  "but the plan calls for this resource to be destroyed. To avoid this error and "
+                                  "continue with the plan, either disable lifecycle.prevent_destroy or reduce the "
+                                  "scope of the plan using the -target option.", file=loc.file, line=loc.line)
 
     def _dependencies(self, address: str) -> list[str]:
         return sorted(d for d in self.graph.dependencies(address)
@@ -545,6 +575,8 @@ class Stack:
         return list(reversed(forward))
 
     def _destroy_plan(self) -> Plan:
+        for address in self._state:
+            self._check_prevent_destroy(address)
         changes = [ResourceChange(address, entry["type"], entry["name"], "delete", entry["attributes"], None,
                                   RESOURCE_TYPES[entry["type"]].schema)
                    for address, entry in sorted(self._state.items())]

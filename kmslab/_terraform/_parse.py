@@ -7,8 +7,11 @@ the closest supported name.
 Top-level blocks read: ``terraform`` and ``provider`` (recorded; of a provider only the AWS
 provider's ``default_tags`` is applied, see :mod:`._check`), ``variable``, ``locals``, ``output``,
 ``resource`` and ``data``. Refused: ``module``, ``moved``, ``import``, ``check``, ``removed``, and in
-resources the meta-arguments ``count``, ``for_each``, ``provider``, ``lifecycle``, ``provisioner``,
-``connection`` and ``dynamic`` blocks. ``depends_on`` is supported.
+resources the meta-arguments ``count``, ``for_each``, ``provider``, ``provisioner``,
+``connection`` and ``dynamic`` blocks. ``depends_on`` is supported, and of ``lifecycle`` the
+arguments ``prevent_destroy`` and ``ignore_changes`` (a list of argument names, or ``all``);
+``create_before_destroy = true``, ``replace_triggered_by`` and pre/postconditions are refused as not
+modelled.
 
 Files are read as Terraform reads a module directory: every ``*.tf`` file, directories skipped
 (Terraform skips a directory even when it is named ``main.tf``), and names Terraform ignores too
@@ -125,6 +128,15 @@ class Output:
 
 
 @dataclass(frozen=True)
+class Lifecycle:
+    """A resource's ``lifecycle`` block: ``ignore_changes`` holds argument names, or ``("*",)`` for ``all``."""
+
+    prevent_destroy: bool = False
+    ignore_changes: tuple[str, ...] = ()
+    loc: Loc | None = None
+
+
+@dataclass(frozen=True)
 class Resource:
     """A ``resource`` (mode ``managed``) or ``data`` (mode ``data``) block."""
 
@@ -134,6 +146,7 @@ class Resource:
     body: Block
     depends_on: tuple[tuple[str, Loc], ...]
     loc: Loc
+    lifecycle: Lifecycle = Lifecycle()
 
     @property
     def address(self) -> str:
@@ -167,7 +180,6 @@ _REFUSED_META = {
     "count": "The count meta-argument",
     "for_each": "The for_each meta-argument",
     "provider": "The provider meta-argument",
-    "lifecycle": "A lifecycle block",
     "provisioner": "A provisioner block",
     "connection": "A connection block",
     "dynamic": "A dynamic block",
@@ -502,6 +514,59 @@ def _resource(block: Block, mode: str) -> Resource:
                                    line=nested.loc.line)
     resource_type, name = block.labels
     attributes = {k: v for k, v in block.attributes.items() if k != "depends_on"}
-    body = Block(block.type, block.labels, attributes, block.blocks, block.loc)
-    return Resource(mode, resource_type, name, body, _depends_on(block), block.loc)
+    lifecycles = block.blocks_of("lifecycle")
+    if mode == "data" and lifecycles:
+        raise UnsupportedError(f"A lifecycle block in a data block is {NOT_MODELLED}.", file=lifecycles[0].loc.file,
+                               line=lifecycles[0].loc.line)
+    if len(lifecycles) > 1:
+        raise ValidationError('Duplicate lifecycle block: Only one "lifecycle" block is allowed per resource.',
+                              file=lifecycles[1].loc.file, line=lifecycles[1].loc.line)
+    lifecycle = _lifecycle(lifecycles[0]) if lifecycles else Lifecycle()
+    body = Block(block.type, block.labels, attributes, tuple(b for b in block.blocks if b.type != "lifecycle"),
+                 block.loc)
+    return Resource(mode, resource_type, name, body, _depends_on(block), block.loc, lifecycle)
+
+
+def _lifecycle(block: Block) -> Lifecycle:
+    for nested in block.blocks:
+        what = {"precondition": "A precondition", "postcondition": "A postcondition"}.get(nested.type)
+        if what is None:
+            raise ValidationError(f'Unsupported block type: Blocks of type "{nested.type}" are not expected here.',
+                                  file=nested.loc.file, line=nested.loc.line)
+        raise UnsupportedError(f"{what} is {NOT_MODELLED}.", file=nested.loc.file, line=nested.loc.line)
+    known = ("create_before_destroy", "prevent_destroy", "ignore_changes", "replace_triggered_by")
+    for attribute in block.attributes.values():
+        if attribute.name not in known:
+            raise ValidationError(f'Unsupported argument: An argument named "{attribute.name}" is not expected here.',
+                                  file=attribute.loc.file, line=attribute.loc.line,
+                                  suggestion=closest(attribute.name, known))
+    if "replace_triggered_by" in block.attributes:
+        attribute = block.attributes["replace_triggered_by"]
+        raise UnsupportedError(f"lifecycle.replace_triggered_by is {NOT_MODELLED}.", file=attribute.loc.file,
+                               line=attribute.loc.line)
+    if _static_bool(block.attributes.get("create_before_destroy"), False):
+        attribute = block.attributes["create_before_destroy"]
+        raise UnsupportedError(f"lifecycle.create_before_destroy = true is {NOT_MODELLED}: kmslab's applier always "
+                               "destroys before it creates a replacement.", file=attribute.loc.file,
+                               line=attribute.loc.line)
+    ignored: tuple[str, ...] = ()
+    attribute = block.attributes.get("ignore_changes")
+    if attribute is not None:
+        expr = attribute.expr
+        if isinstance(expr, Name) and expr.name == "all":
+            ignored = ("*",)
+        elif isinstance(expr, TupleExpr):
+            names = []
+            for item in expr.items:
+                while isinstance(item, (GetAttr, Index)):
+                    item = item.target
+                if not isinstance(item, Name):
+                    raise ValidationError("Invalid ignore_changes: each item must be an attribute name, such as "
+                                          "tags.", file=attribute.loc.file, line=attribute.loc.line)
+                names.append(item.name)
+            ignored = tuple(names)
+        else:
+            raise ValidationError('Invalid ignore_changes: a list of attribute names, or the keyword "all", is '
+                                  "required.", file=attribute.loc.file, line=attribute.loc.line)
+    return Lifecycle(_static_bool(block.attributes.get("prevent_destroy"), False), ignored, block.loc)
 
