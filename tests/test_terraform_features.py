@@ -155,8 +155,8 @@ def test_prevent_destroy_refuses_destroy_and_replacement(aws_session, tmp_path):
                                               "lifecycle.prevent_destroy set"):
         Stack(config, session=aws_session, out=Lines(), state=state).destroy()
     assert aws_session.client("iam").get_user(UserName="u")
-    kms = write_config(tmp_path / "kms", 'resource "aws_kms_key" "k" {\n  key_usage = "%s"\n'
-                       '  lifecycle {\n    prevent_destroy = true\n  }\n}\n' % "ENCRYPT_DECRYPT")
+    kms = write_config(tmp_path / "kms", 'resource "aws_kms_key" "k" {\n  key_usage = "ENCRYPT_DECRYPT"\n'
+                       '  lifecycle {\n    prevent_destroy = true\n  }\n}\n')
     kms_state = State()
     Stack(kms, session=aws_session, out=Lines(), state=kms_state).apply()
     (kms / "main.tf").write_text((kms / "main.tf").read_text().replace("ENCRYPT_DECRYPT", "SIGN_VERIFY"))
