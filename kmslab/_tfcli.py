@@ -3,7 +3,9 @@
 ``lab.terraform(path, engine="terraform")`` copies the ``.tf`` files into a working copy, adds a provider
 override that points the AWS provider at the lab's endpoint on 127.0.0.1 (with the lab-admin's keys and
 the skip flags an emulator needs), and runs ``terraform init``, ``plan``, ``apply`` and ``destroy`` there.
-State comes from ``terraform show -json``; outputs from ``terraform output -json``.
+State comes from ``terraform show -json``; outputs from ``terraform output -json``. ``Lab.terraform``
+keeps one working copy per configuration folder (``workdir=``), so its ``terraform.tfstate`` carries
+over from one stack to the next, as one working directory does.
 
 Offline use needs the AWS provider in a local mirror: kmslab writes a CLI configuration with a
 ``filesystem_mirror`` when it finds one (``$KMSLAB_TF_PROVIDER_MIRROR``, else ``/opt/tf-plugins``, else

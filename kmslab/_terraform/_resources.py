@@ -9,10 +9,15 @@ documentation (https://registry.terraform.io/providers/hashicorp/aws/latest/docs
 the provider's ``default_tags`` merged with the resource's ``tags`` (the resource's win), worked out
 by the planner. ``tags_all`` is what the taggable types (``aws_kms_key``, ``aws_dynamodb_table``,
 ``aws_iam_user``, ``aws_iam_policy``) send to AWS, on create and through their tag/untag calls when
-it changes. Not modelled: DynamoDB streams, indexes, TTL and table classes, KMS custom key stores
-and rotation periods, access-key PGP encryption, and
-timestamps such as an access key's ``create_date`` (left out so that outputs stay stable).
-Unsupported types are refused by the caller with the closest supported name; nothing is skipped.
+it changes. Not modelled (refused as such, see :mod:`._provider`): DynamoDB replicas, imports,
+restores and on-demand throughput, KMS custom key stores and rotation periods, access-key PGP
+encryption, and timestamps such as an access key's ``create_date`` (left out so that outputs stay
+stable). Unsupported types are refused by the caller; nothing is skipped.
+
+Faults: each handler names the AWS operation that makes its resource exist (``creates``) and how
+to read the exported attributes from AWS's answer to it (``created``), so the engine records a
+resource the moment AWS has answered, whatever happens after; ``exists`` is the refresh, and
+``not_found`` the error codes that mean "gone", as the provider's read and delete take them.
 """
 
 from __future__ import annotations
@@ -480,6 +485,11 @@ class DynamoDBTable(ResourceType):
     )
     invalidates = {"stream_enabled": ("stream_arn", "stream_label"), "stream_view_type": ("stream_arn", "stream_label")}
 
+    def same(self, name, configured, prior):
+        if name == "table_class" and configured in (None, "STANDARD") and prior in (None, "STANDARD"):
+            return True  # the provider reads an unset table class back as STANDARD and suppresses the diff
+        return super().same(name, configured, prior)
+
     def validate(self, values, prior=None):
         problems: list[Problem] = []
         mode = values.get("billing_mode")
@@ -611,6 +621,7 @@ class DynamoDBTable(ResourceType):
         exported["stream_arn"] = table.get("LatestStreamArn", "") if stream.get("StreamEnabled") else ""
         exported["stream_label"] = table.get("LatestStreamLabel", "") if stream.get("StreamEnabled") else ""
         exported["stream_view_type"] = stream.get("StreamViewType", "") if stream.get("StreamEnabled") else ""
+        exported["table_class"] = values.get("table_class") or "STANDARD"
         indexes = {i["IndexName"]: i for i in table.get("GlobalSecondaryIndexes") or []}
         exported["global_secondary_index"] = [
             {**block, "non_key_attributes": list(block.get("non_key_attributes") or []),
