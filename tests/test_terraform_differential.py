@@ -57,7 +57,9 @@ def world(session) -> dict:
     aliases = kms.list_aliases()["Aliases"]
     for entry in kms.list_keys()["Keys"]:
         key = kms.describe_key(KeyId=entry["KeyId"])["KeyMetadata"]
-        if key["KeyState"] == "PendingDeletion" or key["KeyManager"] != "CUSTOMER":
+        names = [a["AliasName"] for a in aliases if a.get("TargetKeyId") == key["KeyId"]]
+        if key["KeyState"] == "PendingDeletion" or key["KeyManager"] != "CUSTOMER" or \
+                any(n.startswith("alias/aws/") for n in names):
             continue  # the provider's read of a table asks for alias/aws/dynamodb, which makes moto create it
         keys[key["Description"]] = {
             "usage": key["KeyUsage"], "spec": key["KeySpec"], "enabled": key["Enabled"],
