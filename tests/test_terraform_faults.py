@@ -248,3 +248,12 @@ def test_readme_pattern_twice_then_destroy_on_a_new_stack():
         assert "Destroy complete! Resources: 5 destroyed." in out.lines
         assert lab.session.client("dynamodb").list_tables()["TableNames"] == []
         assert lab.terraform(BUNDLED).state == {}
+
+
+def test_the_journal_of_answers_stays_empty_between_creates(aws_session):
+    """The journal that makes faults survivable holds answers only while a create runs (no growth)."""
+    state = State()
+    stack = Stack(BUNDLED, session=aws_session, out=Lines(), state=state)
+    stack.apply()
+    Stack(BUNDLED, session=aws_session, out=Lines(), state=state).apply()  # refresh reads
+    assert stack._aws.journal == [] and not stack._aws.recording

@@ -495,6 +495,7 @@ class Stack:
         self._say(f"{address}: Creating...")
         mark = self._aws.mark()
         known = _known_or_none(values)
+        self._aws.recording = True
         try:
             exported = handler.create(self._aws, known)
         except BaseException as exc:
@@ -507,6 +508,7 @@ class Stack:
                 raise self._apply_error("create", address, exc) from exc
             raise
         finally:
+            self._aws.recording = False
             del self._aws.journal[mark:]
         attributes = self._record(resource, {**values, **exported})
         self._say(f"{address}: Creation complete after 0s [id={attributes.get('id')}]")

@@ -5,7 +5,8 @@ Every client the applier makes keeps a journal of the AWS calls that succeeded: 
 AWS's parsed answer the moment botocore has it, before any other handler and before the handler
 code that made the call runs again. So when something is raised after AWS answered (an exception
 in a later step, a ``KeyboardInterrupt``, a fault injected by another ``after-call`` handler), the
-engine can still read from the journal what AWS created and record it in the state.
+engine can still read from the journal what AWS created and record it in the state. The journal
+records only while the engine runs a create (``recording``), and is emptied after each.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Aws:
         self._clients: dict[str, Any] = {}
         self._identity: dict[str, str] | None = None
         self.journal: list[Answer] = []
+        self.recording = False  # the engine turns the journal on around a create only, so it stays small
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -56,6 +58,8 @@ class Aws:
 
     def _record_answer(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any],
                        event_name: str, **_: Any) -> None:
+        if not self.recording:
+            return
         status = getattr(http_response, "status_code", 200)
         if status >= 300 or "Error" in (parsed or {}):
             return
