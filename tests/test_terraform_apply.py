@@ -146,8 +146,8 @@ def test_renamed_table_is_replaced(aws_session, bundled):
     text = str(plan)
     assert "-/+ destroy and then create replacement" in text
     assert "  # aws_dynamodb_table.encrypted_table must be replaced" in text
-    assert '      ~ name           = "my-encrypted-table" -> "my-locked-diary" # forces replacement' in text
-    assert '      ~ arn            = "arn:aws:dynamodb:us-east-1:123456789012:table/my-encrypted-table" -> (known after apply)' in text
+    assert '      ~ name             = "my-encrypted-table" -> "my-locked-diary" # forces replacement' in text
+    assert '      ~ arn              = "arn:aws:dynamodb:us-east-1:123456789012:table/my-encrypted-table" -> (known after apply)' in text
     assert plan.summary == "Plan: 1 to add, 0 to change, 1 to destroy."
     assert '  ~ dynamodb_table_name = "my-encrypted-table" -> "my-locked-diary"' in text
 
