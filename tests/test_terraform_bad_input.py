@@ -158,10 +158,12 @@ def test_nesting_past_kmslabs_limit_is_refused_as_not_modelled(tmp_path):
 # -- functions and numbers --------------------------------------------------------------------------
 
 def test_file_of_a_directory_is_terraforms_error(tmp_path):
-    """Terraform: Invalid value for "path" parameter: failed to read file: read /tmp: is a directory."""
-    error = _refusal(_local(tmp_path, 'file("/tmp")'))
+    """Terraform: Invalid value for "path" parameter: failed to read file: read sub: is a directory."""
+    directory = _local(tmp_path, 'file("sub")')
+    (directory / "sub").mkdir()
+    error = _refusal(directory)
     assert isinstance(error, ValidationError) and error.line == 2
-    assert 'Invalid value for "path" parameter: failed to read file: read /tmp: is a directory.' in error.message
+    assert 'Invalid value for "path" parameter: failed to read file: read sub: is a directory.' in error.message
 
 
 def test_file_of_a_fifo_is_refused_without_blocking(tmp_path):
