@@ -283,3 +283,23 @@ def test_fuzzed_hcl_raises_only_kmslab_errors_with_a_file(tmp_path_factory, piec
         _stack(directory)
     except ConfigurationError as error:
         assert error.file is not None, error
+
+
+_JSON_PIECES = st.sampled_from(['{', '}', '[', ']', '"Statement"', '"Version"', ':', ',', '"a"', '1e400', 'NaN', '-',
+                                'true', 'null', ' ', '\\u0000', '"\\ud800"', '{"a": 1, "a": 2}', '[' * 50])
+
+
+@settings(max_examples=int(os.environ.get("KMSLAB_FUZZ_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_JSON_PIECES, max_size=25))
+def test_fuzzed_policy_json_is_accepted_or_refused_in_the_providers_words(tmp_path_factory, pieces):
+    """Whatever the policy text, the provider's ValidIAMPolicyJSON answers: valid, or a ValidationError
+    on the policy's line (never a traceback from the JSON reader)."""
+    policy = "".join(pieces).replace("\\", "\\\\").replace('"', '\\"')
+    directory = tmp_path_factory.mktemp("policy")
+    (directory / "main.tf").write_text(f'resource "aws_iam_policy" "p" {{\n  name   = "p"\n  policy = "{policy}"\n}}\n',
+                                       encoding="utf-8")
+    try:
+        _stack(directory)
+    except ValidationError as error:
+        assert error.line == 3 and error.message.startswith('"policy" contains'), error
