@@ -597,6 +597,10 @@ class Lab:
         In real AWS (``target="aws"``) names get the lab ID as prefix and every resource the tag
         ``kmslab:lab=<lab id>`` (the bundled configuration's ``name_prefix`` and ``default_tags``).
         ``out`` receives the progress lines (default: printed, unless the lab is quiet).
+
+        The lab keeps one Terraform state per configuration folder and engine, as one working
+        directory does: ``lab.terraform("terraform").apply()`` twice changes nothing the second time,
+        and ``lab.terraform("terraform").destroy()`` on a new stack destroys what the first created.
         """
         self._check_open()
         engine = engine or os.environ.get("KMSLAB_ENGINE") or "embedded"
@@ -607,21 +611,32 @@ class Lab:
             variables = {"name_prefix": f"{self.lab_id}-", "default_tags": {"kmslab:lab": self.lab_id},
                          **(variables or {})}
         if engine == "embedded":
-            from ._terraform import Stack
-            return Stack(Path(path), session=self.session, variables=variables, out=out)
+            from ._terraform import Stack, State
+            return Stack(Path(path), session=self.session, variables=variables, out=out,
+                         state=self._terraform_state("embedded", path, State))
         if engine == "terraform":
-            from ._tfcli import TerraformCLIStack
+            from ._tfcli import TerraformCLIStack, new_workdir
             if self._foreign:
                 raise LabError("engine='terraform' would send the terraform CLI's requests straight to the foreign "
                                "emulator, past kmslab's enforcement (which stands in this Python session): use "
                                "engine='embedded', or let kmslab serve the lab (endpoint_url=None)")
+            workdir = self._terraform_state("terraform", path, new_workdir)
             if self.target == "aws":
                 return TerraformCLIStack(Path(path), endpoint=None, region=self.region, variables=variables,
-                                         out=out)
+                                         out=out, workdir=workdir)
             access_key, secret_key = self._admin_credentials
             return TerraformCLIStack(Path(path), endpoint=self.endpoint, access_key=access_key,
-                                     secret_key=secret_key, region=self.region, variables=variables, out=out)
+                                     secret_key=secret_key, region=self.region, variables=variables, out=out,
+                                     workdir=workdir)
         raise LabError(f"unknown engine {engine!r}: choose 'embedded' or 'terraform'")
+
+    def _terraform_state(self, engine: str, path: str | os.PathLike[str], make: Any) -> Any:
+        """The state (embedded) or working directory (CLI) of one configuration folder in this lab."""
+        states = self.__dict__.setdefault("_terraform_states", {})
+        key = (engine, str(Path(path).resolve()))
+        if key not in states:
+            states[key] = make()
+        return states[key]
 
     # -- time ---------------------------------------------------------------------------------------
     @property

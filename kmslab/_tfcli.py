@@ -3,7 +3,9 @@
 ``lab.terraform(path, engine="terraform")`` copies the ``.tf`` files into a working copy, adds a provider
 override that points the AWS provider at the lab's endpoint on 127.0.0.1 (with the lab-admin's keys and
 the skip flags an emulator needs), and runs ``terraform init``, ``plan``, ``apply`` and ``destroy`` there.
-State comes from ``terraform show -json``; outputs from ``terraform output -json``.
+State comes from ``terraform show -json``; outputs from ``terraform output -json``. ``Lab.terraform``
+keeps one working copy per configuration folder (``workdir=``), so its ``terraform.tfstate`` carries
+over from one stack to the next, as one working directory does.
 
 Offline use needs the AWS provider in a local mirror: kmslab writes a CLI configuration with a
 ``filesystem_mirror`` when it finds one (``$KMSLAB_TF_PROVIDER_MIRROR``, else ``/opt/tf-plugins``, else
@@ -70,21 +72,32 @@ class CLIPlan:
         return f"<pre class='kmslab-plan'>{html.escape(self.text)}</pre>"
 
 
+def new_workdir() -> Path:
+    """A fresh working directory for the CLI (its state lives there, as ``terraform.tfstate``)."""
+    return Path(tempfile.mkdtemp(prefix="kmslab-terraform-"))
+
+
 class TerraformCLIStack:
     """A folder of ``.tf`` files applied by the real terraform CLI against the lab's endpoint."""
 
     def __init__(self, path: Path, *, endpoint: str | None, region: str, access_key: str = "",
                  secret_key: str = "", variables: dict[str, Any] | None = None,
-                 out: Callable[[str], None] = print) -> None:
-        """``endpoint=None`` means real AWS: no override, and the learner's own AWS environment."""
+                 out: Callable[[str], None] = print, workdir: Path | None = None) -> None:
+        """``endpoint=None`` means real AWS: no override, and the learner's own AWS environment.
+
+        ``workdir``: a working directory kept from an earlier stack over the same folder (its state
+        and ``.terraform`` are kept; its ``.tf`` files are replaced by the folder's)."""
         self.binary = shutil.which("terraform")
         if self.binary is None:
             raise LabError(INSTALL_HINT)
         source = Path(path)
         if not source.is_dir():
             raise ConfigurationError(f"no such folder: {source}")
-        self.workdir = Path(tempfile.mkdtemp(prefix="kmslab-terraform-"))
-        for tf in sorted(source.glob("*.tf")):
+        self.workdir = workdir if workdir is not None else new_workdir()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for old in [*self.workdir.glob("*.tf"), *self.workdir.glob("*.tf.json")]:
+            old.unlink()
+        for tf in sorted([*source.glob("*.tf"), *source.glob("*.tf.json")]):
             shutil.copy2(tf, self.workdir / tf.name)
         if endpoint is not None:
             self._write_override(endpoint, access_key, secret_key, region)

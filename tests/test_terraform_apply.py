@@ -80,7 +80,10 @@ def test_second_plan_and_apply_change_nothing(aws_session):
     out = Lines()
     stack._out = out
     assert stack.apply() == first
-    assert out.lines[0] == "No changes. Your infrastructure matches the configuration."
+    # Terraform refreshes first: one "Refreshing state..." line per resource in the state, then a blank line
+    assert out.lines[:6] == [f"{address}: Refreshing state... [id={entry['attributes']['id']}]"
+                             for address, entry in sorted(stack.state.items())] + [""]
+    assert out.lines[6] == "No changes. Your infrastructure matches the configuration."
     assert "Apply complete! Resources: 0 added, 0 changed, 0 destroyed." in out.lines
     assert not any(line.endswith(("Creating...", "Destroying...")) for line in out.lines)
 
@@ -143,13 +146,14 @@ def test_renamed_table_is_replaced(aws_session, bundled):
     text = str(plan)
     assert "-/+ destroy and then create replacement" in text
     assert "  # aws_dynamodb_table.encrypted_table must be replaced" in text
-    assert '      ~ name           = "my-encrypted-table" -> "my-locked-diary" # forces replacement' in text
-    assert '      ~ arn            = "arn:aws:dynamodb:us-east-1:123456789012:table/my-encrypted-table" -> (known after apply)' in text
+    assert '      ~ name             = "my-encrypted-table" -> "my-locked-diary" # forces replacement' in text
+    assert '      ~ arn              = "arn:aws:dynamodb:us-east-1:123456789012:table/my-encrypted-table" -> (known after apply)' in text
     assert plan.summary == "Plan: 1 to add, 0 to change, 1 to destroy."
     assert '  ~ dynamodb_table_name = "my-encrypted-table" -> "my-locked-diary"' in text
 
     outputs = renamed.apply()
-    assert out.lines[:2] == ["aws_dynamodb_table.encrypted_table: Destroying... [id=my-encrypted-table]",
+    # after the refresh lines of plan() and of apply()
+    assert out.lines[12:14] == ["aws_dynamodb_table.encrypted_table: Destroying... [id=my-encrypted-table]",
                              "aws_dynamodb_table.encrypted_table: Destruction complete after 0s"]
     assert "Apply complete! Resources: 1 added, 0 changed, 1 destroyed." in out.lines
     assert outputs["dynamodb_table_name"] == "my-locked-diary"
@@ -297,7 +301,8 @@ def test_failure_half_way_keeps_an_exact_state_and_resume_creates_the_rest(aws_s
     plan = stack.plan()
     assert dict(plan.changes)["aws_iam_user.dynamo_test_user"] == "no-op"
     stack.apply()
-    assert not any(line.startswith("aws_iam_user.dynamo_test_user:") for line in resumed.lines)
+    assert [line for line in resumed.lines if line.startswith("aws_iam_user.dynamo_test_user:")] == [
+        "aws_iam_user.dynamo_test_user: Refreshing state... [id=dynamo_test_user]"] * 2  # plan, apply
     assert "Apply complete! Resources: 4 added, 0 changed, 0 destroyed." in resumed.lines
     assert len(aws_session.client("iam").list_users()["Users"]) == 1
 

@@ -18,7 +18,7 @@ import pytest
 from _tf_helpers import BUNDLED, Lines, write_config
 
 from kmslab import Lab
-from kmslab._errors import ReferenceError_, UnsupportedError, ValidationError
+from kmslab._errors import ReferenceError_, ValidationError
 from kmslab._terraform import Stack
 from kmslab._tfcli import terraform_available
 
@@ -485,7 +485,7 @@ def test_name_prefix_prefixes_the_table_and_the_user():
 
 @pytest.mark.parametrize(("text", "error", "line", "message"), [
     ('provider "aws" {\n  region = "us-east-1"\n  default_tags {\n    tag = { a = "b" }\n  }\n}\n',
-     UnsupportedError, 4, 'an argument named "tag" is not expected in a "default_tags" block'),
+     ValidationError, 4, 'An argument named "tag" is not expected here.'),
     ('provider "aws" {\n  default_tags {\n    tags {\n    }\n  }\n}\n',
      ValidationError, 3, 'Did you mean to define argument "tags"?'),
     ('provider "aws" {\n  default_tags {\n  }\n  default_tags {\n  }\n}\n',

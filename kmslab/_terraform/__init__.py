@@ -20,5 +20,6 @@ from ._apply import Stack
 from ._data import DATA_SOURCES
 from ._plan import Plan
 from ._resources import RESOURCE_TYPES
+from ._state import State
 
-__all__ = ["DATA_SOURCES", "RESOURCE_TYPES", "Plan", "Stack"]
+__all__ = ["DATA_SOURCES", "RESOURCE_TYPES", "Plan", "Stack", "State"]

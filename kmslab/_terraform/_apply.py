@@ -13,35 +13,49 @@ provider's other arguments are read and ignored: the session decides the region 
 
 Everything that can be refused is refused in ``Stack(...)`` or at the start of ``plan``/``apply``,
 before any AWS call that changes something. State is kept in memory, as Terraform keeps it (each
-resource's type, name, attributes and dependencies), and optionally in a JSON file. A failed AWS
-call stops the apply with :class:`ApplyError`; the state then says exactly what exists, and the next
-apply carries on from there. There is no refresh: the state is trusted, as with
-``terraform apply -refresh=false``.
+resource's type, name, attributes and dependencies), in a :class:`State` that several stacks over
+the same folder may share, and optionally in a JSON file.
+
+State survives faults. A resource is in the state as soon as AWS has answered the call that makes
+it (each handler's ``creates`` operation, read from the client's journal in :mod:`._aws`), whatever
+is raised after: a failed later step, an exception of any kind, ``KeyboardInterrupt``. A create cut
+short that way leaves the resource *tainted*, as Terraform marks a resource whose create did not
+finish, so the next apply replaces it. A failed AWS call stops the apply with :class:`ApplyError`;
+other exceptions propagate unchanged once the state is written.
+
+Refresh: ``plan``, ``apply`` and ``destroy`` first ask AWS whether each resource in the state
+still exists (``Refreshing state...``, as Terraform prints it) and forget those AWS reports not
+found, as the provider's read does (a KMS key pending deletion counts as gone, as in the provider's
+``FindKeyByID``); ``plan`` then notes "Objects have changed outside of Terraform". On delete, "not
+found" also means gone. kmslab's refresh reads existence only, not every attribute: a change made
+outside Terraform to an attribute of a resource that still exists is not detected (a choice of
+kmslab's; Terraform would plan to undo it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .._errors import ApplyError, ReferenceError_, ValidationError
-from ._aws import Aws
+from .._errors import ApplyError, ReferenceError_, UnsupportedError, ValidationError
+from ._aws import Answer, Aws
 from ._check import PROVIDER_NODE, Graph, check_config, default_tags, schema_of
 from ._data import DATA_SOURCES
 from ._expr import UNKNOWN, Evaluator, TypeMismatch, convert, is_known
-from ._parse import Block, Config, Resource, closest, parse_directory
+from ._parse import NOT_MODELLED, Block, Config, Resource, closest, parse_directory
 from ._plan import NO_CHANGES, OutputChange, Plan, ResourceChange, config_view, diff_resource, planned_values
 from ._render import output_value_lines
-from ._resources import RESOURCE_TYPES, PartialCreate
-from ._schema import Arg, BlockSpec, Problem, check_value, coerce, tags_arg
-from ._syntax import Loc
+from ._resources import RESOURCE_TYPES
+from ._schema import Arg, BlockSpec, Problem, check_value, coerce, normalized_json, tags_arg
+from ._state import State
+from ._syntax import Loc, deep_recursion
 
-_VERBS = {"create": "creating", "update": "updating", "delete": "destroying"}
+_VERBS = {"create": "creating", "update": "updating", "delete": "destroying", "read": "reading"}
 
 
 def _problems_error(problems: list[Problem], address: str, loc: Loc) -> ValidationError:
@@ -54,6 +68,17 @@ def _problems_error(problems: list[Problem], address: str, loc: Loc) -> Validati
     error.address = address
     error.errors = [p.message for p in problems]
     return error
+
+
+@contextlib.contextmanager
+def _not_too_deep(directory: Any) -> Iterator[None]:
+    """Nesting deeper than Python's recursion limit: kmslab's own limit, said as such."""
+    try:
+        with deep_recursion():
+            yield
+    except RecursionError:
+        raise UnsupportedError(f"Configuration nested too deeply: an expression in {directory} nests deeper than "
+                               f"kmslab's applier evaluates; this is {NOT_MODELLED}.") from None
 
 
 def _known_or_none(value: Any) -> Any:
@@ -84,6 +109,7 @@ class _Walk:
                 self.scope["data"].setdefault(resource.type, {})
         self.evaluator = Evaluator(self.scope, stack.config.directory)
         self.default_tags: Any = {}  # the provider's default_tags, set when the walk reaches provider.aws
+        self.pending: set[str] = set()  # managed resources this plan changes (data sources on them wait)
 
     def set_resource(self, resource: Resource, value: Any) -> None:
         if resource.mode == "data":
@@ -95,25 +121,29 @@ class _Walk:
 class Stack:
     """A Terraform configuration directory applied through a ``boto3.Session``.
 
-    ``Stack(path, session=..., variables=None, out=None, state_path=None)`` parses and checks every
-    ``*.tf`` file in ``path`` at once and raises a :class:`ConfigurationError` subclass for anything
-    refused. ``out`` receives each progress line (default ``print``). With ``state_path`` the state
-    is also read from and written to that JSON file.
+    ``Stack(path, session=..., variables=None, out=None, state_path=None, state=None)`` parses and
+    checks every ``*.tf`` file in ``path`` at once and raises a :class:`ConfigurationError` subclass
+    for anything refused. ``out`` receives each progress line (default ``print``). With
+    ``state_path`` the state is also read from and written to that JSON file; with ``state`` (a
+    :class:`State`) it is shared with other stacks over the same folder.
     """
 
     def __init__(self, path: str | Path, session: Any, variables: dict[str, Any] | None = None,
-                 out: Callable[[str], None] | None = None, state_path: str | Path | None = None) -> None:
+                 out: Callable[[str], None] | None = None, state_path: str | Path | None = None,
+                 state: State | None = None) -> None:
         self.config: Config = parse_directory(path)
-        self.graph: Graph = check_config(self.config)
+        with _not_too_deep(path):
+            self.graph: Graph = check_config(self.config)
         self._default_tags_attribute = default_tags(self.config)
         self._aws = Aws(session)
         self._out = out or print
-        self._state_path = Path(state_path) if state_path else None
-        self._state: dict[str, dict[str, Any]] = self._load_state()
-        self._outputs: dict[str, Any] = {}
+        self._store = state if state is not None else State(state_path)
+        self._state: dict[str, dict[str, Any]] = self._store.resources
+        self._outputs: dict[str, Any] = self._store.outputs
         self._data_cache: dict[str, dict[str, Any]] = {}
-        self._variables = self._resolve_variables(dict(variables or {}))
-        self._walk("validate")
+        with _not_too_deep(path):
+            self._variables = self._resolve_variables(dict(variables or {}))
+            self._walk("validate")
 
     # -- public surface ----------------------------------------------------------------------------
 
@@ -130,14 +160,23 @@ class Stack:
 
     def plan(self, target: str | Iterable[str] | None = None, destroy: bool = False) -> Plan:
         """What ``apply()`` (or ``destroy()`` with ``destroy=True``) would do, without changing anything."""
-        if destroy:
-            return self._destroy_plan()
-        return self._walk("plan", self._targets(target))
+        targets = self._targets(target)
+        gone = self._refresh(persist=False)
+        try:
+            with _not_too_deep(self.config.directory):
+                plan = self._destroy_plan() if destroy else self._walk("plan", targets)
+        finally:
+            self._state.update(gone)  # a plan changes nothing, not even the state
+        plan.drifted = [ResourceChange(address, entry["type"], entry["name"], "delete", entry["attributes"], None,
+                                       RESOURCE_TYPES[entry["type"]].schema) for address, entry in gone.items()]
+        return plan
 
     def apply(self, target: str | Iterable[str] | None = None) -> dict[str, Any]:
         """Create, update and replace resources in dependency order; return the outputs."""
         targets = self._targets(target)
-        plan = self._walk("plan", targets)
+        self._refresh()
+        with _not_too_deep(self.config.directory):
+            plan = self._walk("plan", targets)
         if not plan.has_changes:
             self._say(NO_CHANGES, "", "Terraform has compared your real infrastructure against your configuration",
                       "and found no differences, so no changes are needed.")
@@ -155,15 +194,40 @@ class Stack:
     def destroy(self) -> None:
         """Destroy every resource in the state, dependents first. A KMS key is scheduled for deletion
         after its ``deletion_window_in_days`` (ScheduleKeyDeletion), as AWS requires."""
+        self._refresh()
         order = self._destroy_order(list(self._state))
         for address in order:
+            self._check_prevent_destroy(address)
+        for address in order:
             self._delete(address)
-        self._outputs = {}
+        self._outputs.clear()
         self._save_state()
         self._say("", f"Destroy complete! Resources: {len(order)} destroyed.")
 
     def __repr__(self) -> str:
         return f"<Stack {self.config.directory} with {len(self._state)} resource(s) in state>"
+
+    # -- refresh -----------------------------------------------------------------------------------
+
+    def _refresh(self, persist: bool = True) -> dict[str, dict[str, Any]]:
+        """Forget the resources AWS no longer has; return them (``{address: entry}``)."""
+        gone: dict[str, dict[str, Any]] = {}
+        for address, entry in sorted(self._state.items()):
+            handler = RESOURCE_TYPES[entry["type"]]
+            self._say(f"{address}: Refreshing state... [id={entry['attributes'].get('id')}]")
+            try:
+                exists = handler.exists(self._aws, entry["attributes"])
+            except (ClientError, BotoCoreError) as exc:
+                raise self._apply_error("read", address, exc) from exc
+            if not exists:
+                gone[address] = entry
+        if self._state:
+            self._say("")
+        for address in gone:
+            del self._state[address]
+        if gone and persist:
+            self._save_state()
+        return gone
 
     # -- variables ---------------------------------------------------------------------------------
 
@@ -258,6 +322,7 @@ class Stack:
             for name in list(self._outputs):
                 if name not in self.config.outputs:
                     del self._outputs[name]
+            self._save_state()
         return Plan(changes, output_changes, tuple(sorted(targets)) if targets is not None else ())
 
     def _output_changes(self, new: dict[str, Any], targets: frozenset[str] | None) -> list[OutputChange]:
@@ -336,11 +401,20 @@ class Stack:
         local = resource.type == "aws_iam_policy_document"
         if not is_known(config) or (mode == "validate" and not local):
             return values
+        if mode == "plan" and not local and self.graph.dependencies(resource.address) & walk.pending:
+            return values  # Terraform defers the read to apply: it depends on a resource with changes
         if mode == "apply" and resource.address in self._data_cache:
             return self._data_cache[resource.address]
         if mode != "validate":
             self._say(f"{resource.address}: Reading...")
-        values.update(source.read(self._aws, config))
+        try:
+            values.update(source.read(self._aws, config))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._apply_error("read", resource.address, exc) from exc
+        except LookupError as exc:  # the data source found nothing: Terraform's "couldn't find resource"
+            error = ApplyError(f"Error: {exc.args[0]}\n\n  with {resource.address}")
+            error.address = resource.address
+            raise error from None
         if mode != "validate":
             self._say(f"{resource.address}: Read complete after 0s [id={values.get('id')}]")
             self._data_cache[resource.address] = values
@@ -361,11 +435,20 @@ class Stack:
         if targets is not None and address not in targets:
             return prior if prior is not None else planned_values(schema.args, schema.blocks, {}, None)
         config = self._configured(resource, walk, prior)
+        ignored = resource.lifecycle.ignore_changes
+        if prior is not None and ignored:  # lifecycle.ignore_changes: the state's value stands
+            for name in (schema.names() if ignored == ("*",) else ignored):
+                if name in config and name in prior:
+                    config[name] = prior[name]
         tainted = bool(entry) and entry.get("status") == "tainted"
-        diff = diff_resource(schema, handler.invalidates, config, prior, tainted, walk.default_tags)
+        diff = diff_resource(schema, handler.invalidates, config, prior, tainted, walk.default_tags, handler.same)
+        if diff.action == "replace":
+            self._check_prevent_destroy(address)
         if mode == "plan":
             changes.append(ResourceChange(address, resource.type, resource.name, diff.action, prior, diff.after,
                                           schema, diff.forces, "tainted" if tainted else None))
+            if diff.action != "no-op":
+                walk.pending.add(address)
             return diff.after
         assert counts is not None
         if diff.action == "no-op":
@@ -380,12 +463,25 @@ class Stack:
         counts["update"] += 1
         return self._update(resource, prior, diff.after, diff.changed)
 
+    def _check_prevent_destroy(self, address: str) -> None:
+        resource = self.config.resources.get(address)
+        if resource is not None and resource.lifecycle.prevent_destroy:
+            loc = resource.lifecycle.loc or resource.loc
+            raise ValidationError(f"Instance cannot be destroyed: Resource {address} has lifecycle.prevent_destroy set, "
+                                  "but the plan calls for this resource to be destroyed. To avoid this error and "
+                                  "continue with the plan, either disable lifecycle.prevent_destroy or reduce the "
+                                  "scope of the plan using the -target option.", file=loc.file, line=loc.line)
+
     def _dependencies(self, address: str) -> list[str]:
         return sorted(d for d in self.graph.dependencies(address)
                       if d in self.config.resources and self.config.resources[d].mode == "managed")
 
     def _record(self, resource: Resource, attributes: dict[str, Any], tainted: bool = False) -> dict[str, Any]:
-        entry = {"type": resource.type, "name": resource.name, "attributes": _known_or_none(attributes),
+        attributes = _known_or_none(attributes)
+        for name, arg in RESOURCE_TYPES[resource.type].schema.args.items():
+            if arg.kind == "json" and name in attributes:  # the provider's StateFunc: NormalizeJsonString
+                attributes[name] = normalized_json(attributes[name])
+        entry = {"type": resource.type, "name": resource.name, "attributes": attributes,
                  "dependencies": self._dependencies(resource.address)}
         if tainted:
             entry["status"] = "tainted"
@@ -395,14 +491,25 @@ class Stack:
 
     def _create(self, resource: Resource, values: dict[str, Any]) -> dict[str, Any]:
         address = resource.address
+        handler = RESOURCE_TYPES[resource.type]
         self._say(f"{address}: Creating...")
+        mark = self._aws.mark()
+        known = _known_or_none(values)
+        self._aws.recording = True
         try:
-            exported = RESOURCE_TYPES[resource.type].create(self._aws, _known_or_none(values))
-        except PartialCreate as partial:
-            self._record(resource, {**values, **partial.exported}, tainted=True)
-            raise self._apply_error("create", address, partial.__cause__) from partial.__cause__
-        except (ClientError, BotoCoreError) as exc:
-            raise self._apply_error("create", address, exc) from exc
+            exported = handler.create(self._aws, known)
+        except BaseException as exc:
+            # Whatever was raised: if AWS answered the creating call, the resource exists. Record it,
+            # tainted (its create did not finish), before anything else can go wrong.
+            answer = self._answer(handler.creates, mark)
+            if answer is not None:
+                self._record(resource, {**values, **handler.created(self._aws, known, answer)}, tainted=True)
+            if isinstance(exc, (ClientError, BotoCoreError)):
+                raise self._apply_error("create", address, exc) from exc
+            raise
+        finally:
+            self._aws.recording = False
+            del self._aws.journal[mark:]
         attributes = self._record(resource, {**values, **exported})
         self._say(f"{address}: Creation complete after 0s [id={attributes.get('id')}]")
         return attributes
@@ -423,13 +530,18 @@ class Stack:
     def _delete(self, address: str) -> None:
         entry = self._state[address]
         self._say(f"{address}: Destroying... [id={entry['attributes'].get('id')}]")
+        handler = RESOURCE_TYPES[entry["type"]]
         try:
-            RESOURCE_TYPES[entry["type"]].delete(self._aws, entry["attributes"])
+            handler.delete(self._aws, entry["attributes"])
         except (ClientError, BotoCoreError) as exc:
-            raise self._apply_error("delete", address, exc) from exc
+            if not handler.is_not_found(exc):  # not found: already gone, as the provider's delete takes it
+                raise self._apply_error("delete", address, exc) from exc
         del self._state[address]
         self._save_state()
         self._say(f"{address}: Destruction complete after 0s")
+
+    def _answer(self, operation: str, mark: int) -> Answer | None:
+        return next((a for a in self._aws.since(mark) if a.operation == operation), None)
 
     def _apply_error(self, action: str, address: str, exc: BaseException | None) -> ApplyError:
         if isinstance(exc, ClientError):
@@ -465,6 +577,8 @@ class Stack:
         return list(reversed(forward))
 
     def _destroy_plan(self) -> Plan:
+        for address in self._state:
+            self._check_prevent_destroy(address)
         changes = [ResourceChange(address, entry["type"], entry["name"], "delete", entry["attributes"], None,
                                   RESOURCE_TYPES[entry["type"]].schema)
                    for address, entry in sorted(self._state.items())]
@@ -489,14 +603,5 @@ class Stack:
             lines = output_value_lines(self._outputs[name])
             self._say(f"{name} = {lines[0]}", *lines[1:])
 
-    def _load_state(self) -> dict[str, dict[str, Any]]:
-        if self._state_path is None or not self._state_path.exists():
-            return {}
-        data = json.loads(self._state_path.read_text(encoding="utf-8"))
-        return data.get("resources", {})
-
     def _save_state(self) -> None:
-        if self._state_path is None:
-            return
-        data = {"version": 4, "kmslab": 1, "resources": self._state}
-        self._state_path.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+        self._store.save()

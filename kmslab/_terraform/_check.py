@@ -5,6 +5,12 @@ schemas, references (variables, locals, resources, data sources and their attrib
 names, ``depends_on`` addresses and reference cycles. Each refusal names the file and line and,
 where there is one, the closest valid name.
 
+Two kinds of refusal, worded apart (see :mod:`._provider`): what the real AWS provider refuses too
+is *invalid*, in Terraform's words (:class:`ValidationError`: ``Unsupported argument``, ``Invalid
+resource type``, ``Value for unconfigurable attribute``); what the provider accepts but kmslab does
+not model is *not modelled* (:class:`UnsupportedError`, with ``engine="terraform"`` as the
+alternative).
+
 Of the ``provider "aws"`` block only ``default_tags { tags = ... }`` is applied (see
 :func:`default_tags`); its other arguments (``region``, credentials, ``endpoints``...) are read and
 ignored. The ``tags`` expression becomes the graph node ``provider.aws``, on which every resource and
@@ -21,7 +27,8 @@ from dataclasses import dataclass
 from .._errors import ReferenceError_, UnsupportedError, ValidationError
 from ._data import DATA_SOURCES
 from ._expr import check_function
-from ._parse import Attribute, Block, Config, Resource, closest
+from ._parse import NOT_MODELLED, Attribute, Block, Config, Resource, closest
+from ._provider import VERSION, block_schema, has_type
 from ._resources import RESOURCE_TYPES
 from ._schema import BlockSpec, Schema, tags_arg
 from ._syntax import Call, Expr, Literal, Loc, Reference, Template, references, walk
@@ -133,7 +140,7 @@ def check_config(config: Config) -> Graph:
         _check_resource_type(resource)
         _check_body(resource.body, schema_of(resource).args, schema_of(resource).blocks,
                     f'resource "{resource.type}" "{resource.name}"' if resource.mode == "managed"
-                    else f'data "{resource.type}" "{resource.name}"')
+                    else f'data "{resource.type}" "{resource.name}"', block_schema(resource.mode, resource.type))
     for variable in config.variables.values():
         if variable.default_expr is not None:
             for ref in references(variable.default_expr):
@@ -169,26 +176,40 @@ def _check_resource_type(resource: Resource) -> None:
     if resource.type in registry:
         return
     kind = "data source" if resource.mode == "data" else "resource type"
-    raise UnsupportedError(f'Unsupported {kind}: kmslab\'s embedded applier has no {kind} "{resource.type}" '
-                           f"(it supports {', '.join(sorted(registry))}).", file=resource.loc.file,
-                           line=resource.loc.line, suggestion=closest(resource.type, registry))
+    if has_type(resource.mode, resource.type):
+        raise UnsupportedError(f'{kind.capitalize()} not modelled: "{resource.type}" is a {kind} of the AWS provider '
+                               f"({VERSION}), but it is {NOT_MODELLED}. kmslab models "
+                               f"{', '.join(sorted(registry))}.", file=resource.loc.file, line=resource.loc.line)
+    words = "data source" if resource.mode == "data" else "resource type"
+    raise ValidationError(f"Invalid {words}: The provider hashicorp/aws does not support {words} "
+                          f'"{resource.type}".', file=resource.loc.file, line=resource.loc.line,
+                          suggestion=closest(resource.type, registry))
 
 
-def _check_body(block: Block, args: dict, blocks: dict[str, BlockSpec], where: str) -> None:
+def _check_body(block: Block, args: dict, blocks: dict[str, BlockSpec], where: str,
+                provider: dict | None = None) -> None:
+    """Check one block against kmslab's schema; ``provider`` is the real provider's names for this block
+    (from :mod:`._provider`), which decide between "invalid" and "not modelled"."""
+    provider_attributes = (provider or {}).get("attributes", {})
+    provider_blocks = (provider or {}).get("blocks", {})
     for name, attribute in block.attributes.items():
         arg = args.get(name)
         if arg is not None and arg.argument:
             continue
         loc = attribute.loc
-        if arg is not None:
-            raise ValidationError(f'Invalid argument: "{name}" is an attribute that AWS sets; it cannot be set in '
-                                  f"{where}.", file=loc.file, line=loc.line)
-        if name in blocks:
-            raise ValidationError(f'Unsupported argument: an argument named "{name}" is not expected here. Did you '
+        if arg is not None or provider_attributes.get(name) == "computed":
+            raise ValidationError(f'Value for unconfigurable attribute: Can\'t configure a value for "{name}": its '
+                                  "value will be decided automatically based on the result of applying this "
+                                  "configuration.", file=loc.file, line=loc.line)
+        if name in blocks or name in provider_blocks:
+            raise ValidationError(f'Unsupported argument: An argument named "{name}" is not expected here. Did you '
                                   f'mean to define a block of type "{name}"?', file=loc.file, line=loc.line)
+        if name in provider_attributes:
+            raise UnsupportedError(f'Argument not modelled: the AWS provider accepts the argument "{name}" in '
+                                   f"{where}, but it is {NOT_MODELLED}.", file=loc.file, line=loc.line)
         settable = [n for n, a in args.items() if a.argument]
-        raise UnsupportedError(f'Unsupported argument: an argument named "{name}" is not expected in {where}.',
-                               file=loc.file, line=loc.line, suggestion=closest(name, settable + list(blocks)))
+        raise ValidationError(f'Unsupported argument: An argument named "{name}" is not expected here.',
+                              file=loc.file, line=loc.line, suggestion=closest(name, settable + list(blocks)))
     for name, arg in args.items():
         if arg.required and name not in block.attributes:
             raise ValidationError(f'Missing required argument: the argument "{name}" is required in {where}, but '
@@ -206,17 +227,19 @@ def _check_body(block: Block, args: dict, blocks: dict[str, BlockSpec], where: s
         spec = blocks.get(nested.type)
         if spec is None:
             loc = nested.loc
-            if nested.type in args:
-                raise ValidationError(f'Unsupported block type: blocks of type "{nested.type}" are not expected '
+            if nested.type in args or nested.type in provider_attributes:
+                raise ValidationError(f'Unsupported block type: Blocks of type "{nested.type}" are not expected '
                                       f'here. Did you mean to define argument "{nested.type}"? If so, use the '
                                       "equals sign to assign it a value.", file=loc.file, line=loc.line)
-            raise UnsupportedError(f'Unsupported block type: blocks of type "{nested.type}" are not expected in '
-                                   f"{where}.", file=loc.file, line=loc.line,
-                                   suggestion=closest(nested.type, list(blocks)))
+            if nested.type in provider_blocks:
+                raise UnsupportedError(f'Block not modelled: the AWS provider accepts "{nested.type}" blocks in '
+                                       f"{where}, but they are {NOT_MODELLED}.", file=loc.file, line=loc.line)
+            raise ValidationError(f'Unsupported block type: Blocks of type "{nested.type}" are not expected here.',
+                                  file=loc.file, line=loc.line, suggestion=closest(nested.type, list(blocks)))
         if nested.labels:
             raise ValidationError(f'Extraneous label for {nested.type}: no labels are expected for '
                                   f'"{nested.type}" blocks.', file=nested.loc.file, line=nested.loc.line)
-        _check_body(nested, spec.args, spec.blocks, f'a "{nested.type}" block')
+        _check_body(nested, spec.args, spec.blocks, f'a "{nested.type}" block', provider_blocks.get(nested.type))
 
 
 def _check_depends_on(config: Config, target: str, loc: Loc) -> None:
@@ -279,7 +302,7 @@ def _resolve_reference(config: Config, ref: Reference) -> str | None:
                                   f'"{path[0]}".', file=loc.file, line=loc.line)
         return None
     if ref.root in ("count", "each", "self"):
-        raise UnsupportedError(f'The "{ref.root}" object is not supported by kmslab\'s embedded applier.',
+        raise UnsupportedError(f'The "{ref.root}" object is {NOT_MODELLED}.',
                                file=loc.file, line=loc.line)
     if ref.root == "data":
         need(2, "a data source type and name, as in data.aws_region.current")

@@ -1,4 +1,5 @@
-"""Data sources: ``aws_caller_identity``, ``aws_region`` and ``aws_iam_policy_document``.
+"""Data sources: ``aws_caller_identity``, ``aws_region``, ``aws_partition``, ``aws_service``,
+``aws_kms_alias`` and ``aws_iam_policy_document``.
 
 Data sources are read while planning, as Terraform reads them, and only once their arguments are
 known. ``aws_iam_policy_document`` is computed locally (no AWS call), like the provider does.
@@ -162,6 +163,89 @@ def _principals(blocks: list[dict[str, Any]]) -> Any:
     return {kind: _collapse(ids) for kind, ids in merged.items()}
 
 
+_DNS_SUFFIX = {"aws": "amazonaws.com", "aws-cn": "amazonaws.com.cn", "aws-us-gov": "amazonaws.com"}
+_REVERSE_PREFIX = {"aws": "com.amazonaws", "aws-cn": "cn.com.amazonaws", "aws-us-gov": "com.amazonaws"}
+
+
+class Partition(DataSource):
+    """``data "aws_partition"``: the session's partition (no AWS call), with its DNS suffix and the
+    reverse DNS prefix the provider gives (``com.amazonaws``)."""
+
+    type_name = "aws_partition"
+    schema = Schema(args={"dns_suffix": Attr(), "id": Attr(), "partition": Attr(), "reverse_dns_prefix": Attr()})
+
+    def read(self, aws, values):
+        partition = aws.partition
+        return {"dns_suffix": _DNS_SUFFIX[partition], "id": partition, "partition": partition,
+                "reverse_dns_prefix": _REVERSE_PREFIX[partition]}
+
+
+class Service(DataSource):
+    """``data "aws_service"``: a service's DNS names in a region, from ``service_id``,
+    ``dns_name`` or ``reverse_dns_name`` (no AWS call). ``supported`` is whether botocore's endpoint
+    data lists the service in that region, which is where the provider looks too."""
+
+    type_name = "aws_service"
+    schema = Schema(args={"dns_name": Arg(computed=True), "id": Attr(), "partition": Attr(), "region": Arg(computed=True),
+                          "reverse_dns_name": Arg(computed=True), "reverse_dns_prefix": Arg(computed=True),
+                          "service_id": Arg(computed=True), "supported": Attr("bool")})
+
+    def read(self, aws, values):
+        region = values.get("region") or aws.region
+        service = values.get("service_id")
+        prefix = values.get("reverse_dns_prefix") or _REVERSE_PREFIX[aws.partition]
+        if values.get("reverse_dns_name"):
+            name = values["reverse_dns_name"]
+            for known in set(_REVERSE_PREFIX.values()):
+                if name.startswith(known + "."):
+                    prefix, rest = known, name[len(known) + 1:]
+                    region, _, service = rest.partition(".")
+        elif values.get("dns_name"):
+            service, _, rest = values["dns_name"].partition(".")
+            region = rest.split(".", 1)[0]
+        partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+        return {"dns_name": f"{service}.{region}.{_DNS_SUFFIX[partition]}", "id": f"{prefix}.{region}.{service}",
+                "partition": partition, "region": region, "reverse_dns_name": f"{prefix}.{region}.{service}",
+                "reverse_dns_prefix": prefix, "service_id": service, "supported": _supported(service, region)}
+
+
+def _supported(service: str, region: str) -> bool:
+    from botocore.loaders import create_loader
+
+    for partition in create_loader().load_data("endpoints")["partitions"]:
+        endpoints = partition.get("services", {}).get(service, {}).get("endpoints", {})
+        if region in endpoints:
+            return True
+    return False
+
+
+class KmsAlias(DataSource):
+    """``data "aws_kms_alias"``: an alias and the key it points to. AWS API: ListAliases, DescribeKey
+    (https://docs.aws.amazon.com/kms/latest/APIReference/API_ListAliases.html)."""
+
+    type_name = "aws_kms_alias"
+    schema = Schema(args={"arn": Attr(), "id": Attr(), "name": Arg(required=True), "target_key_arn": Attr(),
+                          "target_key_id": Attr()})
+
+    def validate(self, values):
+        name = values.get("name")
+        if isinstance(name, str) and not name.startswith("alias/"):
+            return [Problem("\"name\" must begin with 'alias/'", "name")]
+        return []
+
+    def read(self, aws, values):
+        kms = aws.client("kms")
+        name = values["name"]
+        for page in kms.get_paginator("list_aliases").paginate():
+            for alias in page["Aliases"]:
+                if alias["AliasName"] == name:
+                    target = alias.get("TargetKeyId")
+                    key_arn = kms.describe_key(KeyId=name)["KeyMetadata"]["Arn"] if target else ""
+                    return {"arn": alias["AliasArn"], "id": alias["AliasArn"], "target_key_arn": key_arn,
+                            "target_key_id": target or ""}
+        raise LookupError(f"reading KMS Alias ({name}): couldn't find resource")
+
+
 DATA_SOURCES: dict[str, DataSource] = {
-    source.type_name: source() for source in (CallerIdentity, Region, PolicyDocument)
+    source.type_name: source() for source in (CallerIdentity, Region, Partition, Service, KmsAlias, PolicyDocument)
 }

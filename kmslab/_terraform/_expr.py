@@ -9,19 +9,30 @@ Functions: ``jsonencode`` ``jsondecode`` ``merge`` ``concat`` ``format`` ``lower
 ``replace`` ``length`` ``lookup`` ``tostring`` ``tonumber`` ``file``; see the Terraform function
 reference (https://developer.hashicorp.com/terraform/language/functions). Anything else is refused
 with the closest supported name.
+
+Limits of kmslab's own, refused as not modelled (Terraform accepts them; ``engine="terraform"``
+runs them): numbers beyond a 64-bit float (Terraform's are arbitrary-precision, so
+``tonumber("1e99999")`` and ``jsonencode(1e400)`` work there), ``format`` widths and precisions
+over 100000, nesting deeper than Python's recursion allows, and a ``replace`` regular expression
+that runs longer than a second. Terraform matches with RE2, in linear time; kmslab uses the
+``regex`` package with a timeout, and refuses first, in Go's words, what RE2's syntax rejects
+(look-arounds, back-references, atomic groups, possessive repeats, ``\\Z``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import regex
+
 from .._errors import ReferenceError_, UnsupportedError, ValidationError
-from ._parse import TypeSpec, closest
+from ._parse import NOT_MODELLED, TypeSpec, closest
 from ._syntax import (
     Binary,
     Call,
@@ -132,11 +143,29 @@ def to_number(value: Any) -> int | float | None:
             return None
         if not number.is_finite():
             return None
+        if abs(number) >= _LARGEST:
+            check_range(float("inf"))
         return int(number) if number == number.to_integral_value() else float(number)
     return None
 
 
+_LARGEST = 2**1024  # beyond this a 64-bit float is infinite
+
+
+class NotModelled(Exception):
+    """Something Terraform accepts that kmslab's applier does not model; the evaluator adds file and line."""
+
+
+def check_range(value: Any) -> Any:
+    """Numbers kmslab models: those a 64-bit float can hold (Terraform's are arbitrary-precision)."""
+    if isinstance(value, float) and not math.isfinite(value) or isinstance(value, int) and abs(value) >= _LARGEST:
+        raise NotModelled(f"a number this large is {NOT_MODELLED}: kmslab keeps numbers as 64-bit floats (up to "
+                          "about 1.8e308), Terraform as arbitrary-precision numbers")
+    return value
+
+
 def _normalise_number(value: float | int) -> int | float:
+    check_range(value)
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
     return value
@@ -229,8 +258,15 @@ def _plain_numbers(value: Any) -> Any:
     return value
 
 
+def _json_constant(name: str) -> Any:
+    raise ValueError(f"invalid character '{name.lstrip('-')[0]}' looking for beginning of value")
+
+
 def _json_decode_numbers(text: str) -> Any:
-    return json.loads(text, parse_float=lambda s: _normalise_number(float(s)))
+    """JSON as Go reads it: ``NaN`` and ``Infinity`` are not JSON."""
+    return json.loads(text, parse_float=lambda s: _normalise_number(float(s)),
+                      parse_int=lambda s: check_range(int(s)) if len(s) < 400 else check_range(float("inf")),
+                      parse_constant=_json_constant)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -262,6 +298,10 @@ def _fn_jsondecode(text: Any) -> Any:
         return _json_decode_numbers(text)
     except json.JSONDecodeError as exc:
         raise FunctionError(f'Invalid value for "str" parameter: {exc.msg} at character {exc.pos}.') from None
+    except RecursionError:
+        raise NotModelled(f"JSON nested this deeply is {NOT_MODELLED}") from None
+    except ValueError as exc:  # NaN, Infinity: Go's encoding/json refuses them
+        raise FunctionError(f"Invalid value for \"str\" parameter: {exc}.") from None
 
 
 def _fn_merge(*maps: Any) -> Any:
@@ -299,6 +339,9 @@ def _fn_format(spec: Any, *args: Any) -> str:
         out.append(spec[pos:match.start()])
         pos = match.end()
         flags, width, precision, verb = match.groups()
+        for number in (width, precision):
+            if number is not None and (len(number) > 6 or int(number) > 100000):
+                raise NotModelled(f"a format width or precision of {number} is {NOT_MODELLED}")
         if verb == "%":
             out.append("%")
             continue
@@ -376,16 +419,67 @@ def _fn_replace(text: Any, substring: Any, replacement: Any) -> str:
     substring = _string_arg(substring, "substr")
     replacement = _string_arg(replacement, "replace")
     if len(substring) > 1 and substring.startswith("/") and substring.endswith("/"):
-        try:
-            pattern = re.compile(substring[1:-1])
-        except re.error as exc:
-            raise FunctionError(f'Invalid value for "substr" parameter: invalid regular expression: {exc}.') \
-                from None
+        pattern = compile_re2(substring[1:-1])
         # Go writes group references as $1 or ${name}; Python as \g<1>.
         python_repl = re.sub(r"\$\{(\w+)\}|\$(\d+)", lambda m: rf"\g<{m.group(1) or m.group(2)}>",
                              replacement.replace("\\", "\\\\"))
-        return pattern.sub(python_repl, text)
+        try:
+            return pattern.sub(python_repl, text, timeout=REGEX_SECONDS)
+        except TimeoutError:
+            raise NotModelled(f"this regular expression ran longer than {REGEX_SECONDS:g} s in kmslab's applier "
+                              f"(Terraform's RE2 matches in linear time); such a pattern is {NOT_MODELLED}") from None
+        except (regex.error, IndexError) as exc:
+            raise FunctionError(f"invalid replacement: {exc}.") from None
     return text.replace(substring, replacement)
+
+
+REGEX_SECONDS = 1.0
+# What RE2 (Go's regexp/syntax) rejects that Python's engines accept, with Go's words for it.
+_PERL_ONLY = re.compile(r"\(\?(<=|<!|=|!|>|\||#|P=|P>|&|R|\d|[+-]\d)")
+_BAD_ESCAPE = re.compile(r"\\([1-9]|[ZGgkKhHRXNoyYaeu]|$)")
+_POSSESSIVE = re.compile(r"(?<!\\)([*+?}])\+")
+
+
+def compile_re2(pattern: str) -> Any:
+    """Compile a pattern for ``replace``, refusing what RE2 would refuse, in Go's words."""
+    if "\\" not in pattern:
+        scan = pattern
+    else:
+        scan = re.sub(r"\\\\", "", pattern)
+    perl = _PERL_ONLY.search(scan)
+    if perl:
+        raise FunctionError(f"error parsing regexp: invalid or unsupported Perl syntax: `{perl.group(0)}`.")
+    escape = _BAD_ESCAPE.search(scan)
+    if escape:
+        if escape.group(1) == "":
+            raise FunctionError("error parsing regexp: trailing backslash at end of expression: ``.")
+        raise FunctionError(f"error parsing regexp: invalid escape sequence: `{escape.group(0)}`.")
+    possessive = _POSSESSIVE.search(scan)
+    if possessive:
+        raise FunctionError(f"error parsing regexp: invalid nested repetition operator: `{possessive.group(0)}`.")
+    try:
+        return regex.compile(pattern, regex.VERSION0)
+    except regex.error as exc:
+        raise FunctionError(f"error parsing regexp: {_go_regexp_error(exc.msg, pattern)}.") from None
+    except RecursionError:
+        raise NotModelled(f"a regular expression nested this deeply is {NOT_MODELLED}") from None
+
+
+def _go_regexp_error(message: str, pattern: str) -> str:
+    """Python's compile error in Go's regexp/syntax words (ErrMissingParen ...)."""
+    if "missing )" in message:
+        return f"missing closing ): `{pattern}`"
+    if "unbalanced parenthesis" in message:
+        return f"unexpected ): `{pattern}`"
+    if "unterminated character set" in message:
+        return f"missing closing ]: `{pattern[pattern.rfind('['):]}`"
+    if "nothing to repeat" in message:
+        return "missing argument to repetition operator: `" + (pattern[:1] or "") + "`"
+    if "multiple repeat" in message:
+        return "invalid nested repetition operator"
+    if "bad character range" in message:
+        return "invalid character class range"
+    return message
 
 
 def _fn_length(value: Any) -> int:
@@ -448,9 +542,12 @@ def check_function(call: Call) -> None:
     """Refuse an unknown function or a wrong number of arguments (called before any evaluation)."""
     function = FUNCTIONS.get(call.name)
     if function is None:
-        raise _error(f'Call to unknown function: there is no function named "{call.name}" (kmslab supports '
-                     f"{', '.join(sorted(FUNCTIONS))}).", call.loc, UnsupportedError,
-                     closest(call.name, FUNCTIONS))
+        from ._provider_schema import TERRAFORM_FUNCTIONS
+        if call.name in TERRAFORM_FUNCTIONS:  # Terraform has it; kmslab does not model it
+            raise _error(f'Function not modelled: Terraform\'s function "{call.name}" is {NOT_MODELLED} (kmslab '
+                         f"models {', '.join(sorted(FUNCTIONS))}).", call.loc, UnsupportedError)
+        raise _error(f'Call to unknown function: There is no function named "{call.name}".', call.loc,
+                     ValidationError, closest(call.name, FUNCTIONS))
     if call.expand_final:
         return
     count = len(call.args)
@@ -601,6 +698,8 @@ class Evaluator:
             return FUNCTIONS[expr.name].impl(*args)
         except FunctionError as exc:
             raise _error(f"Error in function call to {expr.name}(): {exc}", expr.loc) from None
+        except NotModelled as exc:
+            raise _error(f"Error in function call to {expr.name}(): {exc}.", expr.loc, UnsupportedError) from None
         except TypeError:
             raise _error(f'Invalid number of arguments for function "{expr.name}".', expr.loc) from None
 
@@ -612,10 +711,19 @@ class Evaluator:
         if not path.is_absolute():
             path = self.base_dir / path
         try:
+            if path.is_dir():  # Go's os.ReadFile answers "read /tmp: is a directory"
+                raise FunctionError(f'Invalid value for "path" parameter: failed to read file: read {name}: is a '
+                                    "directory.")
+            if path.exists() and not path.is_file():  # kmslab's choice: a FIFO or device could block
+                raise FunctionError(f'Invalid value for "path" parameter: failed to read file: {name} is not a '
+                                    "regular file (kmslab reads only regular files, which cannot block).")
             return path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise FunctionError(f'Invalid value for "path" parameter: no file exists at "{name}" (paths are '
                                 "relative to the configuration directory).") from None
+        except OSError as exc:  # a symlink loop, no permission...
+            raise FunctionError(f'Invalid value for "path" parameter: failed to read file: open {name}: '
+                                f"{(exc.strerror or str(exc)).lower()}.") from None
         except UnicodeDecodeError:
             raise FunctionError(f'Invalid value for "path" parameter: contents of "{name}" are not valid UTF-8; '
                                 "use the filebase64 function to obtain the Base64 encoded contents.") from None
@@ -634,6 +742,12 @@ class Evaluator:
         return -number
 
     def _eval_Binary(self, expr: Binary) -> Any:
+        try:
+            return self._binary(expr)
+        except NotModelled as exc:
+            raise _error(f"Operation not modelled: {exc}.", expr.loc, UnsupportedError) from None
+
+    def _binary(self, expr: Binary) -> Any:
         left = self.evaluate(expr.left)
         right = self.evaluate(expr.right)
         op = expr.op

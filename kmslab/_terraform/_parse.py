@@ -7,13 +7,29 @@ the closest supported name.
 Top-level blocks read: ``terraform`` and ``provider`` (recorded; of a provider only the AWS
 provider's ``default_tags`` is applied, see :mod:`._check`), ``variable``, ``locals``, ``output``,
 ``resource`` and ``data``. Refused: ``module``, ``moved``, ``import``, ``check``, ``removed``, and in
-resources the meta-arguments ``count``, ``for_each``, ``provider``, ``lifecycle``, ``provisioner``,
-``connection`` and ``dynamic`` blocks. ``depends_on`` is supported.
+resources the meta-arguments ``count``, ``for_each``, ``provider``, ``provisioner``,
+``connection`` and ``dynamic`` blocks. ``depends_on`` is supported, and of ``lifecycle`` the
+arguments ``prevent_destroy`` and ``ignore_changes`` (a list of argument names, or ``all``);
+``create_before_destroy = true``, ``replace_triggered_by`` and pre/postconditions are refused as not
+modelled.
+
+Files are read as Terraform reads a module directory: every ``*.tf`` file, directories skipped
+(Terraform skips a directory even when it is named ``main.tf``), and names Terraform ignores too
+(starting with ``.``, ending with ``~``, or ``#...#``). A file that is not UTF-8 is refused with
+Terraform's "Invalid character encoding" at the line of the first bad byte; one that cannot be read
+(a symlink loop, no permission) with its "Failed to read file". Refused as not modelled, with the
+alternative ``engine="terraform"``: files in Terraform's JSON syntax (``*.tf.json``) and override
+files (``override.tf``, ``*_override.tf``), which Terraform merges into the others. kmslab's own
+choice, where Terraform would block: a ``.tf`` name that is not a regular file (a FIFO, a socket, a
+device) is refused rather than read. Names of resources, data sources, variables and outputs
+follow Terraform's identifier rule ("Invalid resource name").
 """
 
 from __future__ import annotations
 
 import difflib
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +47,7 @@ from ._syntax import (
     Name,
     Template,
     TupleExpr,
+    deep_recursion,
     identifier_text,
     line_of,
     parse_text,
@@ -111,6 +128,15 @@ class Output:
 
 
 @dataclass(frozen=True)
+class Lifecycle:
+    """A resource's ``lifecycle`` block: ``ignore_changes`` holds argument names, or ``("*",)`` for ``all``."""
+
+    prevent_destroy: bool = False
+    ignore_changes: tuple[str, ...] = ()
+    loc: Loc | None = None
+
+
+@dataclass(frozen=True)
 class Resource:
     """A ``resource`` (mode ``managed``) or ``data`` (mode ``data``) block."""
 
@@ -120,6 +146,7 @@ class Resource:
     body: Block
     depends_on: tuple[tuple[str, Loc], ...]
     loc: Loc
+    lifecycle: Lifecycle = Lifecycle()
 
     @property
     def address(self) -> str:
@@ -153,7 +180,6 @@ _REFUSED_META = {
     "count": "The count meta-argument",
     "for_each": "The for_each meta-argument",
     "provider": "The provider meta-argument",
-    "lifecycle": "A lifecycle block",
     "provisioner": "A provisioner block",
     "connection": "A connection block",
     "dynamic": "A dynamic block",
@@ -205,11 +231,19 @@ def read_block(node: Tree, file: str, builder: ExprBuilder) -> Block:
     return Block(block_type, tuple(labels), attributes, blocks, Loc(file, line_of(node)))
 
 
+NOT_MODELLED = 'not modelled by kmslab\'s applier (use engine="terraform")'
+
+
 def parse_file(text: str, file: str) -> list[Block]:
     """The top-level blocks of one file (a top-level attribute is a syntax error in Terraform too)."""
-    tree = parse_text(text, file)
-    builder = ExprBuilder(file)
-    attributes, blocks = read_body(trees(tree)[0], file, builder)
+    try:
+        with deep_recursion():
+            tree = parse_text(text, file)
+            builder = ExprBuilder(file)
+            attributes, blocks = read_body(trees(tree)[0], file, builder)
+    except RecursionError:
+        raise UnsupportedError(f"Configuration nested too deeply: the nesting of brackets and blocks in {file} is "
+                               f"deeper than kmslab's applier reads; this is {NOT_MODELLED}.", file=file) from None
     for attribute in attributes.values():
         raise HCLSyntaxError(f'Unsupported argument: an argument named "{attribute.name}" is not expected '
                              "at the top level; only blocks are.", file=file, line=attribute.loc.line)
@@ -221,24 +255,89 @@ def parse_directory(directory: str | Path) -> Config:
     directory = Path(directory)
     if not directory.is_dir():
         raise ValidationError(f"Configuration directory not found: {directory}")
-    paths = sorted(directory.glob("*.tf"))
+    paths = configuration_files(directory)
     if not paths:
         raise ValidationError(f"No configuration files: {directory} has no *.tf file.")
     config = Config(directory=directory, files=tuple(p.name for p in paths))
     providers: list[Block] = []
     settings: list[Block] = []
     for path in paths:
-        for block in parse_file(path.read_text(encoding="utf-8"), path.name):
+        for block in parse_file(read_source(path), path.name):
             _add_block(config, block, providers, settings)
     return Config(directory, config.files, config.variables, config.locals, config.outputs, config.resources,
                   tuple(providers), tuple(settings))
 
 
+def _ignored(name: str) -> bool:
+    """Terraform's ``IsIgnoredFile``: hidden files and editor back-ups."""
+    return name.startswith(".") or name.endswith("~") or (name.startswith("#") and name.endswith("#"))
+
+
+def configuration_files(directory: Path) -> list[Path]:
+    """The ``*.tf`` files Terraform would load from ``directory``, in name order; refuses what kmslab
+    does not read (``*.tf.json``, override files, names that are not regular files)."""
+    paths = []
+    for path in sorted(directory.iterdir()):
+        name = path.name
+        if _ignored(name) or not name.endswith((".tf", ".tf.json")):
+            continue
+        try:
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                mode = path.stat().st_mode  # follows the link: a loop raises ELOOP here
+        except OSError:
+            raise ValidationError(f'Failed to read file: The file "{name}" could not be read.', file=name) from None
+        if stat.S_ISDIR(mode):
+            continue  # Terraform skips directories, whatever their name
+        if not stat.S_ISREG(mode):
+            raise ValidationError(f'Failed to read file: The file "{name}" is not a regular file (a FIFO, socket or '
+                                  "device); kmslab reads only regular files, which cannot block.", file=name)
+        if name.endswith(".tf.json"):
+            raise UnsupportedError(f"Terraform JSON syntax: {name} is written in Terraform's JSON configuration "
+                                   f"syntax, which is {NOT_MODELLED}.", file=name)
+        stem = name[:-len(".tf")]
+        if stem == "override" or stem.endswith("_override"):
+            raise UnsupportedError(f"Override file: {name} is an override file, which Terraform merges into the "
+                                   f"other files' blocks; merging is {NOT_MODELLED}.", file=name)
+        paths.append(path)
+    return paths
+
+
+def read_source(path: Path) -> str:
+    """A configuration file's text; not UTF-8 is Terraform's "Invalid character encoding" at that line."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise ValidationError(f'Failed to read file: The file "{path.name}" could not be read.',
+                              file=path.name) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise HCLSyntaxError("Invalid character encoding: All input files must be UTF-8 encoded. Ensure that "
+                             "UTF-8 encoding is selected in your editor.", file=path.name, line=line) from None
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_NAME_KINDS = {"resource": "resource", "data": "data resource", "variable": "variable", "output": "output"}
+
+
+def _check_name(block: Block) -> None:
+    """Terraform's rule for the names it gives to resources, data sources, variables and outputs."""
+    kind = _NAME_KINDS.get(block.type)
+    if kind is None:
+        return
+    name = block.labels[-1]
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValidationError(f"Invalid {kind} name: A name must start with a letter or underscore and may contain "
+                              "only letters, digits, underscores, and dashes.", file=block.loc.file,
+                              line=block.loc.line)
+
+
 def _add_block(config: Config, block: Block, providers: list[Block], settings: list[Block]) -> None:
     loc = block.loc
     if block.type in _REFUSED_TOP_LEVEL:
-        raise UnsupportedError(f"{_REFUSED_TOP_LEVEL[block.type]} is not supported by kmslab's embedded "
-                               "applier.", file=loc.file, line=loc.line)
+        raise UnsupportedError(f"{_REFUSED_TOP_LEVEL[block.type]} is {NOT_MODELLED}.", file=loc.file, line=loc.line)
     if block.type not in TOP_LEVEL:
         raise UnsupportedError(f'Unsupported block type: blocks of type "{block.type}" are not expected here.',
                                file=loc.file, line=loc.line, suggestion=closest(block.type, TOP_LEVEL))
@@ -246,6 +345,7 @@ def _add_block(config: Config, block: Block, providers: list[Block], settings: l
     if len(block.labels) != want:
         raise HCLSyntaxError(f'A "{block.type}" block expects {want} label(s), got {len(block.labels)}.',
                              file=loc.file, line=loc.line)
+    _check_name(block)
     if block.type == "terraform":
         settings.append(block)
     elif block.type == "provider":
@@ -406,14 +506,67 @@ def _output(block: Block) -> Output:
 def _resource(block: Block, mode: str) -> Resource:
     for name, attribute in block.attributes.items():
         if name in _REFUSED_META:
-            raise UnsupportedError(f"{_REFUSED_META[name]} is not supported by kmslab's embedded applier.",
-                                   file=attribute.loc.file, line=attribute.loc.line)
+            raise UnsupportedError(f"{_REFUSED_META[name]} is {NOT_MODELLED}.", file=attribute.loc.file,
+                                   line=attribute.loc.line)
     for nested in block.blocks:
         if nested.type in _REFUSED_META:
-            raise UnsupportedError(f"{_REFUSED_META[nested.type]} is not supported by kmslab's embedded "
-                                   "applier.", file=nested.loc.file, line=nested.loc.line)
+            raise UnsupportedError(f"{_REFUSED_META[nested.type]} is {NOT_MODELLED}.", file=nested.loc.file,
+                                   line=nested.loc.line)
     resource_type, name = block.labels
     attributes = {k: v for k, v in block.attributes.items() if k != "depends_on"}
-    body = Block(block.type, block.labels, attributes, block.blocks, block.loc)
-    return Resource(mode, resource_type, name, body, _depends_on(block), block.loc)
+    lifecycles = block.blocks_of("lifecycle")
+    if mode == "data" and lifecycles:
+        raise UnsupportedError(f"A lifecycle block in a data block is {NOT_MODELLED}.", file=lifecycles[0].loc.file,
+                               line=lifecycles[0].loc.line)
+    if len(lifecycles) > 1:
+        raise ValidationError('Duplicate lifecycle block: Only one "lifecycle" block is allowed per resource.',
+                              file=lifecycles[1].loc.file, line=lifecycles[1].loc.line)
+    lifecycle = _lifecycle(lifecycles[0]) if lifecycles else Lifecycle()
+    body = Block(block.type, block.labels, attributes, tuple(b for b in block.blocks if b.type != "lifecycle"),
+                 block.loc)
+    return Resource(mode, resource_type, name, body, _depends_on(block), block.loc, lifecycle)
+
+
+def _lifecycle(block: Block) -> Lifecycle:
+    for nested in block.blocks:
+        what = {"precondition": "A precondition", "postcondition": "A postcondition"}.get(nested.type)
+        if what is None:
+            raise ValidationError(f'Unsupported block type: Blocks of type "{nested.type}" are not expected here.',
+                                  file=nested.loc.file, line=nested.loc.line)
+        raise UnsupportedError(f"{what} is {NOT_MODELLED}.", file=nested.loc.file, line=nested.loc.line)
+    known = ("create_before_destroy", "prevent_destroy", "ignore_changes", "replace_triggered_by")
+    for attribute in block.attributes.values():
+        if attribute.name not in known:
+            raise ValidationError(f'Unsupported argument: An argument named "{attribute.name}" is not expected here.',
+                                  file=attribute.loc.file, line=attribute.loc.line,
+                                  suggestion=closest(attribute.name, known))
+    if "replace_triggered_by" in block.attributes:
+        attribute = block.attributes["replace_triggered_by"]
+        raise UnsupportedError(f"lifecycle.replace_triggered_by is {NOT_MODELLED}.", file=attribute.loc.file,
+                               line=attribute.loc.line)
+    if _static_bool(block.attributes.get("create_before_destroy"), False):
+        attribute = block.attributes["create_before_destroy"]
+        raise UnsupportedError(f"lifecycle.create_before_destroy = true is {NOT_MODELLED}: kmslab's applier always "
+                               "destroys before it creates a replacement.", file=attribute.loc.file,
+                               line=attribute.loc.line)
+    ignored: tuple[str, ...] = ()
+    attribute = block.attributes.get("ignore_changes")
+    if attribute is not None:
+        expr = attribute.expr
+        if isinstance(expr, Name) and expr.name == "all":
+            ignored = ("*",)
+        elif isinstance(expr, TupleExpr):
+            names = []
+            for item in expr.items:
+                while isinstance(item, (GetAttr, Index)):
+                    item = item.target
+                if not isinstance(item, Name):
+                    raise ValidationError("Invalid ignore_changes: each item must be an attribute name, such as "
+                                          "tags.", file=attribute.loc.file, line=attribute.loc.line)
+                names.append(item.name)
+            ignored = tuple(names)
+        else:
+            raise ValidationError('Invalid ignore_changes: a list of attribute names, or the keyword "all", is '
+                                  "required.", file=attribute.loc.file, line=attribute.loc.line)
+    return Lifecycle(_static_bool(block.attributes.get("prevent_destroy"), False), ignored, block.loc)
 

@@ -11,6 +11,7 @@ resource's win), so a change to the default tags alone is an update in place of 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,16 +91,24 @@ class Diff:
 
 def diff_resource(schema: Schema, invalidates: dict[str, tuple[str, ...]], config: dict[str, Any],
                   prior: dict[str, Any] | None, tainted: bool = False,
-                  default_tags: dict[str, str] | Any = None) -> Diff:
+                  default_tags: dict[str, str] | Any = None,
+                  same: Callable[[str, Any, Any], bool] | None = None) -> Diff:
     """Plan one managed resource: its action and the values it will have.
 
     ``default_tags`` are the provider's (``default_tags { tags = ... }``); a change to them alone
-    changes ``tags_all``, which is an update in place.
+    changes ``tags_all``, which is an update in place. ``same(name, configured, prior)`` is the
+    provider's diff suppression (equivalent policies, a key's ARN for its ID): where it holds, the
+    value in state is kept and nothing changes.
     """
     if prior is None:
         return Diff("create", _derive(planned_values(schema.args, schema.blocks, config, None), None, default_tags),
                     frozenset(), frozenset())
     after = planned_values(schema.args, schema.blocks, config, prior)
+    if same is not None:
+        for name, arg in schema.args.items():
+            value, old = after[name], prior.get(name)
+            if arg.argument and is_known(value) and is_known(old) and value != old and same(name, value, old):
+                after[name] = old  # the provider suppresses this diff: the state keeps its value
     changed = {name for name, arg in schema.args.items() if arg.argument and not _same(after[name], prior.get(name))}
     changed |= {name for name in schema.blocks if not _same(after[name], prior.get(name))}
     forces = {name for name in changed if (schema.args[name].force_new if name in schema.args
@@ -232,6 +241,8 @@ class Plan:
     output_changes: list[OutputChange] = field(default_factory=list)
     target: tuple[str, ...] = ()
     destroy: bool = False
+    #: Resources the refresh found deleted outside Terraform (shown first, as Terraform's "Note").
+    drifted: list[ResourceChange] = field(default_factory=list)
 
     @property
     def changes(self) -> list[tuple[str, str]]:
@@ -255,9 +266,25 @@ class Plan:
         add, change, destroy = self.counts()
         return f"Plan: {add} to add, {change} to change, {destroy} to destroy."
 
+    def _drift_lines(self) -> list[str]:
+        if not self.drifted:
+            return []
+        lines = ["Note: Objects have changed outside of Terraform", "",
+                 "Terraform detected the following changes made outside of Terraform since the",
+                 'last "terraform apply" which may have affected this plan:']
+        for change in sorted(self.drifted, key=lambda c: c.address):
+            lines += ["", f"  # {change.address} has been deleted",
+                      f'  - resource "{change.type}" "{change.name}" {{',
+                      *body_lines(change.before, None, change.schema.args, change.schema.blocks, 6, frozenset()),
+                      "    }"]
+        lines += ["", "", "Unless you have made equivalent changes to your configuration, or ignored the",
+                  "relevant attributes using ignore_changes, the following plan may include",
+                  "actions to undo or respond to these changes.", "", "\u2500" * 77, ""]
+        return lines
+
     def lines(self) -> list[str]:
         active = sorted((c for c in self.resource_changes if c.action != "no-op"), key=lambda c: c.address)
-        lines: list[str] = []
+        lines: list[str] = self._drift_lines()
         if not active:
             lines.append(NO_CHANGES)
             if self.output_changes:

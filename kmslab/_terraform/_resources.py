@@ -9,31 +9,51 @@ documentation (https://registry.terraform.io/providers/hashicorp/aws/latest/docs
 the provider's ``default_tags`` merged with the resource's ``tags`` (the resource's win), worked out
 by the planner. ``tags_all`` is what the taggable types (``aws_kms_key``, ``aws_dynamodb_table``,
 ``aws_iam_user``, ``aws_iam_policy``) send to AWS, on create and through their tag/untag calls when
-it changes. Not modelled: DynamoDB streams, indexes, TTL and table classes, KMS custom key stores
-and rotation periods, access-key PGP encryption, and
-timestamps such as an access key's ``create_date`` (left out so that outputs stay stable).
-Unsupported types are refused by the caller with the closest supported name; nothing is skipped.
+it changes. Not modelled (refused as such, see :mod:`._provider`): DynamoDB replicas, imports,
+restores and on-demand throughput, KMS custom key stores and rotation periods, access-key PGP
+encryption, and timestamps such as an access key's ``create_date`` (left out so that outputs stay
+stable). Unsupported types are refused by the caller; nothing is skipped.
+
+Faults: each handler names the AWS operation that makes its resource exist (``creates``) and how
+to read the exported attributes from AWS's answer to it (``created``), so the engine records a
+resource the moment AWS has answered, whatever happens after; ``exists`` is the refresh, and
+``not_found`` the error codes that mean "gone", as the provider's read and delete take them.
 """
 
 from __future__ import annotations
 
+import datetime
+import itertools
 import re
 from typing import Any, ClassVar
 
-from ._aws import Aws
+from botocore.exceptions import ClientError
+
+from ._aws import Answer, Aws
 from ._expr import UNKNOWN
-from ._schema import Arg, Attr, BlockSpec, Problem, Schema, tags_all_attr, tags_arg
+from ._schema import Arg, Attr, BlockSpec, Problem, Schema, policies_equivalent, tags_all_attr, tags_arg
+
+_COUNTER = itertools.count(1)
 
 
-class PartialCreate(Exception):
-    """A create that failed after AWS had made the resource: ``exported`` says what exists.
+def unique_name(prefix: str) -> str:
+    """The provider's ``id.PrefixedUniqueId``: prefix, UTC time to 1/10000 s, an 8-hex-digit counter."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S%f")[:18]
+    return f"{prefix}{stamp}{next(_COUNTER):08x}"
 
-    The engine records the resource as tainted (Terraform's word), so the next plan replaces it.
-    """
 
-    def __init__(self, exported: dict[str, Any]) -> None:
-        super().__init__("partially created")
-        self.exported = exported
+def name_prefix_from_name(name: str) -> str:
+    """The provider's ``create.NamePrefixFromName``: the prefix of a generated name, else ""."""
+    match = re.fullmatch(r"(.*)\d{18}[0-9a-f]{8}", name or "")
+    return match.group(1) if match else ""
+
+
+def _name_problems(values: dict[str, Any]) -> list[Problem]:
+    """``name`` ConflictsWith ``name_prefix``, in the provider's (Terraform SDK's) words."""
+    if isinstance(values.get("name"), str) and isinstance(values.get("name_prefix"), str):
+        return [Problem('"name": conflicts with name_prefix', "name"),
+                Problem('"name_prefix": conflicts with name', "name_prefix")]
+    return []
 
 
 def _tag_list(tags: dict[str, str] | None, key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
@@ -52,6 +72,12 @@ class ResourceType:
     type_name: ClassVar[str]
     schema: ClassVar[Schema]
     invalidates: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: The AWS operation that makes the resource exist; once AWS has answered it, the resource is in
+    #: the state (tainted until the rest of the create has run), whatever is raised after.
+    creates: ClassVar[str]
+    #: Error codes that mean "this resource does not exist": on refresh and on delete the resource is
+    #: then gone, as the provider's ``tfresource.NotFound`` checks make it.
+    not_found: ClassVar[tuple[str, ...]] = ()
 
     def validate(self, values: dict[str, Any], prior: dict[str, Any] | None = None) -> list[Problem]:
         """Rules across arguments (values may still hold UNKNOWN while planning; ``prior`` is the state)."""
@@ -67,6 +93,23 @@ class ResourceType:
 
     def delete(self, aws: Aws, prior: dict[str, Any]) -> None:
         raise NotImplementedError
+
+    def created(self, aws: Aws, values: dict[str, Any], answer: Answer) -> dict[str, Any]:
+        """The exported attributes, from AWS's answer to :attr:`creates` (for a create cut short)."""
+        raise NotImplementedError
+
+    def exists(self, aws: Aws, prior: dict[str, Any]) -> bool:
+        """Refresh: whether the resource still exists in AWS (False when AWS says it is not found)."""
+        raise NotImplementedError
+
+    def same(self, name: str, configured: Any, prior: Any) -> bool:
+        """Whether a configured value equals the one in state, as the provider's DiffSuppressFunc sees it."""
+        if self.schema.args.get(name, Arg()).kind == "json":
+            return policies_equivalent(configured, prior)
+        return configured == prior
+
+    def is_not_found(self, error: BaseException) -> bool:
+        return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in self.not_found
 
     @staticmethod
     def _update_tags(prior: dict[str, Any], values: dict[str, Any], tag: Any, untag: Any,
@@ -103,7 +146,7 @@ class KmsKey(ResourceType):
         "customer_master_key_spec": Arg(default="SYMMETRIC_DEFAULT", force_new=True, choices=(
             "SYMMETRIC_DEFAULT", "RSA_2048", "RSA_3072", "RSA_4096", "HMAC_224", "HMAC_256", "HMAC_384",
             "HMAC_512", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521", "ECC_SECG_P256K1", "SM2")),
-        "deletion_window_in_days": Arg("number", int_range=(7, 30)),
+        "deletion_window_in_days": Arg("number", int_range=(7, 30), whole=True),
         "description": Arg(computed=True),
         "enable_key_rotation": Arg("bool", default=False),
         "id": Attr(),
@@ -112,7 +155,7 @@ class KmsKey(ResourceType):
         "key_usage": Arg(default="ENCRYPT_DECRYPT", force_new=True,
                          choices=("ENCRYPT_DECRYPT", "SIGN_VERIFY", "GENERATE_VERIFY_MAC")),
         "multi_region": Arg("bool", computed=True, force_new=True),
-        "policy": Arg("json", computed=True),
+        "policy": Arg("json", computed=True, policy="json"),
         "tags": tags_arg(),
         "tags_all": tags_all_attr(),
     })
@@ -131,23 +174,40 @@ class KmsKey(ResourceType):
             request["Policy"] = values["policy"]
         if values.get("tags_all"):
             request["Tags"] = _tag_list(values["tags_all"], "TagKey", "TagValue")
-        metadata = kms.create_key(**request)["KeyMetadata"]
+        exported = self._from_metadata(kms.create_key(**request)["KeyMetadata"], values)
+        key_id = exported["key_id"]
+        if values["enable_key_rotation"]:
+            kms.enable_key_rotation(KeyId=key_id)
+        if not values["is_enabled"]:
+            kms.disable_key(KeyId=key_id)
+        if exported["policy"] is None:  # no policy configured: AWS applied its default key policy
+            exported["policy"] = kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
+        return exported
+
+    creates = "CreateKey"
+    not_found = ("NotFoundException",)
+
+    @staticmethod
+    def _from_metadata(metadata: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
         key_id = metadata["KeyId"]
-        exported = {
+        return {
             "arn": metadata["Arn"], "id": key_id, "key_id": key_id,
             "description": metadata.get("Description", ""), "multi_region": metadata.get("MultiRegion", False),
             "policy": values.get("policy"), "tags_all": dict(values.get("tags_all") or {}),
         }
+
+    def created(self, aws, values, answer):
+        return self._from_metadata(answer.reply["KeyMetadata"], values)
+
+    def exists(self, aws, prior):
+        # The provider's FindKeyByID: a key pending deletion is "not found" (it is as good as gone).
         try:
-            if values["enable_key_rotation"]:
-                kms.enable_key_rotation(KeyId=key_id)
-            if not values["is_enabled"]:
-                kms.disable_key(KeyId=key_id)
-            if exported["policy"] is None:  # no policy configured: AWS applied its default key policy
-                exported["policy"] = kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
-        except Exception as exc:
-            raise PartialCreate(exported) from exc
-        return exported
+            metadata = aws.client("kms").describe_key(KeyId=prior["key_id"])["KeyMetadata"]
+        except ClientError as exc:
+            if self.is_not_found(exc):
+                return False
+            raise
+        return metadata.get("KeyState") not in ("PendingDeletion", "PendingReplicaDeletion")
 
     def update(self, aws, prior, values, changed):
         kms = aws.client("kms")
@@ -187,15 +247,22 @@ class KmsAlias(ResourceType):
     schema = Schema(args={
         "arn": Attr(),
         "id": Attr(),
-        "name": Arg(required=True, force_new=True),
+        "name": Arg(computed=True, force_new=True),
+        "name_prefix": Arg(computed=True, force_new=True),
         "target_key_arn": Attr(),
         "target_key_id": Arg(required=True),
     })
     invalidates = {"target_key_id": ("target_key_arn",)}
 
+    def same(self, name, configured, prior):
+        # The provider stores the key ID and suppresses the diff between a key's ARN and its ID.
+        if name == "target_key_id" and isinstance(configured, str) and isinstance(prior, str):
+            return _key_id(configured) == _key_id(prior)
+        return super().same(name, configured, prior)
+
     def validate(self, values, prior=None):
         name = values.get("name")
-        problems = []
+        problems = _name_problems(values)
         if isinstance(name, str):
             if name.startswith("alias/aws/"):
                 problems.append(Problem("\"name\" cannot begin with reserved AWS CMK prefix 'alias/aws/'", "name"))
@@ -209,17 +276,40 @@ class KmsAlias(ResourceType):
             return target
         return f"arn:{aws.partition}:kms:{aws.region}:{aws.account_id}:key/{target}"
 
+    creates = "CreateAlias"
+    not_found = ("NotFoundException",)
+
     def create(self, aws, values):
-        aws.client("kms").create_alias(AliasName=values["name"], TargetKeyId=values["target_key_id"])
-        return {"arn": f"arn:{aws.partition}:kms:{aws.region}:{aws.account_id}:{values['name']}",
-                "id": values["name"], "target_key_arn": self._key_arn(aws, values["target_key_id"])}
+        # The provider's create.Name: the name given, else name_prefix (default "alias/") and a unique suffix.
+        name = values.get("name") or unique_name(values.get("name_prefix") or "alias/")
+        aws.client("kms").create_alias(AliasName=name, TargetKeyId=values["target_key_id"])
+        return self.created(aws, {**values, "name": name}, None)
+
+    def created(self, aws, values, answer):
+        name = values.get("name") or (answer.params["AliasName"] if answer else None)
+        return {"arn": f"arn:{aws.partition}:kms:{aws.region}:{aws.account_id}:{name}", "id": name, "name": name,
+                "name_prefix": name_prefix_from_name(name),
+                "target_key_arn": self._key_arn(aws, values["target_key_id"]),
+                "target_key_id": _key_id(values["target_key_id"])}
+
+    def exists(self, aws, prior):
+        for page in aws.client("kms").get_paginator("list_aliases").paginate():
+            if any(alias["AliasName"] == prior["name"] for alias in page["Aliases"]):
+                return True
+        return False
 
     def update(self, aws, prior, values, changed):
         aws.client("kms").update_alias(AliasName=prior["name"], TargetKeyId=values["target_key_id"])
-        return {"target_key_arn": self._key_arn(aws, values["target_key_id"])}
+        return {"target_key_arn": self._key_arn(aws, values["target_key_id"]),
+                "target_key_id": _key_id(values["target_key_id"])}
 
     def delete(self, aws, prior):
         aws.client("kms").delete_alias(AliasName=prior["name"])
+
+
+def _key_id(key: str) -> str:
+    """A key's ID from its ID or ARN (``arn:aws:kms:...:key/ID``)."""
+    return key.rsplit(":key/", 1)[-1] if key.startswith("arn:") and ":key/" in key else key
 
 
 _GRANT_OPERATIONS = (
@@ -281,9 +371,31 @@ class KmsGrant(ResourceType):
             if constraints:
                 request["Constraints"] = constraints
         reply = aws.client("kms").create_grant(**request)
+        return self._from_reply(values, reply)
+
+    creates = "CreateGrant"
+    not_found = ("NotFoundException",)
+
+    @staticmethod
+    def _from_reply(values: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
         key_id = values["key_id"].rsplit("/", 1)[-1]
         return {"grant_id": reply["GrantId"], "grant_token": reply["GrantToken"],
                 "id": f"{key_id}:{reply['GrantId']}"}
+
+    def created(self, aws, values, answer):
+        return self._from_reply(values, answer.reply)
+
+    def exists(self, aws, prior):
+        kms = aws.client("kms")
+        try:
+            for page in kms.get_paginator("list_grants").paginate(KeyId=prior["key_id"]):
+                if any(grant["GrantId"] == prior["grant_id"] for grant in page["Grants"]):
+                    return True
+        except ClientError as exc:
+            if self.is_not_found(exc):
+                return False
+            raise
+        return False
 
     def delete(self, aws, prior):
         kms = aws.client("kms")
@@ -297,11 +409,34 @@ class KmsGrant(ResourceType):
 # DynamoDB
 
 
+_STREAM_VIEWS = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
+_PROJECTIONS = ("ALL", "INCLUDE", "KEYS_ONLY")
+
+
+def _index_spec(block: dict[str, Any], hash_key: str, provisioned: dict[str, int] | None) -> dict[str, Any]:
+    """A GlobalSecondaryIndex / LocalSecondaryIndex request from an index block."""
+    keys = [{"AttributeName": block.get("hash_key") or hash_key, "KeyType": "HASH"}]
+    if block.get("range_key"):
+        keys.append({"AttributeName": block["range_key"], "KeyType": "RANGE"})
+    projection: dict[str, Any] = {"ProjectionType": block["projection_type"]}
+    if block.get("non_key_attributes"):
+        projection["NonKeyAttributes"] = list(block["non_key_attributes"])
+    spec: dict[str, Any] = {"IndexName": block["name"], "KeySchema": keys, "Projection": projection}
+    if provisioned is not None:
+        spec["ProvisionedThroughput"] = provisioned
+    return spec
+
+
 class DynamoDBTable(ResourceType):
     """``aws_dynamodb_table``: a DynamoDB table, optionally encrypted with a customer managed key.
 
-    AWS API: CreateTable, UpdateTable, UpdateContinuousBackups, TagResource / UntagResource,
-    DeleteTable (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html).
+    AWS API: CreateTable, UpdateTable, UpdateContinuousBackups, UpdateTimeToLive, TagResource /
+    UntagResource, DeleteTable (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html).
+    Streams (``stream_enabled``, ``stream_view_type``), global and local secondary indexes, ``ttl``
+    and ``table_class`` go in CreateTable; a stream, a table class and global indexes change
+    through UpdateTable (one index created or deleted per call, as AWS allows), TTL through
+    UpdateTimeToLive; a change to a local index replaces the table, as the provider's ForceNew does.
+    ``timeouts`` is accepted and has no effect: kmslab's calls do not wait.
     With ``server_side_encryption { enabled = true, kms_key_arn = ... }`` the table's SSESpecification
     names the key by its ARN.
     """
@@ -316,10 +451,15 @@ class DynamoDBTable(ResourceType):
             "id": Attr(),
             "name": Arg(required=True, force_new=True),
             "range_key": Arg(force_new=True),
-            "read_capacity": Arg("number", computed=True),
+            "read_capacity": Arg("number", computed=True, whole=True),
+            "stream_arn": Attr(),
+            "stream_enabled": Arg("bool"),
+            "stream_label": Attr(),
+            "stream_view_type": Arg(computed=True, choices=_STREAM_VIEWS),
+            "table_class": Arg(choices=("STANDARD", "STANDARD_INFREQUENT_ACCESS")),
             "tags": tags_arg(),
             "tags_all": tags_all_attr(),
-            "write_capacity": Arg("number", computed=True),
+            "write_capacity": Arg("number", computed=True, whole=True),
         },
         blocks={
             "attribute": BlockSpec(args={"name": Arg(required=True), "type": Arg(required=True, choices=("S", "N", "B"))},
@@ -328,9 +468,27 @@ class DynamoDBTable(ResourceType):
                                                 computed=True),
             "server_side_encryption": BlockSpec(args={"enabled": Arg("bool", required=True),
                                                       "kms_key_arn": Arg(computed=True)}, max_items=1),
+            "global_secondary_index": BlockSpec(args={
+                "hash_key": Arg(required=True), "name": Arg(required=True),
+                "non_key_attributes": Arg("list", default=[]),
+                "projection_type": Arg(required=True, choices=_PROJECTIONS), "range_key": Arg(),
+                "read_capacity": Arg("number", computed=True, whole=True),
+                "write_capacity": Arg("number", computed=True, whole=True)}, is_set=True),
+            "local_secondary_index": BlockSpec(args={
+                "name": Arg(required=True, force_new=True), "non_key_attributes": Arg("list", default=[], force_new=True),
+                "projection_type": Arg(required=True, choices=_PROJECTIONS, force_new=True),
+                "range_key": Arg(required=True, force_new=True)}, force_new=True, is_set=True),
+            "ttl": BlockSpec(args={"attribute_name": Arg(), "enabled": Arg("bool", default=False)}, max_items=1,
+                             computed=True),
+            "timeouts": BlockSpec(args={"create": Arg(), "update": Arg(), "delete": Arg()}, max_items=1),
         },
     )
-    invalidates = {}
+    invalidates = {"stream_enabled": ("stream_arn", "stream_label"), "stream_view_type": ("stream_arn", "stream_label")}
+
+    def same(self, name, configured, prior):
+        if name == "table_class" and configured in (None, "STANDARD") and prior in (None, "STANDARD"):
+            return True  # the provider reads an unset table class back as STANDARD and suppresses the diff
+        return super().same(name, configured, prior)
 
     def validate(self, values, prior=None):
         problems: list[Problem] = []
@@ -344,10 +502,16 @@ class DynamoDBTable(ResourceType):
                                         capacity))
             if mode == "PROVISIONED" and value is None:
                 problems.append(Problem(f'{capacity} must be set when billing_mode is "PROVISIONED"', capacity))
+        if values.get("stream_enabled") is True and values.get("stream_view_type") in (None, ""):
+            problems.append(Problem("stream_view_type is required when stream_enabled = true", "stream_view_type"))
         attributes = values.get("attribute")
         if isinstance(attributes, list) and all(isinstance(a, dict) for a in attributes):
             defined = [a.get("name") for a in attributes]
             keys = [k for k in (values.get("hash_key"), values.get("range_key")) if isinstance(k, str)]
+            for index in [*(values.get("global_secondary_index") or []), *(values.get("local_secondary_index") or [])]:
+                if isinstance(index, dict):
+                    keys += [k for k in (index.get("hash_key"), index.get("range_key")) if isinstance(k, str)
+                             and k not in keys]
             unused = [n for n in defined if isinstance(n, str) and n not in keys]
             missing = [k for k in keys if k not in defined]
             if unused:
@@ -395,14 +559,45 @@ class DynamoDBTable(ResourceType):
             request["DeletionProtectionEnabled"] = True
         if values.get("tags_all"):
             request["Tags"] = _tag_list(values["tags_all"])
+        if values.get("stream_enabled"):
+            request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": values["stream_view_type"]}
+        if values.get("table_class"):
+            request["TableClass"] = values["table_class"]
+        provisioned = request.get("ProvisionedThroughput")
+        if values.get("global_secondary_index"):
+            request["GlobalSecondaryIndexes"] = [_index_spec(i, values["hash_key"], provisioned)
+                                                 for i in values["global_secondary_index"]]
+        if values.get("local_secondary_index"):
+            request["LocalSecondaryIndexes"] = [_index_spec(i, values["hash_key"], None)
+                                                for i in values["local_secondary_index"]]
         table = dynamodb.create_table(**request)["TableDescription"]
         pitr = values.get("point_in_time_recovery") or []
         if pitr and pitr[0].get("enabled"):
-            try:
-                self._set_pitr(dynamodb, values["name"], True)
-            except Exception as exc:
-                raise PartialCreate(self._exported(table, values)) from exc
+            self._set_pitr(dynamodb, values["name"], True)
+        ttl = values.get("ttl") or []
+        if ttl and ttl[0].get("enabled"):
+            self._set_ttl(dynamodb, values["name"], ttl[0])
         return self._exported(table, values)
+
+    @staticmethod
+    def _set_ttl(dynamodb: Any, name: str, block: dict[str, Any]) -> None:
+        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+            "Enabled": bool(block.get("enabled")), "AttributeName": block.get("attribute_name") or ""})
+
+    creates = "CreateTable"
+    not_found = ("ResourceNotFoundException",)
+
+    def created(self, aws, values, answer):
+        return self._exported(answer.reply["TableDescription"], values)
+
+    def exists(self, aws, prior):
+        try:
+            aws.client("dynamodb").describe_table(TableName=prior["name"])
+        except ClientError as exc:
+            if self.is_not_found(exc):
+                return False
+            raise
+        return True
 
     @staticmethod
     def _set_pitr(dynamodb: Any, name: str, enabled: bool) -> None:
@@ -420,6 +615,20 @@ class DynamoDBTable(ResourceType):
         }
         pitr = values.get("point_in_time_recovery") or [{"enabled": False}]
         exported["point_in_time_recovery"] = [{"enabled": bool(pitr[0].get("enabled"))}]
+        ttl = values.get("ttl") or [{"attribute_name": "", "enabled": False}]
+        exported["ttl"] = [{"attribute_name": ttl[0].get("attribute_name") or "", "enabled": bool(ttl[0].get("enabled"))}]
+        stream = table.get("StreamSpecification") or {}
+        exported["stream_arn"] = table.get("LatestStreamArn", "") if stream.get("StreamEnabled") else ""
+        exported["stream_label"] = table.get("LatestStreamLabel", "") if stream.get("StreamEnabled") else ""
+        exported["stream_view_type"] = stream.get("StreamViewType", "") if stream.get("StreamEnabled") else ""
+        exported["table_class"] = values.get("table_class") or "STANDARD"
+        indexes = {i["IndexName"]: i for i in table.get("GlobalSecondaryIndexes") or []}
+        exported["global_secondary_index"] = [
+            {**block, "non_key_attributes": list(block.get("non_key_attributes") or []),
+             "read_capacity": indexes.get(block["name"], {}).get("ProvisionedThroughput", {}).get("ReadCapacityUnits", 0),
+             "write_capacity": indexes.get(block["name"], {}).get("ProvisionedThroughput", {}).get(
+                 "WriteCapacityUnits", 0)}
+            for block in values.get("global_secondary_index") or []]
         sse_blocks = values.get("server_side_encryption") or []
         if sse_blocks:
             block = dict(sse_blocks[0])
@@ -441,9 +650,24 @@ class DynamoDBTable(ResourceType):
             request["SSESpecification"] = self._sse(values) or {"Enabled": False}
         if "deletion_protection_enabled" in changed:
             request["DeletionProtectionEnabled"] = bool(values.get("deletion_protection_enabled"))
+        if changed & {"stream_enabled", "stream_view_type"}:
+            if prior.get("stream_enabled") and changed & {"stream_view_type"} and values.get("stream_enabled"):
+                # AWS changes a stream's view type only by disabling it first, as the provider does
+                dynamodb.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
+            request["StreamSpecification"] = ({"StreamEnabled": True, "StreamViewType": values["stream_view_type"]}
+                                              if values.get("stream_enabled") else {"StreamEnabled": False})
+        if "table_class" in changed and values.get("table_class"):
+            request["TableClass"] = values["table_class"]
         table = prior_table = None
         if request:
             table = dynamodb.update_table(TableName=name, **request)["TableDescription"]
+        if "global_secondary_index" in changed:
+            table = self._update_indexes(dynamodb, name, prior, values) or table
+        if "ttl" in changed:
+            ttl = values.get("ttl") or [{"enabled": False, "attribute_name": ""}]
+            old = (prior.get("ttl") or [{}])[0]
+            self._set_ttl(dynamodb, name, ttl[0] if ttl[0].get("enabled") else
+                          {"enabled": False, "attribute_name": old.get("attribute_name")})
         if "point_in_time_recovery" in changed:
             pitr = values.get("point_in_time_recovery") or [{"enabled": False}]
             self._set_pitr(dynamodb, name, bool(pitr[0].get("enabled")))
@@ -457,10 +681,30 @@ class DynamoDBTable(ResourceType):
                            "ProvisionedThroughput": {"ReadCapacityUnits": prior.get("read_capacity") or 0,
                                                      "WriteCapacityUnits": prior.get("write_capacity") or 0}}
         exported = self._exported(table or prior_table, values)
+        if table is None or "StreamSpecification" not in table:
+            for attribute in ("stream_arn", "stream_label", "stream_view_type"):
+                exported[attribute] = prior.get(attribute, "")
         if values["billing_mode"] == "PROVISIONED":
             exported["read_capacity"] = values["read_capacity"]
             exported["write_capacity"] = values["write_capacity"]
         return exported
+
+    def _update_indexes(self, dynamodb: Any, name: str, prior: dict[str, Any], values: dict[str, Any]) -> Any:
+        """Delete the global indexes that went or changed, then create the new ones (one per call)."""
+        old = {i["name"]: i for i in prior.get("global_secondary_index") or []}
+        new = {i["name"]: i for i in values.get("global_secondary_index") or []}
+        keys = ("hash_key", "range_key", "projection_type", "non_key_attributes")
+        changed = {n for n in old.keys() & new.keys() if any(old[n].get(k) != new[n].get(k) for k in keys)}
+        table = None
+        for index in sorted((old.keys() - new.keys()) | changed):
+            table = dynamodb.update_table(TableName=name, GlobalSecondaryIndexUpdates=[
+                {"Delete": {"IndexName": index}}])["TableDescription"]
+        provisioned = self._throughput(values) if values["billing_mode"] == "PROVISIONED" else None
+        attributes = [{"AttributeName": a["name"], "AttributeType": a["type"]} for a in values.get("attribute") or []]
+        for index in sorted((new.keys() - old.keys()) | changed):
+            table = dynamodb.update_table(TableName=name, AttributeDefinitions=attributes, GlobalSecondaryIndexUpdates=[
+                {"Create": _index_spec(new[index], values["hash_key"], provisioned)}])["TableDescription"]
+        return table
 
     def delete(self, aws, prior):
         aws.client("dynamodb").delete_table(TableName=prior["name"])
@@ -472,6 +716,11 @@ def _quote(text: str) -> str:
 
 # --------------------------------------------------------------------------------------------------
 # IAM
+
+
+# The provider's validation.StringMatch on aws_iam_user.name (length is AWS's to check, at apply).
+_IAM_NAME = (r"[0-9A-Za-z=,.@\-_+]+", "must only contain alphanumeric characters, hyphens, underscores, commas, "
+             "periods, @ symbols, plus and equals signs")
 
 
 class IamUser(ResourceType):
@@ -488,7 +737,7 @@ class IamUser(ResourceType):
         "arn": Attr(),
         "force_destroy": Arg("bool", default=False),
         "id": Attr(),
-        "name": Arg(required=True),
+        "name": Arg(required=True, pattern=_IAM_NAME),
         "path": Arg(default="/"),
         "tags": tags_arg(),
         "tags_all": tags_all_attr(),
@@ -500,9 +749,21 @@ class IamUser(ResourceType):
         request: dict[str, Any] = {"UserName": values["name"], "Path": values["path"]}
         if values.get("tags_all"):
             request["Tags"] = _tag_list(values["tags_all"])
-        user = aws.client("iam").create_user(**request)["User"]
+        return self._from_user(aws.client("iam").create_user(**request)["User"], values)
+
+    creates = "CreateUser"
+    not_found = ("NoSuchEntity",)
+
+    @staticmethod
+    def _from_user(user: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
         return {"arn": user["Arn"], "id": user["UserName"], "unique_id": user["UserId"],
                 "tags_all": dict(values.get("tags_all") or {})}
+
+    def created(self, aws, values, answer):
+        return self._from_user(answer.reply["User"], values)
+
+    def exists(self, aws, prior):
+        return _iam_exists(self, lambda: aws.client("iam").get_user(UserName=prior["name"]))
 
     def update(self, aws, prior, values, changed):
         iam = aws.client("iam")
@@ -552,14 +813,22 @@ class IamAccessKey(ResourceType):
     def create(self, aws, values):
         iam = aws.client("iam")
         key = iam.create_access_key(UserName=values["user"])["AccessKey"]
-        exported = {"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
         if values["status"] != key["Status"]:
-            try:
-                iam.update_access_key(UserName=values["user"], AccessKeyId=key["AccessKeyId"],
-                                      Status=values["status"])
-            except Exception as exc:
-                raise PartialCreate(exported) from exc
-        return exported
+            iam.update_access_key(UserName=values["user"], AccessKeyId=key["AccessKeyId"], Status=values["status"])
+        return {"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
+
+    creates = "CreateAccessKey"
+    not_found = ("NoSuchEntity",)
+
+    def created(self, aws, values, answer):
+        key = answer.reply["AccessKey"]
+        return {"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
+
+    def exists(self, aws, prior):
+        def find() -> bool:
+            keys = aws.client("iam").list_access_keys(UserName=prior["user"])["AccessKeyMetadata"]
+            return any(key["AccessKeyId"] == prior["id"] for key in keys)
+        return _iam_exists(self, find)
 
     def update(self, aws, prior, values, changed):
         aws.client("iam").update_access_key(UserName=values["user"], AccessKeyId=prior["id"],
@@ -598,9 +867,19 @@ class IamPolicy(ResourceType):
             request["Description"] = values["description"]
         if values.get("tags_all"):
             request["Tags"] = _tag_list(values["tags_all"])
-        policy = aws.client("iam").create_policy(**request)["Policy"]
+        return self.created(aws, values, Answer("iam", "CreatePolicy", request,
+                                                aws.client("iam").create_policy(**request)))
+
+    creates = "CreatePolicy"
+    not_found = ("NoSuchEntity",)
+
+    def created(self, aws, values, answer):
+        policy = answer.reply["Policy"]
         return {"arn": policy["Arn"], "id": policy["Arn"], "policy_id": policy["PolicyId"],
                 "tags_all": dict(values.get("tags_all") or {})}
+
+    def exists(self, aws, prior):
+        return _iam_exists(self, lambda: aws.client("iam").get_policy(PolicyArn=prior["arn"]))
 
     def update(self, aws, prior, values, changed):
         iam = aws.client("iam")
@@ -635,19 +914,35 @@ class IamUserPolicy(ResourceType):
     type_name = "aws_iam_user_policy"
     schema = Schema(args={
         "id": Attr(),
-        "name": Arg(required=True, force_new=True),
+        "name": Arg(computed=True, force_new=True),
+        "name_prefix": Arg(computed=True, force_new=True),
         "policy": Arg("json", required=True),
         "user": Arg(required=True, force_new=True),
     })
     invalidates = {}
 
+    creates = "PutUserPolicy"
+    not_found = ("NoSuchEntity",)
+
+    def validate(self, values, prior=None):
+        return _name_problems(values)
+
     def create(self, aws, values):
-        aws.client("iam").put_user_policy(UserName=values["user"], PolicyName=values["name"],
-                                          PolicyDocument=values["policy"])
-        return {"id": f"{values['user']}:{values['name']}"}
+        # The provider's create.Name: the name given, else name_prefix or "terraform-", and a unique suffix.
+        name = values.get("name") or unique_name(values.get("name_prefix") or "terraform-")
+        aws.client("iam").put_user_policy(UserName=values["user"], PolicyName=name, PolicyDocument=values["policy"])
+        return self.created(aws, {**values, "name": name}, None)
+
+    def created(self, aws, values, answer):
+        name = values.get("name") or (answer.params["PolicyName"] if answer else None)
+        return {"id": f"{values['user']}:{name}", "name": name, "name_prefix": name_prefix_from_name(name)}
+
+    def exists(self, aws, prior):
+        return _iam_exists(self, lambda: aws.client("iam").get_user_policy(UserName=prior["user"],
+                                                                           PolicyName=prior["name"]))
 
     def update(self, aws, prior, values, changed):
-        return self.create(aws, values)
+        return self.create(aws, {**values, "name": prior["name"]})
 
     def delete(self, aws, prior):
         aws.client("iam").delete_user_policy(UserName=prior["user"], PolicyName=prior["name"])
@@ -669,9 +964,24 @@ class IamUserPolicyAttachment(ResourceType):
     })
     invalidates = {}
 
+    creates = "AttachUserPolicy"
+    not_found = ("NoSuchEntity",)
+
     def create(self, aws, values):
         aws.client("iam").attach_user_policy(UserName=values["user"], PolicyArn=values["policy_arn"])
+        return self.created(aws, values, None)
+
+    def created(self, aws, values, answer):
         return {"id": f"{values['user']}/{values['policy_arn']}"}
+
+    def exists(self, aws, prior):
+        def find() -> bool:
+            iam = aws.client("iam")
+            for page in iam.get_paginator("list_attached_user_policies").paginate(UserName=prior["user"]):
+                if any(p["PolicyArn"] == prior["policy_arn"] for p in page["AttachedPolicies"]):
+                    return True
+            return False
+        return _iam_exists(self, find)
 
     def delete(self, aws, prior):
         aws.client("iam").detach_user_policy(UserName=prior["user"], PolicyArn=prior["policy_arn"])
@@ -682,6 +992,17 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
     for handler in (KmsKey, KmsAlias, KmsGrant, DynamoDBTable, IamUser, IamAccessKey, IamPolicy, IamUserPolicy,
                     IamUserPolicyAttachment)
 }
+
+
+def _iam_exists(handler: ResourceType, read: Any) -> bool:
+    """Run one IAM read; NoSuchEntity means gone. ``read`` returns a bool, or anything for "found"."""
+    try:
+        found = read()
+    except ClientError as exc:
+        if handler.is_not_found(exc):
+            return False
+        raise
+    return found if isinstance(found, bool) else True
 
 
 def delete_user_with_dependents(iam: Any, name: str) -> None:

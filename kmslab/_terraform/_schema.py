@@ -7,11 +7,22 @@ their schemas with these; the planner uses them to fill defaults, decide "update
 
 The validation messages follow the Terraform AWS provider's (its ``validation`` helpers), e.g.
 ``expected deletion_window_in_days to be in the range (7 - 30), got 5``.
+
+JSON policy arguments (``kind="json"``) follow the provider: an IAM policy argument
+(``policy="iam"``: ``aws_iam_policy``, ``aws_iam_user_policy``) must be a JSON object without
+duplicate keys (``"policy" contains duplicate JSON keys: duplicate key "Statement.0.Condition.StringEquals"``,
+one line per duplicate); a KMS key policy need only be JSON. Leading whitespace is allowed (the
+provider trims it). In state a policy is kept as the provider keeps it, through its
+``NormalizeJsonString`` (compact, keys sorted, ``<>&`` escaped), and two policies that differ only in
+the order of their actions, resources, principals, condition values or statements, or in a
+one-element list written as a string, are equivalent (the provider's
+``SuppressEquivalentPolicyDiffs``): such a change plans nothing.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +47,10 @@ class Arg:
     sensitive: bool = False
     choices: tuple[str, ...] = ()
     int_range: tuple[int, int] | None = None
+    whole: bool = False  # the provider's TypeInt: "Attribute must be a whole number"
+    policy: str = "iam"  # for kind="json": "iam" (ValidIAMPolicyJSON) or "json" (StringIsJSON)
+    pattern: tuple[str, str] | None = None  # validation.StringMatch: (regular expression, message)
+    drop_null: bool = False  # for kind="map": null elements are dropped (tags), not refused
 
 
 def Attr(kind: str = "string", sensitive: bool = False) -> Arg:  # noqa: N802 - reads like a type
@@ -111,6 +126,8 @@ def coerce(name: str, arg: Arg, value: Any) -> Any:
         if not isinstance(value, dict):
             raise Problem(f'Incorrect attribute value type: inappropriate value for attribute "{name}": '
                           "map of string required.", name)
+        if arg.drop_null:  # the provider drops a tag whose value is null (tags = { k = null })
+            value = {k: v for k, v in value.items() if v is not None}
         return {k: _element(name, v) for k, v in value.items()}
     raise AssertionError(f"unknown kind {arg.kind}")  # pragma: no cover
 
@@ -132,30 +149,123 @@ def check_value(name: str, arg: Arg, value: Any) -> None:
     if arg.choices and value not in arg.choices:
         listed = " ".join(json.dumps(c) for c in arg.choices)
         raise Problem(f"expected {name} to be one of [{listed}], got {value}", name)
+    if arg.whole and isinstance(value, float) and not value.is_integer():  # the provider's TypeInt
+        raise Problem(f"Attribute must be a whole number, got {to_string(value)}", name)
+    if arg.pattern and isinstance(value, str) and not re.fullmatch(arg.pattern[0], value):
+        raise Problem(f"invalid value for {name} ({arg.pattern[1]})", name)
     if arg.int_range and isinstance(value, (int, float)):
         low, high = arg.int_range
         if not low <= value <= high:
             raise Problem(f"expected {name} to be in the range ({low} - {high}), got {to_string(value)}", name)
     if arg.kind == "json":
-        check_policy_json(name, value)
+        check_policy_json(name, value, iam=arg.policy == "iam")
 
 
-def check_policy_json(name: str, value: str) -> None:
-    """The provider's ``ValidIAMPolicyJSON``: a JSON object, no leading space."""
-    if not value or value[:1].isspace():
-        raise Problem(f'"{name}" contains an invalid JSON policy: leading space characters are not allowed',
-                      name)
-    if value[:1] != "{":
-        raise Problem(f'"{name}" contains an invalid JSON policy: not a JSON object', name)
+class _Pairs(list):
+    """A JSON object read as its (key, value) pairs, duplicates kept."""
+
+
+def _read_pairs(text: str) -> Any:
+    return json.loads(text, object_pairs_hook=_Pairs)
+
+
+def _duplicates(value: Any, path: str = "") -> list[str]:
+    """Every duplicate key, as the provider names it (``Statement.0.Condition.StringEquals``), in
+    document order."""
+    found: list[str] = []
+    if isinstance(value, _Pairs):
+        seen: set[str] = set()
+        for key, item in value:
+            where = f"{path}.{key}" if path else key
+            if key in seen:
+                found.append(where)
+            seen.add(key)
+            found += _duplicates(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _duplicates(item, f"{path}.{index}" if path else str(index))
+    return found
+
+
+_JSON_KIND = {"[": "array", '"': "string", "t": "boolean", "f": "boolean", "n": "null"}
+
+
+def check_policy_json(name: str, value: str, iam: bool = True) -> None:
+    """The provider's ``ValidIAMPolicyJSON`` (``iam``) or ``StringIsJSON``."""
+    what = "JSON policy" if iam else "JSON"
     try:
-        json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise Problem(f'"{name}" contains an invalid JSON policy: {exc.msg} (line {exc.lineno}, column '
-                      f"{exc.colno})", name) from None
+        parsed = _read_pairs(value)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        detail = f"{exc.msg} (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) \
+            else "nested too deeply"
+        raise Problem(f'"{name}" contains an invalid {what}: {detail}', name) from None
+    if not iam:
+        return
+    if not isinstance(parsed, _Pairs):
+        kind = _JSON_KIND.get(value.strip()[:1], "number")
+        raise Problem(f'"{name}" contains an invalid JSON policy: contains a JSON {kind}, not a JSON object', name)
+    duplicates = _duplicates(parsed)
+    if duplicates:
+        raise Problem(f'"{name}" contains duplicate JSON keys: ' + "\n".join(f'duplicate key "{d}"' for d in duplicates),
+                      name)
+
+
+def normalized_json(value: Any) -> Any:
+    """The provider's ``structure.NormalizeJsonString``: what a JSON policy looks like in state."""
+    from ._expr import json_encode
+    if not isinstance(value, str):
+        return value
+    try:
+        return json_encode(json.loads(value))
+    except (ValueError, RecursionError):
+        return value
+
+
+def _as_set(value: Any) -> Any:
+    if isinstance(value, list):
+        return sorted(json.dumps(v, sort_keys=True) for v in value)
+    return [json.dumps(value, sort_keys=True)]
+
+
+def _statement_key(statement: Any) -> str:
+    if not isinstance(statement, dict):
+        return json.dumps(statement, sort_keys=True)
+    normal: dict[str, Any] = {}
+    for key, value in statement.items():
+        if key in ("Action", "NotAction", "Resource", "NotResource"):
+            normal[key] = _as_set(value)
+        elif key in ("Principal", "NotPrincipal"):
+            if value == "*":
+                value = {"AWS": "*"}
+            normal[key] = {k: _as_set(v) for k, v in value.items()} if isinstance(value, dict) else value
+        elif key == "Condition" and isinstance(value, dict):
+            normal[key] = {op: {k: _as_set(v) for k, v in block.items()} if isinstance(block, dict) else block
+                           for op, block in value.items()}
+        else:
+            normal[key] = value
+    return json.dumps(normal, sort_keys=True)
+
+
+def policies_equivalent(a: Any, b: Any) -> bool:
+    """The provider's ``SuppressEquivalentPolicyDiffs`` (awspolicyequivalence), for two JSON strings."""
+    if a == b:
+        return True
+    if not isinstance(a, str) or not isinstance(b, str):
+        return False
+    try:
+        left, right = json.loads(a), json.loads(b)
+    except (ValueError, RecursionError):
+        return False
+    if not isinstance(left, dict) or not isinstance(right, dict):
+        return left == right
+    if {k: v for k, v in left.items() if k != "Statement"} != {k: v for k, v in right.items() if k != "Statement"}:
+        return False
+    statements = [s if isinstance(s, list) else [s] for s in (left.get("Statement", []), right.get("Statement", []))]
+    return sorted(map(_statement_key, statements[0])) == sorted(map(_statement_key, statements[1]))
 
 
 def tags_arg() -> Arg:
-    return Arg(kind="map")
+    return Arg(kind="map", drop_null=True)
 
 
 def tags_all_attr() -> Arg:

@@ -14,7 +14,10 @@ provider-defined functions (``provider::ns::fn``).
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,15 +129,101 @@ class Conditional(Expr):
 # --------------------------------------------------------------------------------------------------
 # Reading lark trees
 
+#: Python's default recursion limit (1000) stops at about 150 nested brackets; Terraform reads far
+#: deeper. Parsing and evaluating run with this limit; past it kmslab refuses, saying it is its limit.
+RECURSION_LIMIT = 6000
+
+
+@contextlib.contextmanager
+def deep_recursion() -> Iterator[None]:
+    old = sys.getrecursionlimit()
+    if old < RECURSION_LIMIT:
+        sys.setrecursionlimit(RECURSION_LIMIT)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
 
 def parse_text(text: str, file: str) -> Tree:
     """Parse HCL text to python-hcl2's lark tree, mapping its exceptions to :class:`HCLSyntaxError`."""
     try:
         return hcl2.parses_to_tree(text)
     except UnexpectedInput as exc:
+        line = multiline_string_line(text)
+        if line is not None:  # HCL's scanner reports this on the string's own line, before parsing
+            raise HCLSyntaxError("Invalid multi-line string: Quoted strings may not be split over multiple lines. "
+                                 "To produce a multi-line string, either use the \\n escape to represent a "
+                                 'newline character or use the "heredoc" multi-line template syntax.',
+                                 file=file, line=line) from None
         raise _syntax_error(exc, text, file) from None
     except LarkError as exc:  # pragma: no cover - lark raises UnexpectedInput subclasses in practice
         raise HCLSyntaxError(f"Invalid HCL: {exc}", file=file) from None
+
+
+_HEREDOC = re.compile(r"<<-?([A-Za-z_][A-Za-z0-9_-]*)\r?\n")
+
+
+def multiline_string_line(text: str) -> int | None:
+    """The line where a quoted string runs into a newline (HCL's "Invalid multi-line string"), or None.
+
+    A small scanner: comments, heredocs and ``${...}``/``%{...}`` inside strings are skipped as HCL's
+    scanner skips them; a newline inside quotes (outside an interpolation) is the error."""
+    stack: list[list] = [["code", 0]]  # ["code", brace depth] or ["string", start line]
+    pos, line, size = 0, 1, len(text)
+    while pos < size:
+        char = text[pos]
+        frame = stack[-1]
+        if frame[0] == "string":
+            if char == "\\":
+                if text.startswith("\n", pos + 1):
+                    return frame[1]
+                pos += 2
+                continue
+            if text.startswith(("$${", "%%{"), pos):
+                pos += 3
+                continue
+            if text.startswith(("${", "%{"), pos):
+                stack.append(["code", 0])
+                pos += 2
+                continue
+            if char == '"':
+                stack.pop()
+            elif char == "\n":
+                return frame[1]
+            pos += 1
+            continue
+        if char == "#" or text.startswith("//", pos):
+            end = text.find("\n", pos)
+            pos = size if end < 0 else end
+            continue
+        if text.startswith("/*", pos):
+            end = text.find("*/", pos + 2)
+            end = size if end < 0 else end + 2
+            line += text.count("\n", pos, end)
+            pos = end
+            continue
+        heredoc = _HEREDOC.match(text, pos) if char == "<" else None
+        if heredoc:
+            closing = re.compile(r"^[ \t]*" + re.escape(heredoc.group(1)) + r"[ \t]*\r?$", re.MULTILINE)
+            found = closing.search(text, heredoc.end())
+            end = size if found is None else found.end()
+            line += text.count("\n", pos, end)
+            pos = end
+            continue
+        if char == '"':
+            stack.append(["string", line])
+        elif char == "{":
+            frame[1] += 1
+        elif char == "}":
+            if frame[1] > 0:
+                frame[1] -= 1
+            elif len(stack) > 1:
+                stack.pop()  # the end of an interpolation: back in its string
+        elif char == "\n":
+            line += 1
+        pos += 1
+    return None
 
 
 def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> HCLSyntaxError:
@@ -193,7 +282,7 @@ class ExprBuilder:
         return Loc(self.file, line_of(node, self.line_offset))
 
     def unsupported(self, node: Any, what: str) -> UnsupportedError:
-        return UnsupportedError(f"{what} is not supported by kmslab's embedded applier.",
+        return UnsupportedError(f'{what} is not modelled by kmslab\'s applier (use engine="terraform").',
                                 file=self.file, line=line_of(node, self.line_offset))
 
     def build(self, node: Any) -> Expr:
@@ -212,11 +301,22 @@ class ExprBuilder:
             raise HCLSyntaxError("Malformed expression", file=self.file, line=line_of(node))
         return self.build(inner[0])
 
+    def _number_not_modelled(self, node: Tree) -> UnsupportedError:
+        return UnsupportedError("Number not modelled: a number this large is not modelled by kmslab's applier "
+                                '(use engine="terraform"): kmslab keeps numbers as 64-bit floats (up to about '
+                                "1.8e308), Terraform as arbitrary-precision numbers.", file=self.file,
+                                line=line_of(node, self.line_offset))
+
     def _int_lit(self, node: Tree) -> Expr:
-        return Literal(int(str(node.children[0])), self.loc(node))
+        text = str(node.children[0])
+        if len(text) > 308:
+            raise self._number_not_modelled(node)
+        return Literal(int(text), self.loc(node))
 
     def _float_lit(self, node: Tree) -> Expr:
         value = float(str(node.children[0]))
+        if value in (float("inf"), float("-inf")):
+            raise self._number_not_modelled(node)
         return Literal(int(value) if value.is_integer() and "e" not in str(node.children[0]).lower()
                        else value, self.loc(node))
 
@@ -383,8 +483,8 @@ def split_template(text: str, file: str, first_line: int) -> list[Any]:
             buf.append(text[pos + 1:pos + 3])
             pos += 3
         elif text.startswith("%{", pos):
-            raise UnsupportedError("A template directive (%{if ...} / %{for ...}) is not supported by "
-                                   "kmslab's embedded applier.", file=file,
+            raise UnsupportedError("A template directive (%{if ...} / %{for ...}) is not modelled by kmslab's "
+                                   'applier (use engine="terraform").', file=file,
                                    line=first_line + text.count("\n", 0, pos))
         elif text.startswith("${", pos):
             line = first_line + text.count("\n", 0, pos)
