@@ -58,6 +58,8 @@ from typing import Any
 
 from ._directory import Directory, KeyInfo, Principal, TableInfo
 from ._operations import Operation, classify, of_kind
+from ._shapes import ShapeError
+from ._shapes import check as check_shape
 from ._trail import Trail, make_record
 from ._wire import NOT_MODELLED, ApiCall, ErrorReply, access_denied, error_reply
 
@@ -279,6 +281,11 @@ class Enforcer:
                        f"before it reached the lab's emulator, and nothing changed.")
             explanation.checks.append(Check("closed world", False, message))
             raise _Refusal(NOT_MODELLED, message)
+        try:
+            check_shape(call.service, call.operation, call.params, protocol=call.protocol)
+        except ShapeError as error:
+            explanation.checks.append(Check("request parameters", False, error.message or error.code))
+            raise _Refusal(error.code, error.message) from None
         return operation
 
     def _front_door(self, request: WireRequest, route: Any) -> tuple[ApiCall | None, Principal | None, str,
@@ -317,7 +324,7 @@ class Enforcer:
             # a refused DynamoDB call still names the tables it asked for, as a data event does
             try:
                 names = sorted({name for _, name in _dynamodb_requests(call) if isinstance(name, str) and name})
-            except (AttributeError, KeyError, TypeError):  # parameters too malformed to name a table
+            except (AttributeError, KeyError, TypeError, _Refusal):  # parameters too malformed to name a table
                 names = []
             arns = [name if name.startswith("arn:") else self.directory.table_arn(name) for name in names]
             resources = [{"ARN": arn, "accountId": (arn.split(":") + [""] * 5)[4] or self.directory.account_id,

@@ -293,14 +293,14 @@ def test_create_table_reports_the_key_arn_and_refuses_a_missing_key(lab):
     assert table["SSEDescription"]["KMSMasterKeyArn"] == world["key_arn"]
     with pytest.raises(ClientError) as excinfo:
         lab.session.client("dynamodb").create_table(
-            TableName="t2", BillingMode="PAY_PER_REQUEST",
+            TableName="t2-table", BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
             SSESpecification={"Enabled": True, "SSEType": "KMS",
                               "KMSMasterKeyId": "11111111-2222-3333-4444-555555555555"})
     code, message, _ = error_of(excinfo)
     assert code == "ValidationException" and "NotFoundException" in message
-    assert "t2" not in lab.session.client("dynamodb").list_tables()["TableNames"]
+    assert "t2-table" not in lab.session.client("dynamodb").list_tables()["TableNames"]
 
 
 # -- key states, the cache and the clock ---------------------------------------------------------------
