@@ -523,8 +523,15 @@ class Enforcer:
             source = found
         target_name = params.get("TargetTableName") or ""
         target_arn, _ = self._table_resource(target_name)
+        lock = "DynamoDB permission (target table)"
         for target_action in RESTORE_TARGET_ACTIONS:
-            self._authorize(principal, target_action, target_arn, explanation, "DynamoDB permission (target table)")
+            decision = self.decide(principal, target_action, target_arn)
+            if not decision.allowed:
+                self._authorize(principal, target_action, target_arn, explanation, lock)  # refuses, explained
+        sources = sorted({m.source for a in RESTORE_TARGET_ACTIONS
+                          for m in self.decide(principal, a, target_arn).matched if m.effect == "Allow"})
+        explanation.checks.append(Check(lock, True, f"{', '.join(RESTORE_TARGET_ACTIONS)} allowed"
+                                                    + (f" by {', '.join(sources)}" if sources else "")))
         resources.append(self._resource(target_arn, "AWS::DynamoDB::Table"))
         if source.kms_key_ref is not None:
             checks, key_arn = self._decrypt_checks(principal, source, call.region)
