@@ -29,7 +29,7 @@ def _group(item: pytest.Item) -> str:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getvalue("loadgroup"):
+    if getattr(config.option, "loadgroup", False):  # set on xdist workers under --dist loadgroup
         for item in items:
             if not any(mark.name == "xdist_group" for mark in item.iter_markers()):
                 # what xdist does for an xdist_group mark (the scheduler reads the group after the "@"),
