@@ -13,19 +13,28 @@ import pytest
 
 #: Files whose parametrized tests are independent enough to spread one parameter per group.
 SPREAD = ("tests/test_notebooks_real_terraform.py",)
+#: The slowest files (minutes of the real terraform CLI, a wheel build), started first so that no worker
+#: picks one up while the other is nearly done; everything else follows in collection order.
+SLOW_FIRST = (*SPREAD, "tests/test_terraform_default_tags.py", "tests/test_packaging.py",
+              "tests/test_terraform_cli.py", "tests/test_cli.py", "tests/test_aws_target.py")
 
 
 def _group(item: pytest.Item) -> str:
     path = item.nodeid.split("::", 1)[0]
-    if path in SPREAD and "[" in item.nodeid:
-        return item.nodeid
+    callspec = getattr(item, "callspec", None)
+    if path in SPREAD and callspec is not None:
+        return f"{path}-{callspec.id}"  # no "]" in a group name: xdist reads one after the "@" as no group
     return path
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which turns the marks into groups
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if not any(mark.name == "xdist_group" for mark in item.iter_markers()):
-            item.add_marker(pytest.mark.xdist_group(_group(item)))
-    # The slowest groups first, so that no worker starts one when the other is nearly done.
-    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in SPREAD)  # stable: the rest keep their order
+    if getattr(config.option, "loadgroup", False):  # set on xdist workers under --dist loadgroup
+        for item in items:
+            if not any(mark.name == "xdist_group" for mark in item.iter_markers()):
+                # what xdist does for an xdist_group mark (the scheduler reads the group after the "@"),
+                # done here directly so that it does not hang on the order of the two hooks
+                item._nodeid = f"{item.nodeid}@{_group(item)}"
+    # The slowest groups first (xdist keeps this order: --no-loadscope-reorder). Stable: ties keep theirs.
+    rank = {path: index for index, path in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))

@@ -85,3 +85,28 @@ def test_no_markdown_cell_has_an_unescaped_dollar_pair():
             if cell.cell_type == "markdown":
                 bare = re.findall(r"(?<!\\)\$", cell.source)
                 assert len(bare) < 2, f"{path.name}: unescaped $ in {cell.source[:80]!r}"
+
+
+def test_an_edit_in_jupyterlab_and_an_edit_in_the_text_are_the_same_edit(tmp_path):
+    """What JupyterLab does with jupytext installed: its contents manager saves both files of the pair, and
+    opens the notebook with the text's cells (the stored outputs stay)."""
+    import shutil
+
+    contents = pytest.importorskip("jupyter_server.services.contents.largefilemanager")
+    from jupytext.sync_contentsmanager import build_sync_jupytext_contents_manager_class
+
+    for name in ("jupytext.toml", "00_welcome.ipynb", "00_welcome.md"):
+        shutil.copy(NOTEBOOKS / name, tmp_path / name)
+    manager = build_sync_jupytext_contents_manager_class(contents.LargeFileManager)(root_dir=str(tmp_path))
+
+    notebook = manager.get("00_welcome.ipynb")["content"]
+    notebook.cells[0].source = notebook.cells[0].source.replace("# 00 · Welcome:", "# 00 · Hello:")
+    manager.save({"type": "notebook", "content": notebook}, "00_welcome.ipynb")
+    assert "# 00 · Hello:" in (tmp_path / "00_welcome.md").read_text(encoding="utf-8")
+    assert "# 00 · Hello:" in (tmp_path / "00_welcome.ipynb").read_text(encoding="utf-8")
+
+    text = (tmp_path / "00_welcome.md").read_text(encoding="utf-8")
+    (tmp_path / "00_welcome.md").write_text(text.replace("# 00 · Hello:", "# 00 · Hi:"), encoding="utf-8")
+    opened = manager.get("00_welcome.ipynb")["content"]
+    assert opened.cells[0].source.startswith("# 00 · Hi:")
+    assert any(cell.get("outputs") for cell in opened.cells if cell.cell_type == "code")

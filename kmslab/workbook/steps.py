@@ -131,6 +131,9 @@ def start(step: int, *, seed: int = 0, target: str | None = None) -> Lab:
     is refused: the notebooks move the lab's clock and ask it to explain its decisions, which only a
     simulated lab can do. Nothing is printed. Opening a lab closes the one opened before in this process;
     :func:`stack` gives the Terraform stack whose state holds what the replay applied.
+
+    With ``KMSLAB_ENGINE=terraform`` the replay is one run of the real CLI (a target brings its
+    dependencies, as ``-target`` does), not one per earlier notebook: the same resources, fewer slow runs.
     """
     if step not in STEPS:
         raise ValueError(f"there is no step {step!r}: choose one of {', '.join(map(str, STEPS))}")
