@@ -253,9 +253,20 @@ def _print_resources(found: list) -> None:
 
 # -- reset -----------------------------------------------------------------------------------------------
 
+def _writable_folder(dest: Path) -> None:
+    """Refuse, in one sentence, a destination that is a file or that cannot be written."""
+    for folder in (dest, dest / "notebooks", dest / "terraform"):
+        if folder.exists() and not folder.is_dir():
+            raise LabError(f"{folder} is a file, not a folder: choose another destination")
+    existing = next((p for p in (dest, *dest.parents) if p.exists()), Path("."))
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise LabError(f"cannot write into {existing}: choose a folder you can write to")
+
+
 def reset(args: argparse.Namespace) -> int:
     dest = Path(args.dest)
     _notebooks()
+    _writable_folder(dest)
     clashes = [dest / relative for relative, _ in _resources.learner_files()
                if relative.endswith(".ipynb") and (dest / relative).exists()]
     if clashes and not args.force:
@@ -267,7 +278,10 @@ def reset(args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing was changed.")
             return 1
-    written = _resources.make_learner_copy(dest)
+    try:
+        written = _resources.make_learner_copy(dest)
+    except OSError as error:
+        raise LabError(f"could not write the learner copy into {dest}: {error.strerror or error}") from None
     notebooks = [path for path in written if path.suffix == ".ipynb"]
     for index, path in enumerate(notebooks, 1):
         print(f"[{index}/{len(notebooks)}] notebooks/{path.name}")
@@ -354,6 +368,16 @@ def handout(args: argparse.Namespace) -> int:
     import nbformat
     from nbconvert import HTMLExporter
 
+    out = Path(args.out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise LabError(f"the handout is an HTML page: give --out a name ending in .html (not {out.name}); "
+                       "nothing was written")
+    if out.exists() and not out.is_file():
+        raise LabError(f"{out} is not a file: nothing was written")
+    if out.exists() and "<html" not in out.read_text(encoding="utf-8", errors="replace")[:2048].lower():
+        raise LabError(f"{out} exists and is not an HTML page: nothing was overwritten")
+    if not out.parent.is_dir():
+        raise LabError(f"there is no folder {out.parent}: nothing was written")
     sources = _notebooks()
     exporter = HTMLExporter(template_name="lab")
     head, bodies, contents = "", [], []
@@ -371,9 +395,11 @@ def handout(args: argparse.Namespace) -> int:
         bodies.append(f"<section id='{anchor}' class='kmslab-handout-notebook'>{body}</section>")
     toc = ("<section class='kmslab-handout-contents'><h1>kmslab workbook: how a customer-managed KMS key "
            "protects a DynamoDB table</h1><h2>Contents</h2><ol>" + "".join(contents) + "</ol></section>")
-    out = Path(args.out)
-    out.write_text(f"<!DOCTYPE html><html lang='en'><head>{head}<style>{HANDOUT_CSS}</style></head>"
-                   f"<body class='jp-Notebook'>{toc}{''.join(bodies)}</body></html>", encoding="utf-8")
+    try:
+        out.write_text(f"<!DOCTYPE html><html lang='en'><head>{head}<style>{HANDOUT_CSS}</style></head>"
+                       f"<body class='jp-Notebook'>{toc}{''.join(bodies)}</body></html>", encoding="utf-8")
+    except OSError as error:
+        raise LabError(f"could not write {out}: {error.strerror or error}") from None
     print(f"wrote {out} ({out.stat().st_size // 1024} KiB, {len(sources)} notebooks)")
     return 0
 

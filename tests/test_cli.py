@@ -239,3 +239,23 @@ def test_cleanup_refuses_without_opt_in(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.startswith("kmslab cleanup: ") and "Traceback" not in err
     assert err.count("\n") == 1  # one line, not a traceback
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["reset", "{tmp}/a-file"], "is a file, not a folder"),
+    (["handout", "--out", "{tmp}/learner/01_forge_the_key.ipynb"], "give --out a name ending in .html"),
+    (["handout", "--out", "{tmp}/no/such/folder/h.html"], "there is no folder"),
+    (["handout", "--out", "{tmp}/notes.html"], "is not an HTML page: nothing was overwritten"),
+])
+def test_bad_destinations_get_one_sentence_and_lose_nothing(tmp_path, capsys, argv, message):
+    from kmslab.__main__ import main
+    (tmp_path / "a-file").write_text("keep me")
+    (tmp_path / "learner").mkdir()
+    (tmp_path / "learner" / "01_forge_the_key.ipynb").write_text("{}")
+    (tmp_path / "notes.html").write_text("my notes")
+    assert main([part.format(tmp=tmp_path) for part in argv]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert (tmp_path / "a-file").read_text() == "keep me"
+    assert (tmp_path / "learner" / "01_forge_the_key.ipynb").read_text() == "{}"
+    assert (tmp_path / "notes.html").read_text() == "my notes"
