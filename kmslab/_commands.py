@@ -303,11 +303,11 @@ HANDOUT_CSS = """
   font-size:var(--jp-content-font-size2,1.2em);line-height:1.6}
 .kmslab-handout-contents a{color:var(--jp-content-link-color,#1565c0)}
 .kmslab-handout-same{font-style:italic}
-@page{size:A4;margin:10mm}
+@page{size:A4;margin:8mm 9mm}
 @media print{
-  :root{--jp-code-font-size:7.4pt;--jp-content-font-size1:8.8pt;--jp-content-font-size2:1.1em;
+  :root{--jp-code-font-size:6.9pt;--jp-content-font-size1:8.3pt;--jp-content-font-size2:1.1em;
     --jp-content-font-size3:1.25em;--jp-content-font-size4:1.4em;--jp-ui-font-size1:8pt;
-    --jp-code-line-height:1.25;--jp-content-line-height:1.35;--jp-cell-padding:2px;--jp-code-padding:2px}
+    --jp-code-line-height:1.2;--jp-content-line-height:1.3;--jp-cell-padding:2px;--jp-code-padding:2px}
   body{margin:0;padding:0}
   .jp-Notebook{padding:0!important}
   .jp-InputPrompt,.jp-OutputPrompt,.jp-Collapser{display:none!important}

@@ -39,14 +39,17 @@ Terraform will perform the following actions:
 
   # aws_dynamodb_table.encrypted_table will be created
   + resource "aws_dynamodb_table" "encrypted_table" {
-      + arn            = (known after apply)
-      + billing_mode   = "PAY_PER_REQUEST"
-      + hash_key       = "id"
-      + id             = (known after apply)
-      + name           = "my-encrypted-table"
-      + read_capacity  = (known after apply)
-      + tags_all       = (known after apply)
-      + write_capacity = (known after apply)
+      + arn              = (known after apply)
+      + billing_mode     = "PAY_PER_REQUEST"
+      + hash_key         = "id"
+      + id               = (known after apply)
+      + name             = "my-encrypted-table"
+      + read_capacity    = (known after apply)
+      + stream_arn       = (known after apply)
+      + stream_label     = (known after apply)
+      + stream_view_type = (known after apply)
+      + tags_all         = (known after apply)
+      + write_capacity   = (known after apply)
 
       + attribute {
           + name = "id"
@@ -59,6 +62,8 @@ Terraform will perform the following actions:
           + enabled     = true
           + kms_key_arn = (known after apply)
         }
+
+      + ttl (known after apply)
     }
 
   # aws_iam_access_key.dynamo_test_user will be created
@@ -151,7 +156,7 @@ resource "aws_iam_user" "u" {
 }
 
 resource "aws_dynamodb_table" "t" {
-  name         = "t"
+  name         = "t-table"
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "id"
   attribute {
@@ -263,7 +268,7 @@ def test_default_tags_reach_every_taggable_resource():
             '          + "kmslab:lab" = "lab-1234"',
             "        }"]
         assert block(text, "aws_dynamodb_table.encrypted_table", "tags_all") == [
-            "      + tags_all       = {",
+            "      + tags_all         = {",
             '          + "kmslab:lab" = "lab-1234"',
             "        }"]
         assert "tags " not in text.replace("tags_all", "")  # no resource has tags of its own
@@ -305,7 +310,7 @@ def test_resource_tags_win_over_default_tags(tmp_path):
 
         stack.apply()
         state = stack.state
-        found = tags_in_aws(lab.session, key_id=state["aws_kms_key.k"]["attributes"]["key_id"], table="t", user="u",
+        found = tags_in_aws(lab.session, key_id=state["aws_kms_key.k"]["attributes"]["key_id"], table="t-table", user="u",
                             policy_arn=state["aws_iam_policy.p"]["attributes"]["arn"])
         assert found == {
             "key": {"Course": "kms", "Env": "override", "Owner": "me"},
@@ -357,7 +362,7 @@ def test_changing_default_tags_updates_tags_all_in_place(tmp_path):
         assert "Apply complete! Resources: 0 added, 4 changed, 0 destroyed." in out.lines
         state = changed.state
         policy_arn = state["aws_iam_policy.p"]["attributes"]["arn"]
-        assert tags_in_aws(lab.session, key_id, "t", "u", policy_arn) == {
+        assert tags_in_aws(lab.session, key_id, "t-table", "u", policy_arn) == {
             "key": {"Course": "kms", "Env": "override", "Owner": "me", "New": "x"},
             "table": {"Course": "kms", "Env": "lab2", "New": "x"},
             "user": {"Course": "kms", "Env": "lab2", "New": "x", "Team": "blue"},
@@ -376,7 +381,7 @@ def test_changing_default_tags_updates_tags_all_in_place(tmp_path):
             "            # (2 unchanged elements hidden)",
             "        }"]
         dropped.apply()
-        assert tags_in_aws(lab.session, key_id, "t", "u", policy_arn) == {
+        assert tags_in_aws(lab.session, key_id, "t-table", "u", policy_arn) == {
             "key": {"Course": "kms", "Env": "override", "Owner": "me"},
             "table": {"Course": "kms", "Env": "lab2"},
             "user": {"Course": "kms", "Env": "lab2", "Team": "blue"},
@@ -459,7 +464,7 @@ def test_name_prefix_prefixes_the_table_and_the_user():
     with Lab(quiet=True) as lab:
         stack = Stack(BUNDLED, session=lab.session, out=Lines(), variables={"name_prefix": "lab-1234-"})
         text = str(stack.plan())
-        assert '      + name           = "lab-1234-my-encrypted-table"' in text
+        assert '      + name             = "lab-1234-my-encrypted-table"' in text
         assert '      + name          = "lab-1234-dynamo_test_user"' in text
         assert '      + user   = "lab-1234-dynamo_test_user"' in text
         outputs = stack.apply()
