@@ -18,6 +18,11 @@ from typing import Any
 from moto.dynamodb.models import dynamodb_backends
 from moto.iam.models import iam_backends
 from moto.kms.models import kms_backends
+from moto.sts.models import sts_backends
+
+
+#: A policy that allows nothing (in place of a managed policy that no longer exists).
+ALLOWS_NOTHING = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotAction": "*", "Resource": "*"}]}'
 
 
 @dataclass(frozen=True)
@@ -26,16 +31,38 @@ class Principal:
 
     arn: str
     name: str
-    kind: str  # "User", "Account" (the root user) or "AWSService" (a service acting on its own)
+    kind: str  # "User", "AssumedRole" (a role session), "Account" (the root user) or "AWSService"
     account_id: str
     user_id: str
     access_key_id: str | None = None
+    #: For a role session: the role's ARN (with its path), ID and name, and when the session began.
+    role_arn: str | None = None
+    role_id: str | None = None
+    role_name: str | None = None
+    session_created: str | None = None
+    session_expires: str | None = None
+
+    @property
+    def principal_arn(self) -> str:
+        """``aws:PrincipalArn``: a session's role ARN (IAM User Guide, global condition keys), else the ARN."""
+        return self.role_arn or self.arn
 
     @property
     def cloudtrail_identity(self) -> dict[str, Any]:
         """The ``userIdentity`` block CloudTrail writes for this caller."""
         if self.kind == "AWSService":
             return {"type": "AWSService", "invokedBy": self.arn}
+        if self.kind == "AssumedRole":
+            # CloudTrail userIdentity element: a role session carries the role that issued it.
+            return {"type": "AssumedRole", "principalId": self.user_id, "arn": self.arn,
+                    "accountId": self.account_id, "accessKeyId": self.access_key_id or "",
+                    "sessionContext": {
+                        "sessionIssuer": {"type": "Role", "principalId": self.role_id or "",
+                                          "arn": self.role_arn or "", "accountId": self.account_id,
+                                          "userName": self.role_name or ""},
+                        "webIdFederationData": {},
+                        "attributes": {"creationDate": self.session_created or "",
+                                       "mfaAuthenticated": "false"}}}
         if self.kind == "Account":
             return {"type": "Root", "principalId": self.account_id, "arn": self.arn,
                     "accountId": self.account_id, "accessKeyId": self.access_key_id or ""}
@@ -105,15 +132,70 @@ class Directory:
         return dynamodb_backends[self.account_id][self.region]
 
     # -- principals -----------------------------------------------------------------------------
+    @property
+    def sts(self) -> Any:
+        return sts_backends[self.account_id]["aws"]
+
     def principal_for_access_key(self, access_key_id: str | None) -> Principal | None:
-        """The IAM user whose *active* access key this is, or None (AWS: an invalid token)."""
+        """The IAM user whose *active* access key this is, or the role session whose temporary (``ASIA``)
+        key it is; None otherwise (AWS: an invalid token)."""
         if not access_key_id:
             return None
+        if access_key_id.startswith("ASIA"):
+            session = self.session(access_key_id)
+            return self._session_principal(session) if session is not None else None
         for user in self.iam.users.values():
             for key in user.access_keys:
                 if key.access_key_id == access_key_id and key.status == "Active":
                     return self._user_principal(user, access_key_id)
         return None
+
+    def session(self, access_key_id: str) -> Any:
+        """moto's record of the role session with this temporary key, if its role still exists (a session
+        of a deleted role is refused: AWS checks the role's policies on every request, and there are
+        none), else None."""
+        session = self.sts.get_assumed_role_from_access_key(access_key_id)
+        if session is None or self._role_by_arn(session.role_arn) is None:
+            return None
+        return session
+
+    def session_secret(self, access_key_id: str) -> tuple[str, str] | None:
+        """``(secret, session token)`` of a role session's temporary key, or None."""
+        session = self.sts.get_assumed_role_from_access_key(access_key_id)
+        return (session.secret_access_key, session.session_token) if session is not None else None
+
+    def _role_by_arn(self, arn: str) -> Any:
+        for role in self.iam.roles.values():
+            if role.arn == arn:
+                return role
+        return None
+
+    def role(self, name_or_arn: str) -> Any:
+        """moto's role by name or ARN (of this account), or None."""
+        if name_or_arn.startswith("arn:"):
+            return self._role_by_arn(name_or_arn)
+        return next((r for r in self.iam.roles.values() if r.name == name_or_arn), None)
+
+    def _session_principal(self, session: Any) -> Principal:
+        role = self._role_by_arn(session.role_arn)
+        return Principal(session.arn, session.session_name, "AssumedRole", self.account_id,
+                         f"{role.id}:{session.session_name}", session.access_key_id, role.arn, role.id,
+                         role.name, getattr(session, "kmslab_created", None),
+                         getattr(session, "kmslab_expires", None))
+
+    def note_session(self, access_key_id: str, created: str, expires: str, policy_arns: list[str]) -> None:
+        """Keep what moto does not keep of a new session: when it began and ends on the lab clock, and its
+        managed session policies (``PolicyArns``)."""
+        session = self.sts.get_assumed_role_from_access_key(access_key_id)
+        if session is not None:
+            session.kmslab_created = created
+            session.kmslab_expires = expires
+            session.kmslab_policy_arns = tuple(policy_arns)
+
+    def trust_policy(self, role_arn: str) -> str | None:
+        """The trust policy of a role of this account, or None (no such role)."""
+        role = self._role_by_arn(role_arn)
+        return _as_text(role.assume_role_policy_document) if role is not None else None
 
     def principal_named(self, name_or_arn: str) -> Principal:
         """A principal from a user name, a user ARN, or the account root ARN."""
@@ -143,7 +225,17 @@ class Directory:
         return False
 
     def identity_policies(self, principal: Principal) -> list[tuple[str, str]]:
-        """The caller's identity-based policies as ``(label, document)``: inline, attached, groups."""
+        """The caller's identity-based policies as ``(label, document)``: inline, attached, groups; for a
+        role session, its role's inline and attached policies."""
+        if principal.kind == "AssumedRole":
+            role = self._role_by_arn(principal.role_arn or "")
+            if role is None:
+                return []
+            found = [(f"role {role.name} inline policy {name}", _as_text(document))
+                     for name, document in sorted(role.policies.items())]
+            found += [(f"{policy.name} (attached to role {role.name})", _as_text(_default_document(policy)))
+                      for policy in role.managed_policies.values()]
+            return found
         if principal.kind != "User":
             return []
         user = self.iam.users.get(principal.name)
@@ -160,6 +252,46 @@ class Directory:
             for policy in group.managed_policies.values():
                 found.append((f"{policy.name} (via group {group.name})", _as_text(_default_document(policy))))
         return found
+
+    def permissions_boundary(self, principal: Principal) -> tuple[str, str] | None:
+        """The permissions boundary of a user, or of a session's role, as ``(label, document)``; None
+        when there is none. A boundary that names a policy that does not exist allows nothing."""
+        if principal.kind == "AssumedRole":
+            holder = self._role_by_arn(principal.role_arn or "")
+        elif principal.kind == "User":
+            holder = self.iam.users.get(principal.name)
+        else:
+            return None
+        arn = getattr(holder, "permissions_boundary_arn", None) if holder is not None else None
+        if not arn:
+            return None
+        return (f"permissions boundary {arn.rsplit('/', 1)[-1]}", self.managed_policy_document(arn))
+
+    def session_policies(self, principal: Principal) -> list[tuple[str, str]]:
+        """The session policies passed when a role session was created (``Policy`` and ``PolicyArns``)."""
+        if principal.kind != "AssumedRole" or not principal.access_key_id:
+            return []
+        session = self.sts.get_assumed_role_from_access_key(principal.access_key_id)
+        if session is None:
+            return []
+        found = [("session policy (Policy)", session.policy)] if session.policy else []
+        for arn in getattr(session, "kmslab_policy_arns", ()):
+            found.append((f"session policy {arn.rsplit('/', 1)[-1]}", self.managed_policy_document(arn)))
+        return found
+
+    def managed_policy_document(self, arn: str) -> str:
+        """The default version of a managed policy; one that no longer exists allows nothing."""
+        policy = self.iam.managed_policies.get(arn)
+        return _as_text(_default_document(policy)) if policy is not None else ALLOWS_NOTHING
+
+    def set_user_boundary(self, name: str, arn: str | None) -> None:
+        """Give user ``name`` a permissions boundary (moto keeps only roles' boundaries)."""
+        user = self.iam.users.get(name)
+        if user is not None:
+            user.permissions_boundary_arn = arn
+
+    def managed_policy_exists(self, arn: str) -> bool:
+        return arn in self.iam.managed_policies
 
     # -- keys -----------------------------------------------------------------------------------
     def key(self, ref: str | None) -> KeyInfo | None:

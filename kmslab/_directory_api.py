@@ -194,6 +194,45 @@ class ApiDirectory:
             return []
         return self._cached(("policies", principal.name), lambda: self._identity_policies(principal.name))
 
+    # Role sessions are recognized only in the lab's own emulator (moto's STS backend in this process): a
+    # foreign emulator's temporary keys are unknown here, so they are refused as an invalid token.
+    def session_secret(self, access_key_id: str) -> tuple[str, str] | None:
+        return None
+
+    def note_session(self, access_key_id: str, created: str, expires: str, policy_arns: list[str]) -> None:
+        return None
+
+    def trust_policy(self, role_arn: str) -> str | None:
+        """The trust policy of a role of this account (GetRole), or None."""
+        from botocore.exceptions import ClientError
+        name = role_arn.rsplit("/", 1)[-1]
+        if not role_arn.startswith(f"arn:aws:iam::{self.account_id}:role/"):
+            return None
+        try:
+            role = self._iam.get_role(RoleName=name)["Role"]
+        except ClientError:
+            return None
+        return _as_text(role.get("AssumeRolePolicyDocument", "{}")) if role.get("Arn") == role_arn else None
+
+    def permissions_boundary(self, principal: Principal) -> tuple[str, str] | None:
+        """A user's permissions boundary (GetUser), or None."""
+        if principal.kind != "User":
+            return None
+        user = self._user(principal.name) or {}
+        arn = (user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        return (f"permissions boundary {arn.rsplit('/', 1)[-1]}", self._managed_document(arn)) if arn else None
+
+    def session_policies(self, principal: Principal) -> list[tuple[str, str]]:
+        return []
+
+    def managed_policy_exists(self, arn: str) -> bool:
+        from botocore.exceptions import ClientError
+        try:
+            self._iam.get_policy(PolicyArn=arn)
+        except ClientError:
+            return False
+        return True
+
     def _identity_policies(self, name: str) -> list[tuple[str, str]]:
         from botocore.exceptions import ClientError
         iam = self._iam

@@ -165,10 +165,11 @@ _DESCRIBED_TABLE_OPERATIONS = frozenset({"DescribeTable", "CreateTable", "Update
 class _Refusal(Exception):
     """Internal: a call is refused with this service error."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.status = status
 
 
 # -- the clock -------------------------------------------------------------------------------------------
@@ -288,6 +289,12 @@ class Enforcer:
         from ._sigv4 import front_door
         request_id = self._uuid()
         call, principal, refusal = front_door(request, route, self.directory, request_id)
+        if refusal is None and principal is not None and principal.session_expires is not None \
+                and self.clock.iso() >= principal.session_expires:
+            # A session's credentials end at its Expiration (STS AssumeRole: DurationSeconds), on the lab clock.
+            message = "The security token included in the request is expired"
+            refusal = (error_reply(call, "ExpiredTokenException", message, request_id) if call.protocol == "json"
+                       else error_reply(call, "ExpiredToken", message, request_id, status=403))
         if refusal is None:
             return call, principal, request_id, None
         self._record(call, None, refusal.code, refusal.message, [])
@@ -296,7 +303,7 @@ class Enforcer:
     def _reply_for(self, call: ApiCall, refusal: _Refusal, request_id: str) -> ErrorReply:
         if refusal.code in ("AccessDeniedException", "AccessDenied"):
             return access_denied(call, refusal.message, request_id)
-        return error_reply(call, refusal.code, refusal.message, request_id)
+        return error_reply(call, refusal.code, refusal.message, request_id, status=refusal.status)
 
     def _record(self, call: ApiCall, principal: Principal | None, error_code: str | None,
                 error_message: str | None, resources: list[dict[str, str]], *,
@@ -336,27 +343,43 @@ class Enforcer:
 
     # -- policy decisions ---------------------------------------------------------------------------
     def decide(self, principal: Principal, action: str, resource: str, *, key: KeyInfo | None = None,
-               context: dict[str, Any] | None = None) -> Any:
+               context: dict[str, Any] | None = None, resource_policy: tuple[str, str] | None = None) -> Any:
         """The evaluator's decision for one request, with the policies in force now.
 
         Decisions are immutable, so one is reused while everything it was decided from (the caller's
         policies, the key policy and grants, the context, the lab clock) is unchanged.
         """
-        full_context = {"aws:CurrentTime": self.clock.iso()}
+        full_context: dict[str, Any] = {"aws:CurrentTime": self.clock.iso()}
         if principal.kind == "User":
             full_context["aws:userid"] = principal.user_id
+        elif principal.kind == "AssumedRole":
+            # Global condition keys a role session carries (IAM User Guide, "AWS global condition context
+            # keys"): the role's ARN (with its path) as aws:PrincipalArn, "<role ID>:<session name>" as
+            # aws:userid, when its credentials were issued, and that no MFA was used.
+            full_context.update({"aws:PrincipalArn": principal.principal_arn, "aws:userid": principal.user_id,
+                                 "aws:MultiFactorAuthPresent": False})
+            if principal.session_created:
+                full_context["aws:TokenIssueTime"] = principal.session_created
         full_context.update(context or {})
         identity = self.directory.identity_policies(principal)
-        cache_key = (principal.arn, action, resource, tuple(identity),
+        boundary = self.directory.permissions_boundary(principal)
+        sessions = self.directory.session_policies(principal)
+        cache_key = (principal.arn, action, resource, tuple(identity), boundary, tuple(sessions), resource_policy,
                      (key.policy, _grants_key(key.grants)) if key is not None else None,
                      _context_key(full_context))
         cached = self._decisions.get(cache_key)
         if cached is not None:
             return cached
         kwargs: dict[str, Any] = {"identity_policies": identity, "context": full_context}
+        if boundary is not None:
+            kwargs["permissions_boundary"] = boundary
+        if sessions:
+            kwargs["session_policies"] = sessions
         if key is not None:
             kwargs["resource_policy"] = ("key policy", key.policy)
             kwargs["grants"] = key.grants
+        elif resource_policy is not None:
+            kwargs["resource_policy"] = resource_policy
         decision = self._evaluate(principal.arn, action, resource, **kwargs)
         if len(self._decisions) >= 4096:
             self._decisions.clear()
@@ -365,8 +388,10 @@ class Enforcer:
 
     def _authorize(self, principal: Principal, action: str, resource: str, explanation: CallExplanation,
                    lock: str, *, key: KeyInfo | None = None, context: dict[str, Any] | None = None,
-                   denied_code: str = "AccessDeniedException") -> Any:
-        decision = self.decide(principal, action, resource, key=key, context=context)
+                   denied_code: str = "AccessDeniedException",
+                   resource_policy: tuple[str, str] | None = None) -> Any:
+        decision = self.decide(principal, action, resource, key=key, context=context,
+                               resource_policy=resource_policy)
         explanation.checks.append(Check(lock, decision.allowed, _decision_summary(decision), decision))
         if not decision.allowed:
             # A decision kmslab cannot make is refused (never guessed), in AWS's words for a refusal.
@@ -1079,15 +1104,20 @@ class Enforcer:
     # -- IAM and STS --------------------------------------------------------------------------------
     def _before_iam(self, call: ApiCall, principal: Principal, explanation: CallExplanation,
                     request: Any) -> list[dict[str, str]]:
-        if call.params.get("PermissionsBoundary"):
-            message = (f"kmslab does not model iam:{call.operation} with a PermissionsBoundary: permission "
-                       f"boundaries are not modelled yet (the lab would not evaluate them). The request was "
-                       f"refused before it reached the lab's emulator, and nothing changed.")
-            explanation.checks.append(Check("closed world", False, message))
-            raise _Refusal(NOT_MODELLED, message)
+        boundary = call.params.get("PermissionsBoundary")
+        context: dict[str, Any] = {}
+        if boundary is not None:
+            # Service authorization reference: iam:PermissionsBoundary is the boundary's policy ARN on
+            # CreateUser, CreateRole and the Put*PermissionsBoundary operations.
+            context["iam:PermissionsBoundary"] = boundary
+        if call.operation in _IAM_USER_ONLY and not call.params.get("UserName") and principal.kind != "User":
+            raise _Refusal("ValidationError", "Must specify userName when calling with non-User credentials")
         resource = _iam_resource(self.directory, call, principal)
         self._authorize(principal, f"iam:{call.operation}", resource, explanation, "IAM permission",
-                        denied_code="AccessDenied")
+                        denied_code="AccessDenied", context=context)
+        if isinstance(boundary, str) and not self.directory.managed_policy_exists(boundary):
+            # IAM answers a boundary that names no managed policy as it answers an attachment of one.
+            raise _Refusal("NoSuchEntity", f"Policy {boundary} does not exist or is not attachable.", 404)
         # IAM validates a policy document before it stores one (a document the evaluator could not read
         # would otherwise sit in the lab and make every later decision unreadable).
         for name, kind in (("PolicyDocument", "identity-based policy"), ("AssumeRolePolicyDocument", "trust policy")):
@@ -1096,15 +1126,69 @@ class Enforcer:
                 _checked_policy(call.params[name], document_kind)
         return []
 
+    def _after_iam(self, call: ApiCall, principal: Principal, body: str) -> str | None:
+        if call.operation == "CreateUser" and isinstance(call.params.get("PermissionsBoundary"), str):
+            # moto does not keep a user's boundary; the lab keeps it on moto's user (GetUser does not show it)
+            self.directory.set_user_boundary(call.params["UserName"], call.params["PermissionsBoundary"])
+        return None
+
     def _before_sts(self, call: ApiCall, principal: Principal, explanation: CallExplanation,
                     request: Any) -> list[dict[str, str]]:
         if call.operation == "GetCallerIdentity":
             explanation.checks.append(Check("no permission needed", True,
                                             "GetCallerIdentity needs no permission, and a deny cannot block it"))
             return []
+        if call.operation == "AssumeRole":
+            return self._before_assume_role(call, principal, explanation)
         self._authorize(principal, f"sts:{call.operation}", "*", explanation, "IAM permission",
                         denied_code="AccessDenied")
         return []
+
+    def _before_assume_role(self, call: ApiCall, principal: Principal,
+                            explanation: CallExplanation) -> list[dict[str, str]]:
+        """AssumeRole meets two locks: the caller's IAM policies, and the role's trust policy, which must
+        itself allow the caller (IAM User Guide, "Policy evaluation logic"). A role that does not exist
+        has no trust policy, so nothing allows it: AWS does not say whether the role exists."""
+        role_arn = call.params.get("RoleArn")
+        if not isinstance(role_arn, str) or not role_arn:
+            return []  # STS's own validation answers a missing RoleArn
+        if principal.kind == "Account":
+            # STS API Reference, AssumeRole: "You cannot use AWS account root user credentials to call
+            # AssumeRole. You must use credentials for an IAM user or an IAM role."
+            explanation.checks.append(Check("root user", False, "the root user cannot call AssumeRole"))
+            raise _Refusal("AccessDenied", "Roles may not be assumed by root accounts.")
+        trust = self.directory.trust_policy(role_arn)
+        self._authorize(principal, "sts:AssumeRole", role_arn, explanation, "IAM permission and trust policy",
+                        denied_code="AccessDenied",
+                        resource_policy=("trust policy", trust) if trust is not None else None)
+        policy = call.params.get("Policy")
+        if isinstance(policy, str):
+            _checked_policy(policy, "identity-based policy")
+        return [{"ARN": role_arn, "accountId": self.directory.account_id, "type": "AWS::IAM::Role"}]
+
+    def _after_sts(self, call: ApiCall, principal: Principal, body: str) -> str | None:
+        if call.operation != "AssumeRole":
+            return None
+        found = re.search(r"<AccessKeyId>(ASIA[A-Z0-9]+)</AccessKeyId>", body)
+        if found is None:
+            return None
+        duration = call.params.get("DurationSeconds", 3600)
+        try:
+            seconds = int(duration)
+        except (TypeError, ValueError):
+            seconds = 3600
+        expires = (self.clock.now + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        arns = [item["arn"] for item in call.params.get("PolicyArns") or []
+                if isinstance(item, dict) and isinstance(item.get("arn"), str)]
+        self.directory.note_session(found.group(1), self.clock.iso(), expires, arns)
+        # The answer's Expiration is the lab clock's, as the session's is.
+        return re.sub(r"<Expiration>[^<]*</Expiration>", f"<Expiration>{expires}</Expiration>", body)
+
+
+#: IAM operations on a user that default to the caller's own user when UserName is left out.
+_IAM_USER_ONLY = frozenset({"CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey",
+                            "GetUser", "ListSigningCertificates", "UploadSigningCertificate",
+                            "ListSSHPublicKeys", "ChangePassword"})
 
 
 # -- helpers ---------------------------------------------------------------------------------------------

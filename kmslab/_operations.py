@@ -48,8 +48,9 @@ REASONS = {
     "import": "imported key material is not modelled",
     "multiregion": "multi-Region keys are not modelled",
     "keyagreement": "key agreement and key encapsulation are not modelled",
-    "boundary": "permission boundaries are not modelled yet (the lab would not evaluate them)",
-    "sessions": "roles and temporary security credentials are not modelled yet (the lab could not use them)",
+    "boundary": "the lab's emulator keeps no user's permissions boundary after it is created (give it at "
+                "CreateUser; a role's boundary can be put and deleted)",
+    "sessions": "of the temporary security credentials only AssumeRole's role sessions are modelled",
     "organizations": "AWS Organizations features are not modelled",
     "delegation": "delegation requests are not modelled",
 }
@@ -178,7 +179,7 @@ kms                UpdateKeyDescription                           key
 kms                UpdatePrimaryRegion                            refused         multiregion
 kms                Verify                                         key
 kms                VerifyMac                                      key
-sts                AssumeRole                                     refused         sessions
+sts                AssumeRole                                     sts
 sts                AssumeRoleWithSAML                             refused         sessions
 sts                AssumeRoleWithWebIdentity                      refused         sessions
 sts                AssumeRoot                                     refused         sessions
@@ -199,7 +200,7 @@ CreateAccountAlias CreateGroup CreateInstanceProfile CreateLoginProfile CreateOp
 CreatePolicyVersion CreateRole CreateSAMLProvider CreateServiceLinkedRole CreateUser CreateVirtualMFADevice
 DeactivateMFADevice DeleteAccessKey DeleteAccountAlias DeleteAccountPasswordPolicy DeleteGroup DeleteGroupPolicy
 DeleteInstanceProfile DeleteLoginProfile DeleteOpenIDConnectProvider DeletePolicy DeletePolicyVersion DeleteRole
-DeleteRolePolicy DeleteSAMLProvider DeleteSSHPublicKey DeleteServerCertificate DeleteServiceLinkedRole
+DeleteRolePermissionsBoundary DeleteRolePolicy DeleteSAMLProvider DeleteSSHPublicKey DeleteServerCertificate DeleteServiceLinkedRole
 DeleteSigningCertificate DeleteUser DeleteUserPolicy DeleteVirtualMFADevice DetachGroupPolicy DetachRolePolicy
 DetachUserPolicy EnableMFADevice GenerateCredentialReport GetAccessKeyLastUsed GetAccountAuthorizationDetails
 GetAccountPasswordPolicy GetAccountSummary GetCredentialReport GetGroup GetGroupPolicy GetInstanceProfile
@@ -210,7 +211,7 @@ ListEntitiesForPolicy ListGroupPolicies ListGroups ListGroupsForUser ListInstanc
 ListInstanceProfilesForRole ListMFADevices ListOpenIDConnectProviderTags ListOpenIDConnectProviders ListPolicies
 ListPolicyTags ListPolicyVersions ListRolePolicies ListRoleTags ListRoles ListSAMLProviders ListSSHPublicKeys
 ListServerCertificates ListSigningCertificates ListUserPolicies ListUserTags ListUsers ListVirtualMFADevices
-PutGroupPolicy PutRolePolicy PutUserPolicy RemoveRoleFromInstanceProfile RemoveUserFromGroup
+PutGroupPolicy PutRolePermissionsBoundary PutRolePolicy PutUserPolicy RemoveRoleFromInstanceProfile RemoveUserFromGroup
 SetDefaultPolicyVersion TagInstanceProfile TagOpenIDConnectProvider TagPolicy TagRole TagUser
 UntagInstanceProfile UntagOpenIDConnectProvider UntagPolicy UntagRole UntagUser UpdateAccessKey
 UpdateAccountPasswordPolicy UpdateAssumeRolePolicy UpdateGroup UpdateLoginProfile
@@ -220,8 +221,7 @@ UpdateSigningCertificate UpdateUser UploadSSHPublicKey UploadServerCertificate U
 
 #: IAM operations refused, by reason tag.
 _IAM_REFUSED = {
-    "boundary": "PutRolePermissionsBoundary DeleteRolePermissionsBoundary PutUserPermissionsBoundary "
-                "DeleteUserPermissionsBoundary",
+    "boundary": "PutUserPermissionsBoundary DeleteUserPermissionsBoundary",
     "organizations": "DisableOrganizationsRootCredentialsManagement DisableOrganizationsRootSessions "
                      "EnableOrganizationsRootCredentialsManagement EnableOrganizationsRootSessions "
                      "GenerateOrganizationsAccessReport GetOrganizationsAccessReport ListOrganizationsFeatures",
