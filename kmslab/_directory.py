@@ -20,7 +20,6 @@ from moto.iam.models import iam_backends
 from moto.kms.models import kms_backends
 from moto.sts.models import sts_backends
 
-
 #: A policy that allows nothing (in place of a managed policy that no longer exists).
 ALLOWS_NOTHING = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotAction": "*", "Resource": "*"}]}'
 
