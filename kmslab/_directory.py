@@ -150,13 +150,8 @@ class Directory:
         return None
 
     def session(self, access_key_id: str) -> Any:
-        """moto's record of the role session with this temporary key, if its role still exists (a session
-        of a deleted role is refused: AWS checks the role's policies on every request, and there are
-        none), else None."""
-        session = self.sts.get_assumed_role_from_access_key(access_key_id)
-        if session is None or self._role_by_arn(session.role_arn) is None:
-            return None
-        return session
+        """moto's record of the role session with this temporary key, or None."""
+        return self.sts.get_assumed_role_from_access_key(access_key_id)
 
     def session_secret(self, access_key_id: str) -> tuple[str, str] | None:
         """``(secret, session token)`` of a role session's temporary key, or None."""
@@ -176,10 +171,13 @@ class Directory:
         return next((r for r in self.iam.roles.values() if r.name == name_or_arn), None)
 
     def _session_principal(self, session: Any) -> Principal:
+        # A session of a role deleted since keeps its identity (the role's policies are read on every
+        # request, and a deleted role has none left, so it is implicitly denied everything).
         role = self._role_by_arn(session.role_arn)
+        role_id = role.id if role is not None else getattr(session, "kmslab_role_id", "")
         return Principal(session.arn, session.session_name, "AssumedRole", self.account_id,
-                         f"{role.id}:{session.session_name}", session.access_key_id, role.arn, role.id,
-                         role.name, getattr(session, "kmslab_created", None),
+                         f"{role_id}:{session.session_name}", session.access_key_id, session.role_arn, role_id,
+                         session.role_arn.rsplit("/", 1)[-1], getattr(session, "kmslab_created", None),
                          getattr(session, "kmslab_expires", None))
 
     def note_session(self, access_key_id: str, created: str, expires: str, policy_arns: list[str]) -> None:
@@ -187,6 +185,8 @@ class Directory:
         managed session policies (``PolicyArns``)."""
         session = self.sts.get_assumed_role_from_access_key(access_key_id)
         if session is not None:
+            role = self._role_by_arn(session.role_arn)
+            session.kmslab_role_id = role.id if role is not None else ""
             session.kmslab_created = created
             session.kmslab_expires = expires
             session.kmslab_policy_arns = tuple(policy_arns)

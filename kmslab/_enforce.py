@@ -1178,11 +1178,21 @@ class Enforcer:
         except (TypeError, ValueError):
             seconds = 3600
         expires = (self.clock.now + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        arns = [item["arn"] for item in call.params.get("PolicyArns") or []
-                if isinstance(item, dict) and isinstance(item.get("arn"), str)]
+        arns = _query_members(call.params, "PolicyArns", "arn")
         self.directory.note_session(found.group(1), self.clock.iso(), expires, arns)
         # The answer's Expiration is the lab clock's, as the session's is.
         return re.sub(r"<Expiration>[^<]*</Expiration>", f"<Expiration>{expires}</Expiration>", body)
+
+
+def _query_members(params: dict[str, Any], name: str, field_name: str) -> list[str]:
+    """A list parameter of a query-protocol request (``<name>.member.<n>.<field>``), in order."""
+    found = []
+    for key, value in params.items():
+        parts = key.split(".")
+        if len(parts) == 4 and parts[0] == name and parts[1] == "member" and parts[3] == field_name \
+                and parts[2].isdigit():
+            found.append((int(parts[2]), str(value)))
+    return [value for _, value in sorted(found)]
 
 
 #: IAM operations on a user that default to the caller's own user when UserName is left out.

@@ -318,12 +318,15 @@ def test_an_access_key_without_user_name_is_the_callers_own(lab, world):
     assert error_of(excinfo)[0] == "AccessDenied" and world["user_arn"] in error_of(excinfo)[1]
 
 
-def test_a_permission_boundary_is_refused_as_not_modelled(lab):
+def test_putting_a_users_boundary_later_is_refused_as_not_modelled(lab):
+    """The lab's emulator keeps no user's boundary after CreateUser (roles' boundaries are modelled):
+    PutUserPermissionsBoundary is refused before it reaches the emulator, and nothing changes."""
     iam = lab.session.client("iam")
+    iam.create_user(UserName="bounded")
     with pytest.raises(ClientError) as excinfo:
-        iam.create_user(UserName="bounded", PermissionsBoundary=FULL_ACCESS_ARN)
+        iam.put_user_permissions_boundary(UserName="bounded", PermissionsBoundary=FULL_ACCESS_ARN)
     assert error_of(excinfo)[0] == NOT_MODELLED
-    assert "bounded" not in [u["UserName"] for u in iam.list_users()["Users"]]
+    assert "iam:PutUserPermissionsBoundary" in error_of(excinfo)[1]
 
 
 def test_sessions_are_refused_as_not_modelled(lab):
