@@ -283,6 +283,10 @@ class Directory:
         policy = self.iam.managed_policies.get(arn)
         return _as_text(_default_document(policy)) if policy is not None else ALLOWS_NOTHING
 
+    def organization_policies(self, kind: str) -> dict[str, list[tuple[str, str]]] | None:
+        """The SCPs (``"scp"``) or RCPs (``"rcp"``) that apply to this account, by level; None if none do."""
+        return organization_policies(self.account_id, kind)
+
     def set_user_boundary(self, name: str, arn: str | None) -> None:
         """Give user ``name`` a permissions boundary (moto keeps only roles' boundaries)."""
         user = self.iam.users.get(name)
@@ -476,3 +480,99 @@ def _as_text(document: Any) -> str:
     if isinstance(document, str):
         return document
     return json.dumps(document)
+
+
+#: The management account of the organization a lab can join (the documentation's example account).
+MANAGEMENT_ACCOUNT = "111122223333"
+
+_ORG_KINDS = {"scp": "SERVICE_CONTROL_POLICY", "rcp": "RESOURCE_CONTROL_POLICY"}
+
+
+class Organization:
+    """An AWS Organizations organization whose management account is not the lab's, with the lab's account
+    as a member, kept in moto's Organizations backend of the management account.
+
+    SCPs and RCPs are made and attached here, as the management account's administrator makes them (the
+    lab's own account is a member: AWS lets only the management account, or a delegated administrator,
+    manage an organization's policies). The lab's enforcer reads them on every request.
+    """
+
+    def __init__(self, account_id: str, region: str) -> None:
+        from moto.organizations.models import FakeAccount, organizations_backends
+        self.account_id = account_id
+        backend = organizations_backends[MANAGEMENT_ACCOUNT]["aws"]
+        if backend.org is None:
+            backend.create_organization(region=region, FeatureSet="ALL")
+            root = backend.ou[0]
+            for kind in _ORG_KINDS.values():
+                root.add_policy_type(kind)
+        if not any(a.id == account_id for a in backend.accounts):
+            member = FakeAccount(backend.org, AccountName="lab", Email="lab@example.com")
+            member.id = account_id
+            member.joined_method = "INVITED"
+            backend.accounts.append(member)
+            from moto.organizations import utils
+            for policy_id in (utils.DEFAULT_SCP_POLICY_ID, utils.DEFAULT_RCP_POLICY_ID):
+                backend.attach_policy(PolicyId=policy_id, TargetId=account_id)
+            organizations_backends.master_accounts[account_id] = (MANAGEMENT_ACCOUNT, "aws")
+        self._backend = backend
+
+    @property
+    def id(self) -> str:
+        return self._backend.org.id
+
+    @property
+    def root_id(self) -> str:
+        return self._backend.ou[0].id
+
+    def _target(self, target: str) -> str:
+        return {"root": self.root_id, "account": self.account_id}.get(target, target)
+
+    def attach(self, kind: str, name: str, document: dict[str, Any] | str, target: str = "root") -> str:
+        """Create an SCP (``kind="scp"``) or RCP (``"rcp"``) named ``name`` and attach it to ``target``
+        (``"root"``, ``"account"`` or an OU ID); its policy ID. The document is validated as AWS
+        Organizations validates it (an SCP names no principal; an RCP names ``"*"``)."""
+        from ._evaluator import check_policy_document
+        text = document if isinstance(document, str) else json.dumps(document)
+        check_policy_document(text, kind="identity-based policy" if kind == "scp" else "resource-based policy")
+        policy = self._backend.create_policy(Name=name, Content=text, Description=name, Type=_ORG_KINDS[kind])
+        policy_id = policy["Policy"]["PolicySummary"]["Id"]
+        self._backend.attach_policy(PolicyId=policy_id, TargetId=self._target(target))
+        return policy_id
+
+    def detach(self, name: str, target: str = "root") -> None:
+        """Detach the policy named ``name`` from ``target``."""
+        policy = next(p for p in self._backend.policies if p.name == name)
+        self._backend.detach_policy(PolicyId=policy.id, TargetId=self._target(target))
+
+
+def organization_policies(account_id: str, kind: str) -> dict[str, list[tuple[str, str]]] | None:
+    """The SCPs (``kind="scp"``) or RCPs (``"rcp"``) that apply to ``account_id``, by level from the root
+    down to the account, or None when none apply: the account is in no organization, or it is the
+    management account ("SCPs don't affect users or roles in the management account", and neither do
+    RCPs its resources; AWS Organizations User Guide), or the policy type is not enabled on the root."""
+    from moto.organizations.models import organizations_backends
+    owner = organizations_backends.master_accounts.get(account_id)
+    if owner is None or owner[0] == account_id:
+        return None
+    backend = organizations_backends[owner[0]][owner[1]]
+    if backend.org is None or not backend.ou:
+        return None
+    policy_type = _ORG_KINDS[kind]
+    root = backend.ou[0]
+    if not any(t["Type"] == policy_type and t["Status"] == "ENABLED" for t in getattr(root, "policy_types", [])):
+        return None
+    account = next((a for a in backend.accounts if a.id == account_id), None)
+    if account is None:
+        return None
+    chain = [("account " + account_id, account)]
+    parent = account.parent_id
+    by_id = {ou.id: ou for ou in backend.ou}
+    while parent in by_id:
+        node = by_id[parent]
+        chain.append(("root" if node.type == "ROOT" else f"OU {node.name}", node))
+        parent = node.parent_id if node.type != "ROOT" else None
+    levels: dict[str, list[tuple[str, str]]] = {}
+    for name, node in reversed(chain):
+        levels[name] = [(p.name, p.content) for p in node.attached_policies if p.type == policy_type]
+    return levels

@@ -225,6 +225,10 @@ class ApiDirectory:
     def session_policies(self, principal: Principal) -> list[tuple[str, str]]:
         return []
 
+    def organization_policies(self, kind: str) -> None:
+        """A foreign emulator's organization is not read (SCPs and RCPs are the lab's own emulator's)."""
+        return None
+
     def managed_policy_exists(self, arn: str) -> bool:
         from botocore.exceptions import ClientError
         try:

@@ -364,7 +364,14 @@ class Enforcer:
         identity = self.directory.identity_policies(principal)
         boundary = self.directory.permissions_boundary(principal)
         sessions = self.directory.session_policies(principal)
+        scps = self.directory.organization_policies("scp") if principal.kind != "AWSService" else None
+        # RCPs apply to the resources of the services AWS Organizations lists for them (of the lab's: KMS and
+        # STS), in a member account.
+        rcps = (self.directory.organization_policies("rcp")
+                if action.split(":", 1)[0] in _RCP_SERVICES and principal.kind != "AWSService" else None)
+        orgs = (_levels_key(scps), _levels_key(rcps))
         cache_key = (principal.arn, action, resource, tuple(identity), boundary, tuple(sessions), resource_policy,
+                     orgs,
                      (key.policy, _grants_key(key.grants)) if key is not None else None,
                      _context_key(full_context))
         cached = self._decisions.get(cache_key)
@@ -375,6 +382,10 @@ class Enforcer:
             kwargs["permissions_boundary"] = boundary
         if sessions:
             kwargs["session_policies"] = sessions
+        if scps is not None:
+            kwargs["service_control_policies"] = scps
+        if rcps is not None:
+            kwargs["resource_control_policies"] = rcps
         if key is not None:
             kwargs["resource_policy"] = ("key policy", key.policy)
             kwargs["grants"] = key.grants
@@ -1233,6 +1244,15 @@ def _service_principal(name: str, account_id: str) -> Principal:
 
 def _grants_key(grants: tuple[dict[str, Any], ...]) -> tuple:
     return tuple(json.dumps(g, sort_keys=True, default=str) for g in grants)
+
+
+#: Services whose resources resource control policies apply to (AWS Organizations User Guide, RCPs: S3,
+#: STS, KMS, SQS, Secrets Manager); the lab has KMS keys and STS roles.
+_RCP_SERVICES = frozenset({"kms", "sts"})
+
+
+def _levels_key(levels: dict[str, list[tuple[str, str]]] | None) -> tuple | None:
+    return None if levels is None else tuple((name, tuple(docs)) for name, docs in levels.items())
 
 
 def _context_key(context: dict[str, Any]) -> tuple:

@@ -211,6 +211,13 @@ REASONS: dict[str, str] = {
     "SESSION_POLICY_DOES_NOT_ALLOW": (
         "Implicit deny: the role allows the action, but the session policy passed when the session was "
         "created does not. A session has at most what both its role and its session policies allow."),
+    "SCP_DOES_NOT_ALLOW": (
+        "Implicit deny: the principal's policies allow the action, but at some level of the organization "
+        "(root, OU or account) no service control policy allows it. SCPs set the most that principals "
+        "of a member account can do; they grant nothing themselves."),
+    "RCP_DOES_NOT_ALLOW": (
+        "Implicit deny: at some level of the organization no resource control policy allows the action "
+        "on this resource. RCPs set the most that anyone can do to a member account's resources."),
     "ALLOWED_ALWAYS": (
         "This action needs no permission: AWS answers it for every authenticated principal, even when "
         "a policy explicitly denies it (sts:GetCallerIdentity)."),
@@ -1150,7 +1157,7 @@ def _scan(doc: _Document, policy_label: str, kind: str, action_lower: str, resou
         notes: list[str] = []
         if resource_note:
             notes.append(resource_note)
-        if kind == "resource":
+        if kind in ("resource", "rcp"):
             assert st.principal is not None
             named = st.principal.match(p)
             if not st.not_principal:
@@ -1337,6 +1344,22 @@ def _sequence(value: Any, name: str) -> list[Any] | tuple[Any, ...]:
     return list(value)
 
 
+def _levels(value: Any, what: str, kind: str) -> list[tuple[str, list[tuple[str, _Document]]]] | None:
+    """Organization policies by the level they are attached to (root, OU, account), parsed."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what} levels must be a mapping of level name to policies, got {_shown(value)}")
+    out = []
+    for name, policies in value.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{what} level names must be non-empty text, got {_shown(name)}")
+        docs = [_coerce(item, f"{what} {i} ({name})", kind)
+                for i, item in enumerate(_sequence(policies, f"{what} level {name}"), 1)]
+        out.append((name, docs))
+    return out
+
+
 def evaluate(
     principal: str,
     action: str,
@@ -1349,6 +1372,8 @@ def evaluate(
     resource_account: str | None = None,
     permissions_boundary: Any = None,
     session_policies: Iterable[Any] = (),
+    service_control_policies: Mapping[str, Iterable[Any]] | None = None,
+    resource_control_policies: Mapping[str, Iterable[Any]] | None = None,
 ) -> Decision:
     """Decide whether ``principal`` may perform ``action`` on ``resource``, and explain why.
 
@@ -1370,6 +1395,11 @@ def evaluate(
     ``session_policies``: the policies passed when the role session was created (AssumeRole's
     ``Policy`` and ``PolicyArns``; only for role sessions and federated users). Each caps what the
     identity-based policies allow; see the module docstring for what they do not cap.
+    ``service_control_policies``: the SCPs of an organization that apply to the principal's account, by
+    the level they are attached to (``{"root": [...], "account 111122223333": [...]}``; an OU is a level
+    too); pass None for an account outside an organization or its management account, which SCPs do not
+    affect. ``resource_control_policies``: the RCPs that apply to the resource's account, by level, in
+    the same way. At every level some policy must allow the request; a deny in any is an explicit deny.
 
     Grants take part only in requests on a KMS key (they are ignored otherwise). A malformed
     policy raises :class:`kmslab.MalformedPolicyError` (a ``ValueError``) with AWS's code and words;
@@ -1402,6 +1432,10 @@ def evaluate(
     if sessions and p.kind not in ("assumed-role", "federated-user"):
         raise ValueError(f"{p.describe()} has no session policies: they exist only for role sessions and "
                          f"federated users")
+    scp_levels = _levels(service_control_policies, "service control policy", "identity-based policy")
+    rcp_levels = _levels(resource_control_policies, "resource control policy", "resource-based policy")
+    if p.kind == "service":  # Organizations: SCPs and RCPs do not restrict AWS service principals
+        scp_levels = rcp_levels = None
     trust_request = _is_trust_request(action_lower, resource)
     resource_label = "key policy" if key_request else "trust policy" if trust_request else "resource policy"
     resource_kind = "resource-based policy" if resource_label == "resource policy" else resource_label
@@ -1434,13 +1468,30 @@ def evaluate(
     for label, doc in sessions:
         _scan(doc, label, "session", action_lower, resource, p, ctx, session_hits)
 
+    scp_hits: list[list[_Hit]] = []
+    for _, docs in scp_levels or ():
+        level: list[_Hit] = []
+        for label, doc in docs:
+            _scan(doc, label, "scp", action_lower, resource, p, ctx, level)
+        scp_hits.append(level)
+    rcp_hits: list[list[_Hit]] = []
+    for _, docs in rcp_levels or ():
+        level = []
+        for label, doc in docs:
+            _scan(doc, label, "rcp", action_lower, resource, p, ctx, level)
+        rcp_hits.append(level)
+    org_hits = [h for level in (*scp_hits, *rcp_hits) for h in level]
+
     cross_account = p.account is not None and owner is not None and p.account != owner
     facts = _Facts(
+        scp_levels=tuple(name for name, _ in scp_levels) if scp_levels is not None else None,
+        rcp_levels=tuple(name for name, _ in rcp_levels) if rcp_levels is not None else None,
+        scp_hits=scp_hits, rcp_hits=rcp_hits,
         p=p, action=action, resource=resource, key_request=key_request, cross_account=cross_account,
         trust_request=trust_request,
         boundary_label=boundary[0] if boundary else None, boundary_hits=boundary_hits,
         session_labels=tuple(label for label, _ in sessions), session_hits=session_hits,
-        limit_hits=boundary_hits + session_hits, limited=boundary is not None or bool(sessions),
+        limit_hits=boundary_hits + session_hits + org_hits, limited=boundary is not None or bool(sessions),
         resource_label=resource_doc[0] if resource_doc else None, resource_account=owner,
         identity_labels=tuple(label for label, _ in identities),
         grant_count=len(grant_list), grant_misses=tuple(grant_misses),
@@ -1491,8 +1542,12 @@ class _Facts:
     session_labels: tuple[str, ...] = ()
     session_hits: list[_Hit] = field(default_factory=list)
 
-    limit_hits: list[_Hit] = field(default_factory=list)  # boundary_hits + session_hits
+    limit_hits: list[_Hit] = field(default_factory=list)  # boundary, session, SCP and RCP hits
     limited: bool = False  # whether a permissions boundary or session policies take part
+    scp_levels: tuple[str, ...] | None = None  # None: no SCP applies (no organization, management account)
+    rcp_levels: tuple[str, ...] | None = None
+    scp_hits: list[list[_Hit]] = field(default_factory=list)  # per level
+    rcp_hits: list[list[_Hit]] = field(default_factory=list)
 
     @property
     def operation(self) -> str:
@@ -1569,7 +1624,29 @@ def _decide(f: _Facts) -> Decision:
                 deny_any = _any((deny_any, h.applies))
         limits[name], deny_limit[name] = allow_any, deny_any
     limit = _all(limits["boundary"], limits["session"])
-    deny = _any((deny_res_t, deny_id_t, deny_limit["boundary"], deny_limit["session"]))
+    # Organizations (IAM User Guide, "Policy evaluation logic"): an explicit deny in an SCP or RCP is an
+    # explicit deny; otherwise every level (root, OU, account) must have a policy that allows.
+    org_allow: dict[str, bool | None] = {"scp": True, "rcp": True}
+    org_deny: dict[str, bool | None] = {"scp": False, "rcp": False}
+    for name, levels in (("scp", f.scp_hits if f.scp_levels is not None else None),
+                         ("rcp", f.rcp_hits if f.rcp_levels is not None else None)):
+        if levels is None:
+            continue
+        every: bool | None = True
+        deny_any = False
+        for level in levels:
+            allow_any: bool | None = False
+            for h in level:
+                if h.applies is False:
+                    continue
+                if h.allow:
+                    allow_any = _any((allow_any, h.applies))
+                else:
+                    deny_any = _any((deny_any, h.applies))
+            every = _all(every, allow_any)
+        org_allow[name], org_deny[name] = every, deny_any
+    deny = _any((deny_res_t, deny_id_t, deny_limit["boundary"], deny_limit["session"], org_deny["scp"],
+                 org_deny["rcp"]))
 
     unresolved: list[str] = []
     limit_hits = f.limit_hits
@@ -1608,6 +1685,8 @@ def _decide(f: _Facts) -> Decision:
         direct = _any((direct_free, _all(direct_capped, limit)))
         iam = _all(iam, limit)
         allowed = combine(direct, iam)
+    org = _all(org_allow["rcp"], org_allow["scp"])
+    allowed = _all(allowed, org)
     if f.cross_account and allowed is None:
         unresolved.append(
             f"{f.p.describe()} is in account {f.p.account} but the resource is in account "
@@ -1618,7 +1697,12 @@ def _decide(f: _Facts) -> Decision:
     if deny is True:
         reason = "EXPLICIT_DENY"
         deny_type = ("resource" if deny_res_t is True else "identity" if deny_id_t is True
-                     else "boundary" if deny_limit["boundary"] is True else "session")
+                     else "boundary" if deny_limit["boundary"] is True
+                     else "session" if deny_limit["session"] is True
+                     else "scp" if org_deny["scp"] is True else "rcp")
+    elif allowed is False and org is False:
+        # AWS's order: the RCPs are checked before the SCPs, and both before the other policies.
+        reason = "RCP_DOES_NOT_ALLOW" if org_allow["rcp"] is False else "SCP_DOES_NOT_ALLOW"
     elif allowed is False and allowed_without_limits is not False:
         reason = ("BOUNDARY_DOES_NOT_ALLOW" if limits["boundary"] is False else "SESSION_POLICY_DOES_NOT_ALLOW")
     elif allowed is False:
@@ -1664,7 +1748,8 @@ def _decide(f: _Facts) -> Decision:
 
     tri = _Tri(deny_res_t, deny_id_t, _any((direct_free, direct_capped)), delegated,
                raw_iam, grant, allowed,
-               limits["boundary"], limits["session"], deny_limit["boundary"], deny_limit["session"])
+               limits["boundary"], limits["session"], deny_limit["boundary"], deny_limit["session"],
+               org_allow["scp"], org_allow["rcp"], org_deny["scp"], org_deny["rcp"])
     builder = _Explainer(f, tri, reason, unresolved)
     return Decision(
         allowed=is_allowed,
@@ -1688,6 +1773,10 @@ def _policy_type(hit: _Hit, f: _Facts) -> str:
         return "permissions boundary"
     if hit.kind == "session":
         return "session policy"
+    if hit.kind == "scp":
+        return "service control policy"
+    if hit.kind == "rcp":
+        return "resource control policy"
     if hit.kind == "identity":
         return "identity-based policy"
     return "key policy" if f.key_request else "resource-based policy"
@@ -1715,8 +1804,13 @@ def _message(f: _Facts, reason: str, deny_type: str | None) -> str | None:
     base = f"User: {f.p.arn} is not authorized to perform: {f.action}{on}"
     if reason == "EXPLICIT_DENY":
         kind = {"resource": "a resource-based policy", "identity": "an identity-based policy",
-                "boundary": "a permissions boundary", "session": "a session policy"}[deny_type or "identity"]
+                "boundary": "a permissions boundary", "session": "a session policy",
+                "scp": "a service control policy", "rcp": "a resource control policy"}[deny_type or "identity"]
         return f"{base} with an explicit deny in {kind}"
+    if reason == "SCP_DOES_NOT_ALLOW":
+        return f"{base} because no service control policy allows the {f.action} action"
+    if reason == "RCP_DOES_NOT_ALLOW":
+        return f"{base} because no resource control policy allows the {f.action} action"
     if reason == "BOUNDARY_DOES_NOT_ALLOW":
         return f"{base} because no permissions boundary allows the {f.action} action"
     if reason == "SESSION_POLICY_DOES_NOT_ALLOW":
@@ -1741,6 +1835,10 @@ class _Tri:
     session: bool | None = True
     deny_boundary: bool | None = False
     deny_session: bool | None = False
+    scp: bool | None = True
+    rcp: bool | None = True
+    deny_scp: bool | None = False
+    deny_rcp: bool | None = False
 
 
 class _memo:
@@ -1910,6 +2008,7 @@ class _Explainer:
         if special is not None:
             return special
         steps = [Step("Explicit deny", *_sentence(self._deny_sentence))]
+        steps.extend(Step(name, *_sentence(self._org_sentence(kind))) for kind, name in self._org_kinds())
         if f.key_request:
             steps.append(Step("Key policy", *_sentence(self._key_step)))
             steps.append(Step("IAM policies", *_sentence(self._iam_sentence)))
@@ -1982,9 +2081,47 @@ class _Explainer:
         return out
 
     def locks(self) -> tuple[Lock, ...]:
+        org = tuple(self._org_locks())
         if not self.f.limited:
-            return self._main_locks()
-        return (*self._main_locks(), *self._limit_locks())
+            return (*org, *self._main_locks())
+        return (*org, *self._main_locks(), *self._limit_locks())
+
+    def _org_kinds(self) -> list[tuple[str, str]]:
+        """The organization's locks that take part, in AWS's order (RCPs, then SCPs)."""
+        f = self.f
+        return ([("rcp", "Resource control policies")] if f.rcp_levels is not None else []) + \
+            ([("scp", "Service control policies")] if f.scp_levels is not None else [])
+
+    def _org_sentence(self, kind: str) -> tuple[str, str]:
+        f, t = self.f, self.t
+        levels = f.scp_levels if kind == "scp" else f.rcp_levels
+        hits = f.scp_hits if kind == "scp" else f.rcp_hits
+        allows, denies = (t.scp, t.deny_scp) if kind == "scp" else (t.rcp, t.deny_rcp)
+        what = "service control policies" if kind == "scp" else "resource control policies"
+        whom = (f"{f.p.describe()}'s account" if kind == "scp" else
+                f"the resource's account{f' ({f.resource_account})' if f.resource_account else ''}")
+        flat = [h for level in hits for h in level]
+        if denies is True:
+            return "deny", (f"{_names(h for h in flat if not h.allow and h.applies)} denies {f.action}: a "
+                            f"deny in the organization's {what} is a lock no policy of the account can open.")
+        if allows is True:
+            return "allows", (f"At every level the {what} of {whom} apply at ({', '.join(levels or ())}), one "
+                              f"allows {f.action}, so they let the account's own policies decide.")
+        if allows is None or denies is None:
+            return "unknown", f"kmslab cannot tell whether the {what} allow {f.action}; see \"Not evaluated\"."
+        closed = [name for name, level in zip(levels or (), hits, strict=False)
+                  if not any(h.allow and h.applies for h in level)]
+        return "no allow", (f"No {what[:-3]}y attached at {', '.join(closed)} allows {f.action}. Every level "
+                            f"of the organization above {whom} must allow it; {what} grant nothing "
+                            f"themselves.")
+
+    def _org_locks(self) -> list[Lock]:
+        out = []
+        for kind, name in self._org_kinds():
+            verdict, why = self._org_sentence(kind)
+            state = {"allows": "open", "unknown": "unknown"}.get(verdict, "closed")
+            out.append(Lock(name[0].lower() + name[1:], state, _capitalised(why)))
+        return out
 
     def _main_locks(self) -> tuple[Lock, ...]:
         f, t = self.f, self.t
@@ -2044,6 +2181,12 @@ class _Explainer:
             return ("nothing: not even an explicit Deny stops this action",)
         if reason == "RESERVED_BY_AWS":
             return ("choose an alias name that does not begin with alias/aws/",)
+        if reason == "SCP_DOES_NOT_ALLOW":
+            return (f"allow {f.action} in a service control policy at every level of the organization "
+                    f"above the account (only the organization's management account can change SCPs)",)
+        if reason == "RCP_DOES_NOT_ALLOW":
+            return (f"allow {f.action} in a resource control policy at every level of the organization "
+                    f"above the resource's account",)
         if reason == "BOUNDARY_DOES_NOT_ALLOW":
             return (f"add {f.action} to the permissions boundary ({f.boundary_label}), or remove the boundary",)
         if reason == "SESSION_POLICY_DOES_NOT_ALLOW":

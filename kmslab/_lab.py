@@ -577,6 +577,17 @@ class Lab:
         return self._new_session(credentials["AccessKeyId"], credentials["SecretAccessKey"],
                                  credentials["SessionToken"])
 
+    def organization(self) -> Any:
+        """Make the lab's account a member of an AWS Organizations organization (management account
+        111122223333), with SCPs and RCPs enabled and AWS's FullAWSAccess / RCPFullAWSAccess attached; the
+        :class:`kmslab._directory.Organization` whose ``attach("scp", name, document)`` adds guardrails.
+        Offline and emulator targets only (the organization is kept in the lab's own moto)."""
+        self._simulated("organization (an organization kept in the lab's emulator)")
+        if self._foreign:
+            raise LabError("organization needs the lab's own emulator: a foreign emulator's organization is not read")
+        from ._directory import Organization
+        return Organization(self.account_id, self.region)
+
     def client(self, service: str) -> Any:
         """lab-admin's boto3 client for ``service``, made once per lab (a new client costs about 10 ms)."""
         self._check_open()
