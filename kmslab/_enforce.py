@@ -41,6 +41,36 @@ Modelling choices where AWS does not document the exact behaviour (each is said 
   after that detection the table shows ``ARCHIVED`` with an ``ArchivalSummary`` (documented); the
   archival backup and restoring from it are not modelled.
 - *Resources.* Alias operations are authorized on the key; IAM list calls on ``*``.
+
+Roles and sessions (STS AssumeRole; IAM User Guide, "Policy evaluation logic"):
+
+- ``sts:AssumeRole`` meets the caller's IAM policies and the role's trust policy, which must itself allow
+  the caller; a role that does not exist has no trust policy, so it is refused the same way (AWS does not
+  say whether the role exists). The root user is refused ("Roles may not be assumed by root accounts.").
+  The session policies (``Policy``, validated as IAM validates a policy; ``PolicyArns``) are kept with the
+  session; a ``PolicyArns`` entry that names no managed policy allows nothing (AWS's error for it is not
+  documented, so kmslab does not invent one).
+- A session's identity policies are its role's (inline and attached), read on every request, capped by
+  the role's permissions boundary and the session policies. The context carries ``aws:PrincipalArn`` (the
+  role's ARN), ``aws:userid`` (``<role ID>:<session>``), ``aws:TokenIssueTime`` and
+  ``aws:MultiFactorAuthPresent`` ``false`` (no MFA is modelled).
+- *Expiry.* A session ends ``DurationSeconds`` (default 3600) after AssumeRole on the lab clock; then its
+  calls get ``ExpiredTokenException`` / ``ExpiredToken``, "The security token included in the request is
+  expired" (AWS's words; the HTTP status of the query form, 403, is kmslab's choice).
+- *Deleted role.* A session whose role was deleted keeps its identity and is denied everything (AWS reads
+  the role's policies on every request; the exact error there is not documented).
+- *IAM without UserName from a session*: "Must specify userName when calling with non-User credentials"
+  (ValidationError).
+- *Boundaries.* Roles' boundaries are moto's (CreateRole, Put/DeleteRolePermissionsBoundary); a user's is
+  kept from CreateUser (moto keeps none), and Put/DeleteUserPermissionsBoundary are refused as not
+  modelled. A boundary that names no managed policy is refused with NoSuchEntity, "Policy <arn> does not
+  exist or is not attachable." (the message IAM gives for attaching such a policy), HTTP 404.
+  ``iam:PermissionsBoundary`` is in the context of the calls that set one.
+- *Organizations.* The lab's account can be a member of an organization (``Lab.organization()``); the
+  SCPs that apply to it are passed for every principal of the account (not for AWS services), and the
+  RCPs for KMS and STS resources (of the services AWS lists for RCPs, the lab has these two). The
+  Organizations API itself is not modelled for the lab's account (a member account cannot manage its
+  organization's policies); the management account's administrator is ``Lab.organization()``.
 """
 
 from __future__ import annotations

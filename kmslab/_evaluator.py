@@ -65,6 +65,14 @@ What is modelled
   logic"). Naming the principal allows on its own within one account; naming the account delegates to
   IAM; across accounts the trust policy and the caller's IAM policies must both allow
   (``TRUST_POLICY_DOES_NOT_ALLOW`` otherwise).
+* An organization's service control policies and resource control policies
+  (``service_control_policies=``, ``resource_control_policies=``, each by the level it is attached to:
+  root, OUs, account), in AWS's order: an explicit deny in either is an explicit deny (a lock of its
+  own, named in the message "with an explicit deny in a service control policy"); then the RCPs, then
+  the SCPs, must each have an allow at every level (``RCP_DOES_NOT_ALLOW``, ``SCP_DOES_NOT_ALLOW``,
+  "because no service control policy allows..."); neither grants anything. They cap every path,
+  resource-based policies, grants and the root user included; AWS service principals are not affected.
+  The caller decides whether they apply (a management account passes none).
 * Malformed documents are refused with :class:`kmslab.MalformedPolicyError` in IAM's words (or with
   KMS's code for a key policy); :func:`check_policy_document` applies the same checks, and the ones
   IAM makes when a policy is stored, for the enforcer. No input, however hostile (deep nesting, wrong
@@ -77,7 +85,7 @@ What is modelled
 
 What is not modelled
 --------------------
-Service control policies and resource control policies, VPC endpoint policies, cross-account access (a request whose principal and resource are in different
+VPC endpoint policies, cross-account access (a request whose principal and resource are in different
 accounts gets a decision only when it is certainly denied, or allowed by a grant; otherwise
 ``CANNOT_EVALUATE``), assumed-role sessions beyond their ARN (session tags, source identity; a role's
 path cannot be read from a session ARN, so pass ``aws:PrincipalArn`` when the role has one),
@@ -112,6 +120,10 @@ Choices where AWS documents no single answer
   session policy like one that names a role (the documentation speaks only of user, role and session
   ARNs; this is the reading that allows less). Grants are not capped: AWS documents boundaries and
   session policies as limits on identity-based permissions, and a grant "can allow access" on its own.
+* When an SCP or RCP denies as well as another policy, the message names the other policy (the order
+  above, SCPs and RCPs last), keeping the messages of requests without an organization as they were.
+  SCPs and RCPs also cap KMS grants (AWS documents them as limits on all permissions of a member
+  account's principals and resources, and says nothing of grants in particular).
 * Something kmslab cannot evaluate yields ``CANNOT_EVALUATE`` only when it could change the outcome:
   the decision is computed in three-valued logic, so a certain explicit deny, or an allow that no
   unknown statement could take away, stands, and the steps still name what was not evaluated.
@@ -131,6 +143,9 @@ AWS pages followed
 * Global condition keys: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
 * Permissions boundaries: https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
 * Session policies: https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session
+* Deny and allow evaluation (SCPs, RCPs): https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html
+* SCPs: https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html
+* RCPs: https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html
 """
 
 from __future__ import annotations

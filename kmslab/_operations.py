@@ -22,7 +22,8 @@ Kinds (how :mod:`kmslab._enforce` treats a modelled operation):
 ``key`` / ``key-account``
     KMS operations on one key (key policy, IAM and grants decide) / on ``*`` (IAM alone).
 ``iam`` / ``sts`` / ``free``
-    IAM and STS operations authorized by identity policies; ``free`` needs no permission at all
+    IAM and STS operations authorized by identity policies (``sts:AssumeRole`` also by the role's trust
+    policy, on the role's ARN); ``free`` needs no permission at all
     (``sts:GetCallerIdentity``, IAM User Guide: "No permissions are required to perform this operation").
 ``refused``
     Not modelled: the ``note`` says why.

@@ -77,7 +77,8 @@ def test_reason_catalogue_explains_every_code():
     assert set(REASONS) == {"ALLOWED", "ALLOWED_BY_KEY_POLICY", "ALLOWED_BY_RESOURCE_POLICY",
                             "ALLOWED_BY_GRANT", "ALLOWED_AS_ROOT", "EXPLICIT_DENY", "NO_IDENTITY_ALLOW",
                             "KEY_POLICY_DOES_NOT_ALLOW", "CANNOT_EVALUATE", "ALLOWED_ALWAYS", "RESERVED_BY_AWS",
-                            "TRUST_POLICY_DOES_NOT_ALLOW", "BOUNDARY_DOES_NOT_ALLOW", "SESSION_POLICY_DOES_NOT_ALLOW"}
+                            "TRUST_POLICY_DOES_NOT_ALLOW", "BOUNDARY_DOES_NOT_ALLOW", "SESSION_POLICY_DOES_NOT_ALLOW",
+                            "SCP_DOES_NOT_ALLOW", "RCP_DOES_NOT_ALLOW"}
     assert all(len(text) > 40 for text in REASONS.values())
 
 
