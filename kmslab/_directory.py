@@ -402,6 +402,11 @@ class Directory:
             return None
         return TableInfo(table.name, table.table_arn, _key_ref(table.sse_specification))
 
+    def table_policy(self, table_arn: str) -> str | None:
+        """The resource-based policy of a table of this account and region (PutResourcePolicy), or None."""
+        policy = self.dynamodb.resource_policies.get(table_arn)
+        return policy.policy_doc if policy is not None else None
+
     def partiql_sources(self) -> dict[str, str]:
         """What a PartiQL statement can name (tables and ``table.index``), each with its table's name."""
         sources = {}

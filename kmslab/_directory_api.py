@@ -225,6 +225,17 @@ class ApiDirectory:
     def session_policies(self, principal: Principal) -> list[tuple[str, str]]:
         return []
 
+    def table_policy(self, table_arn: str) -> str | None:
+        """A table's resource-based policy (GetResourcePolicy), or None."""
+        from botocore.exceptions import ClientError
+
+        def fetch() -> str | None:
+            try:
+                return self._dynamodb.get_resource_policy(ResourceArn=table_arn).get("Policy")
+            except (ClientError, AttributeError):
+                return None
+        return self._cached(("table-policy", table_arn), fetch)
+
     def organization_policies(self, kind: str) -> None:
         """A foreign emulator's organization is not read (SCPs and RCPs are the lab's own emulator's)."""
         return None

@@ -392,6 +392,8 @@ class Enforcer:
                 full_context["aws:TokenIssueTime"] = principal.session_created
         full_context.update(context or {})
         identity = self.directory.identity_policies(principal)
+        if resource_policy is None and key is None and action.startswith("dynamodb:"):
+            resource_policy = self._table_policy(resource)
         boundary = self.directory.permissions_boundary(principal)
         sessions = self.directory.session_policies(principal)
         scps = self.directory.organization_policies("scp") if principal.kind != "AWSService" else None
@@ -427,6 +429,17 @@ class Enforcer:
         self._decisions[cache_key] = decision
         return decision
 
+    def _table_policy(self, resource: str) -> tuple[str, str] | None:
+        """The resource-based policy of the table ``resource`` names (a table, or its index or stream:
+        DynamoDB's policy on a table covers its indexes; DynamoDB developer guide, "Using resource-based
+        policies"), if it has one."""
+        prefix = f"arn:aws:dynamodb:{self.directory.region}:{self.directory.account_id}:table/"
+        if not resource.startswith(prefix):
+            return None
+        name = resource[len(prefix):].split("/", 1)[0]
+        document = self.directory.table_policy(prefix + name)
+        return ("table resource policy", document) if document else None
+
     def _authorize(self, principal: Principal, action: str, resource: str, explanation: CallExplanation,
                    lock: str, *, key: KeyInfo | None = None, context: dict[str, Any] | None = None,
                    denied_code: str = "AccessDeniedException",
@@ -454,6 +467,12 @@ class Enforcer:
             return [self._resource(backup.arn, "AWS::DynamoDB::Backup")]
         if kind in ("restore-backup", "restore-pitr"):
             return self._before_restore(call, principal, explanation, kind)
+        if call.operation == "PutResourcePolicy" and isinstance(call.params.get("Policy"), str):
+            # DynamoDB validates the policy before it stores it: a resource-based policy names principals.
+            try:
+                _checked_policy(call.params["Policy"], "resource-based policy")
+            except _Refusal as refusal:
+                raise _Refusal("ValidationException", refusal.message) from None
         resources = []
         names: list[str] = []
         for request_action, ref in self._dynamodb_requests(call):

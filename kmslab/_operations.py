@@ -44,7 +44,6 @@ REASONS = {
     "bulk": "bulk operations are not modelled",
     "vectors": "vector search is not modelled",
     "autoscaling": "Application Auto Scaling is not modelled",
-    "resource-policy": "resource-based policies on tables are not modelled yet (the lab would not evaluate them)",
     "keystore": "custom key stores are not modelled",
     "import": "imported key material is not modelled",
     "multiregion": "multi-Region keys are not modelled",
@@ -67,7 +66,7 @@ dynamodb           CreateGlobalTable                              refused       
 dynamodb           CreateTable                                    create-table
 dynamodb           DeleteBackup                                   backup
 dynamodb           DeleteItem                                     item
-dynamodb           DeleteResourcePolicy                           refused         resource-policy
+dynamodb           DeleteResourcePolicy                           table
 dynamodb           DeleteTable                                    delete-table
 dynamodb           DescribeBackup                                 backup
 dynamodb           DescribeBulkOperation                          refused         bulk
@@ -89,7 +88,7 @@ dynamodb           ExecuteStatement                               item
 dynamodb           ExecuteTransaction                             item
 dynamodb           ExportTableToPointInTime                       refused         s3
 dynamodb           GetItem                                        item
-dynamodb           GetResourcePolicy                              refused         resource-policy
+dynamodb           GetResourcePolicy                              table
 dynamodb           ImportTable                                    refused         s3
 dynamodb           ListBackups                                    account
 dynamodb           ListBulkOperations                             refused         bulk
@@ -100,7 +99,7 @@ dynamodb           ListImports                                    refused       
 dynamodb           ListTables                                     account
 dynamodb           ListTagsOfResource                             table
 dynamodb           PutItem                                        item
-dynamodb           PutResourcePolicy                              refused         resource-policy
+dynamodb           PutResourcePolicy                              table
 dynamodb           Query                                          item
 dynamodb           RestoreTableFromBackup                         restore-backup
 dynamodb           RestoreTableToPointInTime                      restore-pitr

@@ -192,10 +192,8 @@ def test_a_switch_to_the_aws_owned_key_removes_the_sse_description(admin, world)
                                  {"AttributeName": "id", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"}),
     lambda c: c.export_table_to_point_in_time(TableArn=f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}",
                                               S3Bucket="b"),
-    lambda c: c.put_resource_policy(ResourceArn=f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}",
-                                    Policy="{}"),
     lambda c: c.create_global_table(GlobalTableName=TABLE, ReplicationGroup=[{"RegionName": "eu-west-1"}]),
-], ids=["ImportTable", "ExportTableToPointInTime", "PutResourcePolicy", "CreateGlobalTable"])
+], ids=["ImportTable", "ExportTableToPointInTime", "CreateGlobalTable"])
 def test_what_the_lab_does_not_model_is_refused_before_moto(lab, admin, call):
     with pytest.raises(ClientError) as excinfo:
         call(admin)
