@@ -58,6 +58,12 @@ What is modelled
   itself, is not capped; one that names the session's role is ("Permissions boundaries for IAM
   entities", "Session policies", IAM User Guide). Several session policies (inline and managed) count
   together: an allow in any of them.
+* Cross-account requests (the principal's account is not the resource's, read from the ARN or given as
+  ``resource_account``): "Cross-account policy evaluation logic" (IAM User Guide): the resource-based
+  policy (key policy, trust policy, table policy) must allow the principal or its account, and the
+  principal's identity-based policies must allow too (``RESOURCE_POLICY_DOES_NOT_ALLOW``,
+  ``KEY_POLICY_DOES_NOT_ALLOW`` or ``NO_IDENTITY_ALLOW`` otherwise); a KMS grant still allows on its own;
+  the other account's root user has all of its own account's permissions.
 * Role trust policies: for an ``sts:`` action on a role ARN the resource-based policy is the role's
   trust policy, whose statements need no ``Resource`` (they apply to the role). Like a key policy it
   must itself allow: "IAM role trust policies and KMS key policies are exceptions to this logic,
@@ -85,9 +91,7 @@ What is modelled
 
 What is not modelled
 --------------------
-VPC endpoint policies, cross-account access (a request whose principal and resource are in different
-accounts gets a decision only when it is certainly denied, or allowed by a grant; otherwise
-``CANNOT_EVALUATE``), assumed-role sessions beyond their ARN (session tags, source identity; a role's
+VPC endpoint policies, assumed-role sessions beyond their ARN (session tags, source identity; a role's
 path cannot be read from a session ARN, so pass ``aws:PrincipalArn`` when the role has one),
 service-linked roles, key state (disabled, pending deletion), grant tokens and the eventual consistency
 of grants, and the condition keys listed in :data:`kmslab._conditions.NOT_MODELLED_KEYS` unless their
@@ -220,6 +224,10 @@ REASONS: dict[str, str] = {
         "Implicit deny: the role's trust policy neither allows this principal nor names its account. "
         "Like a key policy, a trust policy must itself allow the principal; an IAM allow alone does "
         "not let anyone assume the role."),
+    "RESOURCE_POLICY_DOES_NOT_ALLOW": (
+        "Implicit deny across accounts: the resource belongs to another account, whose resource-based "
+        "policy neither allows this principal nor names its account. Across accounts both sides must "
+        "allow: the resource's policy and the principal's own IAM policies."),
     "BOUNDARY_DOES_NOT_ALLOW": (
         "Implicit deny: a policy allows the action, but the principal's permissions boundary does not. "
         "A boundary sets the most that identity-based policies can allow; it grants nothing itself."),
@@ -1672,10 +1680,13 @@ def _decide(f: _Facts) -> Decision:
     root = f.p.kind == "root"
 
     def combine(direct: bool | None, iam: bool | None) -> bool | None:
+        # "Cross-account policy evaluation logic" (IAM User Guide): the resource's account must allow
+        # (its resource-based policy names the principal or the principal's account) and the principal's
+        # account must allow (its identity-based policies; the root user has all of its own account's).
+        caller_side = True if root else iam
         if f.key_request:
             if f.cross_account:
-                key_any = _any((direct, delegated))
-                return _any((grant, None if key_any is not False else False))
+                return _any((grant, _all(_any((direct, delegated)), caller_side)))
             return _any((direct, _all(delegated, iam), grant))
         if f.trust_request:
             # IAM User Guide, "Policy evaluation logic": "IAM role trust policies and KMS key policies
@@ -1684,7 +1695,7 @@ def _decide(f: _Facts) -> Decision:
             trusts = _any((direct, delegated))
             return _all(trusts, iam) if f.cross_account else _any((direct, _all(delegated, iam)))
         if f.cross_account:
-            return None
+            return _all(_any((direct, delegated)), caller_side)
         if root:
             return True
         return _any((direct, iam))
@@ -1702,11 +1713,6 @@ def _decide(f: _Facts) -> Decision:
         allowed = combine(direct, iam)
     org = _all(org_allow["rcp"], org_allow["scp"])
     allowed = _all(allowed, org)
-    if f.cross_account and allowed is None:
-        unresolved.append(
-            f"{f.p.describe()} is in account {f.p.account} but the resource is in account "
-            f"{f.resource_account}: cross-account access also needs the caller's account to "
-            f"allow it, and kmslab does not model cross-account evaluation")
 
     deny_type = None
     if deny is True:
@@ -1723,9 +1729,12 @@ def _decide(f: _Facts) -> Decision:
     elif allowed is False:
         if f.trust_request:
             reason = "TRUST_POLICY_DOES_NOT_ALLOW" if _any((direct, delegated)) is False else "NO_IDENTITY_ALLOW"
+        elif f.key_request and f.cross_account:
+            reason = "KEY_POLICY_DOES_NOT_ALLOW" if _any((direct, delegated)) is False else "NO_IDENTITY_ALLOW"
         elif f.key_request:
-            reason = "NO_IDENTITY_ALLOW" if (delegated is not False and not f.cross_account) \
-                else "KEY_POLICY_DOES_NOT_ALLOW"
+            reason = "NO_IDENTITY_ALLOW" if delegated is not False else "KEY_POLICY_DOES_NOT_ALLOW"
+        elif f.cross_account and _any((direct, delegated)) is False:
+            reason = "RESOURCE_POLICY_DOES_NOT_ALLOW"
         else:
             reason = "NO_IDENTITY_ALLOW"
     elif deny is None or allowed is None:
@@ -1832,7 +1841,7 @@ def _message(f: _Facts, reason: str, deny_type: str | None) -> str | None:
         return f"{base} because no session policy allows the {f.action} action"
     if reason == "NO_IDENTITY_ALLOW":
         return f"{base} because no identity-based policy allows the {f.action} action"
-    if reason in ("KEY_POLICY_DOES_NOT_ALLOW", "TRUST_POLICY_DOES_NOT_ALLOW"):
+    if reason in ("KEY_POLICY_DOES_NOT_ALLOW", "TRUST_POLICY_DOES_NOT_ALLOW", "RESOURCE_POLICY_DOES_NOT_ALLOW"):
         return f"{base} because no resource-based policy allows the {f.action} action"
     return None
 
@@ -2041,17 +2050,14 @@ class _Explainer:
             steps.append(Step("Resource-based policy", *_sentence(self._resource_step)))
             steps.append(Step("IAM policies", *_sentence(self._iam_sentence)))
             steps.extend(self._limit_steps())
-        if f.cross_account and f.trust_request:
-            steps.append(Step("Cross-account", "decided",
-                              f"The principal's account ({f.p.account}) is not the role's account "
-                              f"({f.resource_account}): the trust policy must allow the principal or its "
-                              f"account, and the principal's own IAM policies must allow too."))
-        elif f.cross_account:
-            undecided = self.reason == "CANNOT_EVALUATE"
-            steps.append(Step("Cross-account", "unknown" if undecided else "decided",
-                              f"The principal's account ({f.p.account}) is not the resource's account. "
-                              f"kmslab decides such requests only when they are certainly denied or "
-                              f"allowed by a grant{'' if undecided else ', as this one is'}."))
+        if f.cross_account:
+            what = "role's" if f.trust_request else "resource's"
+            policy = "trust policy" if f.trust_request else self.rp
+            grant = " (or a grant must allow)" if f.key_request else ""
+            steps.append(Step("Cross-account", "unknown" if self.reason == "CANNOT_EVALUATE" else "decided",
+                              f"The principal's account ({f.p.account}) is not the {what} account "
+                              f"({f.resource_account}): the {policy} must allow the principal or its "
+                              f"account, and the principal's own IAM policies must allow too{grant}."))
         steps.append(self._final())
         return tuple(steps)
 

@@ -95,3 +95,44 @@ def test_a_policy_without_principal_is_refused_before_it_is_stored(lab, world):
     with pytest.raises(ClientError) as excinfo:
         ddb.get_resource_policy(ResourceArn=TABLE_ARN)
     assert excinfo.value.response["Error"]["Code"] == "PolicyNotFoundException"
+
+
+# -- the evaluator across accounts ----------------------------------------------------------------------
+
+PARTNER = "444455556666"
+PARTNER_USER = f"arn:aws:iam::{PARTNER}:user/analyst"
+ALLOW_GET = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": TABLE_ARN}]}
+
+
+def table_policy(principal) -> dict:
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "dynamodb:GetItem", "Resource": TABLE_ARN}]}
+
+
+def test_across_accounts_both_sides_must_allow():
+    """IAM User Guide, "Cross-account policy evaluation logic": the table's policy must allow the partner
+    (its account or the principal) and the partner's own IAM policies must allow the request too."""
+    from kmslab import evaluate
+    both = evaluate(PARTNER_USER, "dynamodb:GetItem", TABLE_ARN, identity_policies=[ALLOW_GET],
+                    resource_policy=table_policy(PARTNER))
+    assert both.allowed and both.reason == "ALLOWED"
+    assert any(step.title == "Cross-account" for step in both.steps)
+    only_table = evaluate(PARTNER_USER, "dynamodb:GetItem", TABLE_ARN, resource_policy=table_policy(PARTNER_USER))
+    assert only_table.reason == "NO_IDENTITY_ALLOW"
+    only_iam = evaluate(PARTNER_USER, "dynamodb:GetItem", TABLE_ARN, identity_policies=[ALLOW_GET])
+    assert only_iam.reason == "RESOURCE_POLICY_DOES_NOT_ALLOW"
+    assert only_iam.message.endswith("because no resource-based policy allows the dynamodb:GetItem action")
+
+
+def test_resource_account_makes_an_arn_without_account_cross_account():
+    """S3 ARNs carry no account: told the owner, the evaluator applies the cross-account rule."""
+    from kmslab import evaluate
+    obj = "arn:aws:s3:::their-bucket/report.csv"
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": obj}]}
+    bucket = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": PARTNER}, "Action": "s3:GetObject", "Resource": obj}]}
+    assert evaluate(PARTNER_USER, "s3:GetObject", obj, identity_policies=[allow],
+                    resource_account=ACCOUNT).reason == "RESOURCE_POLICY_DOES_NOT_ALLOW"
+    assert evaluate(PARTNER_USER, "s3:GetObject", obj, identity_policies=[allow], resource_policy=bucket,
+                    context={"aws:ResourceAccount": ACCOUNT}).allowed
