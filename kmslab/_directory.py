@@ -197,10 +197,19 @@ class Directory:
         return _as_text(role.assume_role_policy_document) if role is not None else None
 
     def principal_named(self, name_or_arn: str) -> Principal:
-        """A principal from a user name, a user ARN, or the account root ARN."""
+        """A principal from a user name, a user ARN, the account root ARN, or a role (``role/<name>`` or
+        its ARN): a session of that role named ``explain``, without session policies."""
         root = f"arn:aws:iam::{self.account_id}:root"
         if name_or_arn in (root, self.account_id, "root"):
             return Principal(root, "root", "Account", self.account_id, self.account_id)
+        if name_or_arn.startswith("role/") or ":role/" in name_or_arn:
+            role = self.role(name_or_arn if name_or_arn.startswith("arn:") else name_or_arn.rsplit("/", 1)[-1])
+            if role is None:
+                known = ", ".join(sorted(r.name for r in self.iam.roles.values())) or "none"
+                raise KeyError(f"no IAM role {name_or_arn!r} in the lab (roles: {known})")
+            return Principal(f"arn:aws:sts::{self.account_id}:assumed-role/{role.name}/explain", "explain",
+                             "AssumedRole", self.account_id, f"{role.id}:explain", None, role.arn, role.id,
+                             role.name)
         name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
         user = self.iam.users.get(name)
         if user is None:

@@ -394,6 +394,9 @@ class Enforcer:
         identity = self.directory.identity_policies(principal)
         if resource_policy is None and key is None and action.startswith("dynamodb:"):
             resource_policy = self._table_policy(resource)
+        elif resource_policy is None and key is None and action.lower() == "sts:assumerole" and ":role/" in resource:
+            trust = self.directory.trust_policy(resource)
+            resource_policy = ("trust policy", trust) if trust is not None else None
         boundary = self.directory.permissions_boundary(principal)
         sessions = self.directory.session_policies(principal)
         scps = self.directory.organization_policies("scp") if principal.kind != "AWSService" else None

@@ -695,8 +695,10 @@ class Lab:
     def explain(self, principal: str, action: str, resource: str, context: dict[str, Any] | None = None) -> Any:
         """The Decision for one request, with the policies the lab holds now (like IAM's policy simulator).
 
-        ``principal`` is a user name or ARN; for a ``kms:`` action ``resource`` may be a key ID, key ARN or
-        alias, and the key policy and grants are included.
+        ``principal`` is a user name or ARN, or a role (``"role/<name>"`` or its ARN: a session of it, with
+        the role's policies and boundary); for a ``kms:`` action ``resource`` may be a key ID, key ARN or
+        alias, and the key policy and grants are included; for ``sts:AssumeRole`` on a role ARN, the
+        role's trust policy is.
         """
         self._simulated("explain")
         assert self._enforcer is not None

@@ -360,3 +360,15 @@ def test_iam_permissions_boundary_condition_key_is_the_boundary_arn(lab, world):
         iam.create_role(RoleName="free", AssumeRolePolicyDocument=trusting(USER_ARN))
     assert error_of(excinfo)[0] == "AccessDenied"
     iam.create_role(RoleName="bounded", AssumeRolePolicyDocument=trusting(USER_ARN), PermissionsBoundary=boundary)
+
+
+def test_explain_decides_for_a_role_and_reads_the_trust_policy(lab, world):
+    """lab.explain answers for a session of a role (its policies and boundary) and, for sts:AssumeRole on
+    a role, with the role's trust policy: the same decisions the enforcer makes."""
+    make_role(lab, actions=("dynamodb:*",),
+              PermissionsBoundary=_boundary(lab, "get-only", "dynamodb:GetItem"))
+    assert lab.explain("role/reader", "dynamodb:GetItem", TABLE).allowed
+    assert lab.explain("role/reader", "dynamodb:Scan", TABLE).reason == "BOUNDARY_DOES_NOT_ALLOW"
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/reader"
+    assert lab.explain(USER, "sts:AssumeRole", role_arn).reason == "ALLOWED_BY_RESOURCE_POLICY"
+    assert lab.explain("lab-admin", "sts:AssumeRole", role_arn).reason == "TRUST_POLICY_DOES_NOT_ALLOW"
