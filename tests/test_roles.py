@@ -372,3 +372,21 @@ def test_explain_decides_for_a_role_and_reads_the_trust_policy(lab, world):
     role_arn = f"arn:aws:iam::{ACCOUNT}:role/reader"
     assert lab.explain(USER, "sts:AssumeRole", role_arn).reason == "ALLOWED_BY_RESOURCE_POLICY"
     assert lab.explain("lab-admin", "sts:AssumeRole", role_arn).reason == "TRUST_POLICY_DOES_NOT_ALLOW"
+
+
+def test_a_session_works_over_http_on_the_emulator():
+    """The emulator target's front door verifies a session's signature and token like the offline one:
+    the session reads with its role's policies, and the same key without its token is refused."""
+    with Lab(target="emulator", quiet=True) as lab:
+        build_seed_world(lab)
+        make_role(lab)
+        session = lab.assume_role("reader", "over-http", user=USER)
+        ddb = session.client("dynamodb")
+        assert ddb.meta.endpoint_url == lab.endpoint
+        assert ddb.get_item(TableName=TABLE, Key=ITEM_KEY)["Item"]["id"] == {"S": "42"}
+        credentials = session.get_credentials()
+        bare = boto3.client("dynamodb", endpoint_url=lab.endpoint, region_name=lab.region,
+                            aws_access_key_id=credentials.access_key, aws_secret_access_key=credentials.secret_key)
+        with pytest.raises(ClientError) as excinfo:
+            bare.get_item(TableName=TABLE, Key=ITEM_KEY)
+        assert excinfo.value.response["Error"]["Code"] == "UnrecognizedClientException"
