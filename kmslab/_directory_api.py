@@ -240,6 +240,10 @@ class ApiDirectory:
         """A foreign emulator's organization is not read (SCPs and RCPs are the lab's own emulator's)."""
         return None
 
+    def set_user_boundary(self, name: str, arn: str | None) -> None:
+        """Nothing to do: a foreign emulator keeps (or not) the boundary given at CreateUser itself."""
+        return None
+
     def managed_policy_exists(self, arn: str) -> bool:
         from botocore.exceptions import ClientError
         try:
