@@ -191,6 +191,11 @@ class Directory:
             session.kmslab_expires = expires
             session.kmslab_policy_arns = tuple(policy_arns)
 
+    def role_max_session(self, role_arn: str) -> int | None:
+        """A role's MaxSessionDuration in seconds (3600 unless set), or None for no such role."""
+        role = self._role_by_arn(role_arn)
+        return int(getattr(role, "max_session_duration", None) or 3600) if role is not None else None
+
     def trust_policy(self, role_arn: str) -> str | None:
         """The trust policy of a role of this account, or None (no such role)."""
         role = self._role_by_arn(role_arn)

@@ -202,6 +202,10 @@ class ApiDirectory:
     def note_session(self, access_key_id: str, created: str, expires: str, policy_arns: list[str]) -> None:
         return None
 
+    def role_max_session(self, role_arn: str) -> int | None:
+        """Not read on a foreign emulator (it applies its own limit)."""
+        return None
+
     def trust_policy(self, role_arn: str) -> str | None:
         """The trust policy of a role of this account (GetRole), or None."""
         from botocore.exceptions import ClientError

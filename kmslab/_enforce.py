@@ -49,7 +49,8 @@ Roles and sessions (STS AssumeRole; IAM User Guide, "Policy evaluation logic"):
   say whether the role exists). The root user is refused ("Roles may not be assumed by root accounts.").
   The session policies (``Policy``, validated as IAM validates a policy; ``PolicyArns``) are kept with the
   session; a ``PolicyArns`` entry that names no managed policy allows nothing (AWS's error for it is not
-  documented, so kmslab does not invent one).
+  documented, so kmslab does not invent one). ``DurationSeconds`` is checked against the role's
+  MaxSessionDuration and, for a session assuming another role (role chaining), one hour, in STS's words.
 - A session's identity policies are its role's (inline and attached), read on every request, capped by
   the role's permissions boundary and the session policies. The context carries ``aws:PrincipalArn`` (the
   role's ARN), ``aws:userid`` (``<role ID>:<session>``), ``aws:TokenIssueTime`` and
@@ -1227,6 +1228,17 @@ class Enforcer:
         policy = call.params.get("Policy")
         if isinstance(policy, str):
             _checked_policy(policy, "identity-based policy")
+        duration = str(call.params.get("DurationSeconds", ""))
+        if duration.isdigit():
+            # STS AssumeRole, DurationSeconds: at most the role's maximum session duration, and one hour
+            # for a role session assuming another role (role chaining).
+            if principal.kind == "AssumedRole" and int(duration) > 3600:
+                raise _Refusal("ValidationError", "The requested DurationSeconds exceeds the 1 hour session limit "
+                                                  "for roles assumed by role chaining.")
+            maximum = self.directory.role_max_session(role_arn)
+            if maximum is not None and int(duration) > maximum:
+                raise _Refusal("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration "
+                                                  "set for this role.")
         return [{"ARN": role_arn, "accountId": self.directory.account_id, "type": "AWS::IAM::Role"}]
 
     def _after_sts(self, call: ApiCall, principal: Principal, body: str) -> str | None:

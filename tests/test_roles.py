@@ -390,3 +390,24 @@ def test_a_session_works_over_http_on_the_emulator():
         with pytest.raises(ClientError) as excinfo:
             bare.get_item(TableName=TABLE, Key=ITEM_KEY)
         assert excinfo.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+def test_role_chaining_works_and_is_limited_to_one_hour(lab, world):
+    """A role session may assume another role whose trust policy names the first role (its sessions
+    match the role's ARN); STS limits a chained session to one hour, and any session to the role's
+    MaxSessionDuration (ValidationError, in STS's words)."""
+    make_role(lab)
+    iam = lab.client("iam")
+    iam.create_role(RoleName="second", AssumeRolePolicyDocument=trusting(f"arn:aws:iam::{ACCOUNT}:role/reader"),
+                    MaxSessionDuration=7200)
+    first = lab.assume_role("reader", user=USER).client("sts")
+    chained = first.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/second", RoleSessionName="hop")
+    assert chained["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/second/hop"
+    with pytest.raises(ClientError) as excinfo:
+        first.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/second", RoleSessionName="hop",
+                          DurationSeconds=7200)
+    assert error_of(excinfo) == ("ValidationError", "The requested DurationSeconds exceeds the 1 hour session "
+                                                    "limit for roles assumed by role chaining.")
+    with pytest.raises(ClientError) as excinfo:
+        lab.assume_role("reader", user=USER, duration_seconds=7200)
+    assert error_of(excinfo)[1] == "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
