@@ -1222,8 +1222,14 @@ class Enforcer:
             explanation.checks.append(Check("root user", False, "the root user cannot call AssumeRole"))
             raise _Refusal("AccessDenied", "Roles may not be assumed by root accounts.")
         trust = self.directory.trust_policy(role_arn)
+        # STS condition keys of the request (Service authorization reference, AWS STS): the session name,
+        # and the external ID when one is given (a trust policy can require it).
+        context: dict[str, Any] = {}
+        for param, key in (("RoleSessionName", "sts:RoleSessionName"), ("ExternalId", "sts:ExternalId")):
+            if isinstance(call.params.get(param), str):
+                context[key] = call.params[param]
         self._authorize(principal, "sts:AssumeRole", role_arn, explanation, "IAM permission and trust policy",
-                        denied_code="AccessDenied",
+                        denied_code="AccessDenied", context=context,
                         resource_policy=("trust policy", trust) if trust is not None else None)
         policy = call.params.get("Policy")
         if isinstance(policy, str):

@@ -411,3 +411,17 @@ def test_role_chaining_works_and_is_limited_to_one_hour(lab, world):
     with pytest.raises(ClientError) as excinfo:
         lab.assume_role("reader", user=USER, duration_seconds=7200)
     assert error_of(excinfo)[1] == "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+
+
+def test_a_trust_policy_can_require_an_external_id(lab, world):
+    """sts:ExternalId is a condition key of AssumeRole: a trust policy that requires it refuses a call
+    without it, or with another, and allows the right one."""
+    make_role(lab, trust=document({"Effect": "Allow", "Principal": {"AWS": USER_ARN}, "Action": "sts:AssumeRole",
+                                   "Condition": {"StringEquals": {"sts:ExternalId": "partner-7"}}}))
+    sts = lab.session_for(USER).client("sts")
+    arn = f"arn:aws:iam::{ACCOUNT}:role/reader"
+    for extra in ({}, {"ExternalId": "guess"}):
+        with pytest.raises(ClientError) as excinfo:
+            sts.assume_role(RoleArn=arn, RoleSessionName="ext", **extra)
+        assert error_of(excinfo)[0] == "AccessDenied"
+    assert sts.assume_role(RoleArn=arn, RoleSessionName="ext", ExternalId="partner-7")["Credentials"]["AccessKeyId"]
