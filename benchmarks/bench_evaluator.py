@@ -15,8 +15,9 @@
 4. The catalogue behind the warnings (unknown actions and condition keys): the cost of the first
    decision with a cold catalogue (loaded lazily, one service at a time), and decisions/second with
    the warnings and with them switched off, measured alternately in the same run.
-5. The cost of each new lock: a permissions boundary, a session policy and a role trust policy, each
-   as the ratio of the same allowed decision without it and with it.
+5. The cost of each new lock: a permissions boundary, a session policy, a role trust policy, service
+   control policies and resource control policies (two levels each), each as the ratio of the same
+   allowed decision without it and with it.
 
 Prints figures only; nothing here asserts on time (timings depend on the machine and its load).
 """
@@ -184,6 +185,13 @@ def guardrails() -> None:
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]},
         label="trust policy")
     role = f"arn:aws:iam::{ACCOUNT}:role/reader"
+    full = Policy({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+                  label="FullAWSAccess")
+    no_deletion = Policy({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "kms:ScheduleKeyDeletion", "Resource": "*",
+         "Condition": {"ArnNotLike": {"aws:PrincipalArn": role}}}]}, label="no-key-deletion")
+    rcp_full = Policy({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}, label="RCPFullAWSAccess")
     cases = [
         ("permissions boundary", lambda: evaluate(USER, "dynamodb:Scan", table, identity_policies=[admin]),
          lambda: evaluate(USER, "dynamodb:Scan", table, identity_policies=[admin], permissions_boundary=dynamodb_only)),
@@ -192,6 +200,13 @@ def guardrails() -> None:
                           session_policies=[dynamodb_only])),
         ("trust policy (AssumeRole)", lambda: evaluate(USER, "sts:AssumeRole", "*", identity_policies=[admin]),
          lambda: evaluate(USER, "sts:AssumeRole", role, identity_policies=[admin], resource_policy=trust)),
+        ("SCPs (root + account)", lambda: evaluate(USER, "dynamodb:Scan", table, identity_policies=[admin]),
+         lambda: evaluate(USER, "dynamodb:Scan", table, identity_policies=[admin],
+                          service_control_policies={"root": [full, no_deletion], "account": [full]})),
+        ("RCPs (root + account)", lambda: evaluate(USER, "sts:AssumeRole", role, identity_policies=[admin],
+                                                   resource_policy=trust),
+         lambda: evaluate(USER, "sts:AssumeRole", role, identity_policies=[admin], resource_policy=trust,
+                          resource_control_policies={"root": [rcp_full], "account": [rcp_full]})),
     ]
     for name, without, with_lock in cases:
         assert with_lock().allowed, name

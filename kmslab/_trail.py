@@ -11,7 +11,10 @@ Sources (AWS documentation):
 - CloudTrail user guide, "CloudTrail record contents" (the fields, their meaning, which are optional) and
   "CloudTrail userIdentity element" (``type``, ``principalId``, ``arn``, ``accountId``, ``accessKeyId``,
   ``userName``; ``invokedBy`` "the name of the AWS service that made the request", inside ``userIdentity``
-  only), and "AWS service events" (``eventType`` ``AwsServiceEvent``).
+  only; for a role session ``type`` ``AssumedRole``, ``principalId`` ``<role ID>:<session name>``, the
+  ``assumed-role`` ARN and ``sessionContext`` with ``sessionIssuer`` (the role: ``type`` ``Role``, its
+  ``principalId``, ``arn``, ``accountId``, ``userName``), ``webIdFederationData`` and ``attributes``
+  ``creationDate`` / ``mfaAuthenticated``), and "AWS service events" (``eventType`` ``AwsServiceEvent``).
 - KMS developer guide, "Examples of AWS KMS log entries" (``ct-*.html``): ``readOnly`` is ``true`` for
   Decrypt, Encrypt, ReEncrypt, GenerateDataKey, GenerateRandom, DescribeKey, GetKeyPolicy and ``false``
   for CreateGrant, RetireGrant, DeleteKey; ``responseElements`` is ``null`` for the cryptographic calls;
@@ -138,11 +141,16 @@ def _user_identity(principal: Principal | None, access_key_id: str | None, invok
     elif principal.kind == "Account":
         identity = {"type": "Root", "principalId": principal.account_id, "arn": principal.arn,
                     "accountId": principal.account_id}
+    elif principal.kind == "AssumedRole":
+        identity = {"type": "AssumedRole", "principalId": principal.user_id, "arn": principal.arn,
+                    "accountId": principal.account_id}
     else:
         identity = {"type": "IAMUser", "principalId": principal.user_id, "arn": principal.arn,
                     "accountId": principal.account_id}
     if access_key_id:
         identity["accessKeyId"] = access_key_id
+    if principal is not None and principal.kind == "AssumedRole":
+        identity["sessionContext"] = principal.cloudtrail_identity["sessionContext"]
     if principal is not None and principal.kind == "User":
         identity["userName"] = principal.name
     if invoked_by:

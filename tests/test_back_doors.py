@@ -192,10 +192,8 @@ def test_a_switch_to_the_aws_owned_key_removes_the_sse_description(admin, world)
                                  {"AttributeName": "id", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"}),
     lambda c: c.export_table_to_point_in_time(TableArn=f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}",
                                               S3Bucket="b"),
-    lambda c: c.put_resource_policy(ResourceArn=f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}",
-                                    Policy="{}"),
     lambda c: c.create_global_table(GlobalTableName=TABLE, ReplicationGroup=[{"RegionName": "eu-west-1"}]),
-], ids=["ImportTable", "ExportTableToPointInTime", "PutResourcePolicy", "CreateGlobalTable"])
+], ids=["ImportTable", "ExportTableToPointInTime", "CreateGlobalTable"])
 def test_what_the_lab_does_not_model_is_refused_before_moto(lab, admin, call):
     with pytest.raises(ClientError) as excinfo:
         call(admin)
@@ -318,12 +316,15 @@ def test_an_access_key_without_user_name_is_the_callers_own(lab, world):
     assert error_of(excinfo)[0] == "AccessDenied" and world["user_arn"] in error_of(excinfo)[1]
 
 
-def test_a_permission_boundary_is_refused_as_not_modelled(lab):
+def test_putting_a_users_boundary_later_is_refused_as_not_modelled(lab):
+    """The lab's emulator keeps no user's boundary after CreateUser (roles' boundaries are modelled):
+    PutUserPermissionsBoundary is refused before it reaches the emulator, and nothing changes."""
     iam = lab.session.client("iam")
+    iam.create_user(UserName="bounded")
     with pytest.raises(ClientError) as excinfo:
-        iam.create_user(UserName="bounded", PermissionsBoundary=FULL_ACCESS_ARN)
+        iam.put_user_permissions_boundary(UserName="bounded", PermissionsBoundary=FULL_ACCESS_ARN)
     assert error_of(excinfo)[0] == NOT_MODELLED
-    assert "bounded" not in [u["UserName"] for u in iam.list_users()["Users"]]
+    assert "iam:PutUserPermissionsBoundary" in error_of(excinfo)[1]
 
 
 def test_sessions_are_refused_as_not_modelled(lab):

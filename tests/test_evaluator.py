@@ -77,7 +77,8 @@ def test_reason_catalogue_explains_every_code():
     assert set(REASONS) == {"ALLOWED", "ALLOWED_BY_KEY_POLICY", "ALLOWED_BY_RESOURCE_POLICY",
                             "ALLOWED_BY_GRANT", "ALLOWED_AS_ROOT", "EXPLICIT_DENY", "NO_IDENTITY_ALLOW",
                             "KEY_POLICY_DOES_NOT_ALLOW", "CANNOT_EVALUATE", "ALLOWED_ALWAYS", "RESERVED_BY_AWS",
-                            "TRUST_POLICY_DOES_NOT_ALLOW", "BOUNDARY_DOES_NOT_ALLOW", "SESSION_POLICY_DOES_NOT_ALLOW"}
+                            "TRUST_POLICY_DOES_NOT_ALLOW", "BOUNDARY_DOES_NOT_ALLOW", "SESSION_POLICY_DOES_NOT_ALLOW",
+                            "SCP_DOES_NOT_ALLOW", "RCP_DOES_NOT_ALLOW", "RESOURCE_POLICY_DOES_NOT_ALLOW"}
     assert all(len(text) > 40 for text in REASONS.values())
 
 
@@ -505,15 +506,23 @@ def test_aws_managed_key_denies_another_account():
     assert "kms:CallerAccount" in decision.key_lock.why
 
 
-def test_cross_account_allow_is_not_modelled():
-    """Cross-account access also needs the caller's account to allow; kmslab says it cannot evaluate."""
+def test_cross_account_needs_the_key_policy_and_the_callers_iam():
+    """KMS developer guide, "Allowing users in other accounts to use a KMS key": the key policy must allow
+    the other account (or its principal), and that account's IAM policies must allow the use too."""
     outsider = f"arn:aws:iam::{OTHER_ACCOUNT}:user/outsider"
     policy = key_policy(DEFAULT_KEY_POLICY["Statement"][0],
                         {"Effect": "Allow", "Principal": {"AWS": OTHER_ACCOUNT}, "Action": "kms:Decrypt",
                          "Resource": "*"})
     decision = decrypt(outsider, identity_policies=[ADMINISTRATOR_ACCESS], resource_policy=policy)
-    assert decision.reason == "CANNOT_EVALUATE" and not decision.allowed
-    assert "cross-account" in decision.unresolved[-1]
+    assert decision.reason == "ALLOWED" and decision.allowed
+    without_iam = decrypt(outsider, resource_policy=policy)
+    assert without_iam.reason == "NO_IDENTITY_ALLOW"
+    assert without_iam.message.endswith("because no identity-based policy allows the kms:Decrypt action")
+    not_named = decrypt(outsider, identity_policies=[ADMINISTRATOR_ACCESS], resource_policy=DEFAULT_KEY_POLICY)
+    assert not_named.reason == "KEY_POLICY_DOES_NOT_ALLOW"
+    named = key_policy(DEFAULT_KEY_POLICY["Statement"][0],
+                       {"Effect": "Allow", "Principal": {"AWS": outsider}, "Action": "kms:Decrypt", "Resource": "*"})
+    assert decrypt(outsider, resource_policy=named).reason == "NO_IDENTITY_ALLOW"  # naming is not enough across
 
 
 # ------------------------------------------------------------------------------------------------
