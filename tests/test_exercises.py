@@ -1,0 +1,166 @@
+"""Notebook 05's exercise: feedback that names the one part to fix, and the solution proven through the checker.
+
+Each mistake below is one a learner makes; the checker must name that part (and only that part), in a
+sentence that does not give the whole answer away, and never show an internal exception. The rules come
+from AWS: an action or condition key that does not exist matches nothing (IAM User Guide, policy
+evaluation; Access Analyzer's "Invalid action" / "Invalid condition key" checks); the Resource of a KMS
+permission is the key's ARN (KMS Developer Guide, "Resource" in key policies and IAM policies);
+kms:ViaService is "SERVICE.REGION.amazonaws.com" (KMS Developer Guide, "kms:ViaService"); an
+identity-based policy has no Principal element (IAM JSON policy element reference, "Principal").
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kmslab.workbook import USER_NAME, LeastPrivilegeExercise, key_arn, least_privilege_policy, start
+
+
+@pytest.fixture(scope="module")
+def exercise():
+    with start(5) as lab:
+        yield LeastPrivilegeExercise(lab)
+
+
+def _solution(exercise):
+    return least_privilege_policy(key_arn(exercise.lab))
+
+
+def _conditions(policy):
+    return policy["Statement"][0]["Condition"]["StringEquals"]
+
+
+def _misspelt_action(p, key):
+    p["Statement"][0]["Action"] = "kms:Decryp"
+
+
+def _misspelt_condition_key(p, key):
+    _conditions(p)["kms:ViaSevice"] = _conditions(p).pop("kms:ViaService")
+
+
+def _wrong_account(p, key):
+    p["Statement"][0]["Resource"] = key.replace(":123456789012:", ":210987654321:")
+
+
+def _typo_in_key_id(p, key):
+    p["Statement"][0]["Resource"] = key[:-1] + ("0" if key[-1] != "0" else "1")
+
+
+def _the_tables_arn(p, key):
+    p["Statement"][0]["Resource"] = "arn:aws:dynamodb:us-east-1:123456789012:table/my-encrypted-table"
+
+
+def _via_service_without_region(p, key):
+    _conditions(p)["kms:ViaService"] = "dynamodb.amazonaws.com"
+
+
+def _another_region(p, key):
+    p["Statement"][0]["Resource"] = key.replace(":us-east-1:", ":eu-west-1:")
+
+
+def _principal(p, key):
+    p["Statement"][0]["Principal"] = {"AWS": f"arn:aws:iam::123456789012:user/{USER_NAME}"}
+
+
+# (the mistake, what the message must say, what it must not say: the corrected part itself)
+MISTAKES = {
+    "misspelt action": (_misspelt_action, ["Action", "kms:Decryp is not an action", "did you mean kms:Decrypt?"],
+                        ["Resource", "ViaService"]),
+    "misspelt condition key": (_misspelt_condition_key, ["Condition", "kms:ViaSevice is not a condition key",
+                                                        "did you mean kms:ViaService?"], ["Action", "Resource"]),
+    "wrong account in the key ARN": (_wrong_account, ["Resource", "account 210987654321", "lab's account"],
+                                     ["Action", "Condition"]),
+    "typo in the key ID": (_typo_in_key_id, ["Resource", "the key ID is almost", "1 character(s) differ"],
+                           ["Action", "Condition"]),
+    "the table's ARN instead of the key's": (_the_tables_arn, ["Resource", "DynamoDB table's ARN"],
+                                             ["Condition", "kms:ViaService"]),
+    "kms:ViaService without the region": (_via_service_without_region,
+                                          ["kms:ViaService", '"dynamodb.amazonaws.com" has no region'],
+                                          ["dynamodb.us-east-1.amazonaws.com", "Resource"]),
+    "a key of another region": (_another_region, ["Resource", "region eu-west-1", "belongs to one region"],
+                                ["Action", "Condition"]),
+    "a Principal in an identity policy": (_principal, ['"Principal" element', "identity-based policy",
+                                                       "names no principal", "Remove"],
+                                          ["ValueError", "Traceback"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MISTAKES))
+def test_each_mistake_gets_a_message_naming_its_own_part(exercise, case):
+    mistake, says, never = MISTAKES[case]
+    policy = _solution(exercise)
+    mistake(policy, key_arn(exercise.lab))
+    result = exercise.check(policy)
+    assert result.status == "incorrect"
+    for words in says:
+        assert words in result.message, result.message
+    for words in never:
+        assert words not in result.message, result.message
+    assert exercise.lab.session.client("iam").list_user_policies(UserName=USER_NAME)["PolicyNames"] == []
+
+
+def test_the_six_mistakes_get_six_different_messages(exercise):
+    messages = set()
+    for case in ("misspelt action", "misspelt condition key", "wrong account in the key ARN", "typo in the key ID",
+                 "the table's ARN instead of the key's", "kms:ViaService without the region"):
+        policy = _solution(exercise)
+        MISTAKES[case][0](policy, key_arn(exercise.lab))
+        messages.add(exercise.check(policy).message)
+    assert len(messages) == 6
+
+
+@pytest.mark.parametrize("condition, says", [
+    ({"StringLike": {"kms:ViaService": "*", "kms:EncryptionContext:aws:dynamodb:tableName": "my-encrypted-table"}},
+     "any AWS service"),
+    ({"StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}}, "any table protected by this key"),
+    (None, "call kms:Decrypt directly"),
+])
+def test_a_policy_that_works_but_is_broader_than_needed_is_told_so(exercise, condition, says):
+    """Least privilege (IAM User Guide, "Apply least-privilege permissions"): the scan would pass, but the
+    policy allows requests the task does not need; the checker says that it works, and what is too broad."""
+    policy = _solution(exercise)
+    if condition is None:
+        del policy["Statement"][0]["Condition"]
+    else:
+        policy["Statement"][0]["Condition"] = condition
+    result = exercise.check(policy)
+    assert result.status == "incorrect"
+    assert result.message.startswith("it works (DynamoDB's kms:Decrypt for this table passes), but it is broader")
+    assert says in result.message
+
+
+def test_a_malformed_condition_is_refused_in_iams_words(exercise):
+    policy = _solution(exercise)
+    policy["Statement"][0]["Condition"] = {"StringEquals": "kms:ViaService"}
+    result = exercise.check(policy)
+    assert result.status == "incorrect"
+    assert "IAM refused the document: MalformedPolicyDocument" in result.message
+
+
+def test_notebook_05_stores_no_hint_and_no_solution():
+    """learntools' convention: hint() and solution() are the learner's to call; a stored notebook shows only
+    the prompt, and no cell puts the solution in place of the learner's answer."""
+    import json
+    from pathlib import Path
+
+    import nbformat
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "05_least_privilege.ipynb", 4)
+    outputs = json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])
+    assert "Hint 1" not in outputs and "Solution:" not in outputs
+    assert "kms:EncryptionContext:aws:dynamodb:tableName\\\": " not in outputs
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "solution_policy" not in code
+    for line in code.splitlines():
+        assert not line.startswith(("exercise.hint()", "exercise.solution()")), line
+
+
+def test_the_solution_passes_the_checker_and_the_users_scan_works():
+    """The solution is tested code, not a stored output: the checker accepts it, and the user's real Scan
+    (DynamoDB's kms:Decrypt for the user, through the lab's enforcer) then succeeds. (Last in this file:
+    opening a lab closes the module's.)"""
+    with start(5) as lab:
+        exercise = LeastPrivilegeExercise(lab)
+        assert "my_policy = " in str(exercise.solution())
+        result = exercise.check(exercise.solution_policy)
+        assert result.correct, result.message
+        assert lab.session_for(USER_NAME).client("dynamodb").scan(TableName="my-encrypted-table")["Count"] == 1
