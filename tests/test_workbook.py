@@ -24,6 +24,7 @@ from kmslab.workbook import (
     quiz,
     start,
 )
+from kmslab.workbook.texts import texts
 
 # -- start(step) ---------------------------------------------------------------------------------------
 
@@ -161,7 +162,7 @@ def two_by_two():
     return Quiz("2 + 2?", ["3", "4", "5"], answer=1, explanations=["One short.", "Yes, four.", "One over."])
 
 
-@pytest.mark.parametrize("choice", [1, "B", "b", "B.", "4", "B. 4"])
+@pytest.mark.parametrize("choice", ["B", "b", "B.", " B ", "4", "B. 4"])
 def test_quiz_accepts_the_answer_in_any_form(two_by_two, choice):
     feedback = two_by_two.check(choice)
     assert feedback.correct is True
@@ -177,12 +178,23 @@ def test_quiz_explains_a_wrong_answer(two_by_two):
 
 @pytest.mark.parametrize("choice, expected", [(None, "Choose one of A, B, C."),
                                               ("Z", "'Z' is not one of the options"),
-                                              (7, "7 is not one of the options"),
+                                              (7, "7 is a number; answer with the option's letter, one of A, B, C."),
                                               (True, "True is not one of the options")])
 def test_quiz_without_a_valid_answer_says_so(two_by_two, choice, expected):
     feedback = two_by_two.check(choice)
     assert feedback.correct is None
     assert expected in str(feedback)
+
+
+@pytest.mark.parametrize("number, letter", [(1, "A"), (2, "B"), (3, "C")])
+def test_quiz_refuses_a_number_and_says_its_letter_counting_from_1(two_by_two, number, letter):
+    """check(2) could mean the second option or index 2: it is refused, never marked right or wrong."""
+    feedback = two_by_two.check(number)
+    assert feedback.correct is None
+    assert str(feedback) == (f"… No answer yet. {number} is a number; answer with the option's letter, one of "
+                             f'A, B, C. If you counted from 1, option {number} is "{letter}": '
+                             f'quiz.check("{letter}").')
+    assert two_by_two.check(0).correct is None and "If you counted" not in str(two_by_two.check(0))
 
 
 def test_quiz_tells_its_observers(two_by_two):
@@ -207,14 +219,41 @@ def test_quiz_refuses_a_bad_definition():
         Quiz("?", ["a", "b"], 5, ["x", "y"])
 
 
-@pytest.mark.parametrize("step, number", [(s, n) for s in range(1, 7) for n in (1, 2)])
+NOTEBOOK_QUIZZES = [(s, n) for s in sorted(workbook.STEPS)
+                    for n in range(1, len(texts(s).get("quiz", [])) + 1)]
+
+
+@pytest.mark.parametrize("step, number", NOTEBOOK_QUIZZES)
 def test_every_notebook_quiz_is_well_formed(step, number):
     q = quiz(step, number)
-    assert q.check(q.answer).correct
+    assert q.check(q.letter(q.answer)).correct
     for index in range(len(q.options)):
+        assert q.explanations[index].strip(), f"option {q.letter(index)} is not explained"
         if index != q.answer:
-            assert q.check(index).correct is False
+            feedback = q.check(q.letter(index))
+            assert feedback.correct is False
+            assert not feedback.text.startswith("Right"), "a wrong option explained as right"
     assert quiz(step, number).last is None  # a fresh quiz each time
+
+
+@pytest.mark.parametrize("step, number", NOTEBOOK_QUIZZES)
+def test_the_right_option_is_not_given_away_by_its_length(step, number):
+    q = quiz(step, number)
+    right = len(q.options[q.answer])
+    assert any(len(option) >= right for i, option in enumerate(q.options) if i != q.answer), q.options
+
+
+def test_options_are_shuffled_deterministically_and_the_answer_follows():
+    positions = set()
+    for step, number in NOTEBOOK_QUIZZES:
+        entry = texts(step)["quiz"][number - 1]
+        written = [o["text"] for o in entry["option"]]
+        q, again = quiz(step, number), quiz(step, number)
+        assert q.options == again.options  # the same order every run: stored notebooks stay identical
+        assert sorted(q.options) == sorted(written)
+        assert q.options[q.answer] == written["ABCDEFGH".index(entry["answer"])]
+        positions.add(q.answer)
+    assert len(positions) >= 3  # the right answer is not always in the same place
 
 
 def test_missing_quiz():
