@@ -191,9 +191,10 @@ def test_quiz_refuses_a_number_and_says_its_letter_counting_from_1(two_by_two, n
     """check(2) could mean the second option or index 2: it is refused, never marked right or wrong."""
     feedback = two_by_two.check(number)
     assert feedback.correct is None
-    assert str(feedback) == (f"… No answer yet. {number} is a number; answer with the option's letter, one of "
+    assert feedback.text == (f"{number} is a number; answer with the option's letter, one of "
                              f'A, B, C. If you counted from 1, option {number} is "{letter}": '
                              f'quiz.check("{letter}").')
+    assert str(feedback).startswith("… No answer yet. ")
     assert two_by_two.check(0).correct is None and "If you counted" not in str(two_by_two.check(0))
 
 
@@ -542,3 +543,33 @@ def test_with_the_real_cli_each_replay_is_one_apply_and_builds_the_same_world(st
     assert len(cli_applies) == 1
     assert len(embedded_applies) == {2: 1, 3: 2, 4: 2}.get(step, 3)
 
+
+
+# -- text width ------------------------------------------------------------------------------------------
+
+def test_wrap_breaks_long_lines_at_spaces_and_keeps_the_indentation():
+    from kmslab.workbook import WIDTH, wrap
+    long_line = "  ✘ closed  KMS key permission: " + " ".join(["word"] * 40)
+    wrapped = wrap(long_line)
+    lines = wrapped.splitlines()
+    assert len(lines) > 1 and all(len(line) <= WIDTH for line in lines)
+    assert wrapped.replace("\n", " ").split() == long_line.split()  # no word cut, none lost
+    assert all(line.startswith(" " * len("  ✘ closed  ")) for line in lines[1:])  # under the text, not the marker
+    arn = "arn:aws:kms:us-east-1:123456789012:key/" + "0" * 80
+    assert arn in wrap("the key " + arn + " is disabled").splitlines()  # an ARN longer than the width stays whole
+    assert wrap("short\n\n  kept as it is") == "short\n\n  kept as it is"
+
+
+def test_the_workbooks_text_forms_fit_the_width():
+    from kmslab.workbook import WIDTH
+    with start(5) as lab:
+        playground = Playground(lab)
+        texts_shown = [str(playground.set(kms_in_iam=True)), repr(playground)]
+        exercise = LeastPrivilegeExercise(lab)
+        texts_shown += [str(exercise.check(_statement(Action="kms:Decrypt", Resource=key_arn(lab)))),
+                        str(exercise.hint()), str(exercise.hint())]
+    texts_shown += [quiz(s, n).text() for s, n in NOTEBOOK_QUIZZES]
+    texts_shown += [str(quiz(s, n).check("A")) for s, n in NOTEBOOK_QUIZZES]
+    for text in texts_shown:
+        for line in text.splitlines():
+            assert len(line) <= WIDTH or " " not in line.strip(), line

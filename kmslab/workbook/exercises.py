@@ -21,6 +21,7 @@ from .._catalogue import action_warning, condition_key_warning
 from .._errors import MalformedPolicyError
 from .._evaluator import check_policy_document
 from .._lab import Lab
+from ._wrap import wrap
 from .steps import (
     LEAST_PRIVILEGE_POLICY_NAME,
     TABLE_NAME,
@@ -68,7 +69,7 @@ class CheckResult:
         return self.status == "correct"
 
     def __str__(self) -> str:
-        return f"{self._HEADLINES[self.status]}: {self.message}"
+        return wrap(f"{self._HEADLINES[self.status]}: {self.message}")
 
     def __repr__(self) -> str:
         return str(self)
@@ -90,7 +91,7 @@ class _Text:
     body: str
 
     def __str__(self) -> str:
-        return f"{self.title}\n{self.body}"
+        return wrap(f"{self.title}\n{self.body}")
 
     def __repr__(self) -> str:
         return str(self)

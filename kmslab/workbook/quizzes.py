@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._observable import Observable
+from ._wrap import wrap
 from .texts import texts
 
 LETTERS = "ABCDEFGH"
@@ -43,7 +44,7 @@ class Feedback:
         return f"✔ Correct ({self.choice})" if self.correct else f"✘ Not quite ({self.choice})"
 
     def __str__(self) -> str:
-        return f"{self.headline}. {self.text}"
+        return wrap(f"{self.headline}. {self.text}")
 
     def __repr__(self) -> str:
         return str(self)
@@ -134,7 +135,7 @@ class Quiz(Observable):
         lines = [f"Quiz: {self.question}"]
         lines += [f"  {label}" for label in self.labels()]
         lines.append(f"  (Answer with the buttons, or in code: {self.reference}.check(\"A\"))")
-        return "\n".join(lines)
+        return wrap("\n".join(lines))
 
     def __repr__(self) -> str:
         return self.text()
