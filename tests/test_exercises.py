@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from kmslab.workbook import USER_NAME, LeastPrivilegeExercise, key_arn, least_privilege_policy, start
+from kmslab.workbook import USER_NAME, LeastPrivilegeExercise, ____, key_arn, least_privilege_policy, start
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +164,118 @@ def test_the_solution_passes_the_checker_and_the_users_scan_works():
         result = exercise.check(exercise.solution_policy)
         assert result.correct, result.message
         assert lab.session_for(USER_NAME).client("dynamodb").scan(TableName="my-encrypted-table")["Count"] == 1
+
+
+# -- the recap's practices (notebook 11) ------------------------------------------------------------------
+# Rules: a key policy names its principals and "Resource": "*" is the key itself; without the root statement
+# IAM policies do not count on the key; KMS's lockout safety check refuses a key policy that would stop the
+# caller from calling PutKeyPolicy again (KMS API reference, PutKeyPolicy, BypassPolicyLockoutSafetyCheck);
+# an explicit Deny beats every allow (IAM User Guide, policy evaluation logic); a grant gives its grantee
+# the grant's operations, within its constraints, and a retired grant gives nothing (KMS guide, "Grants").
+
+from kmslab.workbook.practice import (  # noqa: E402
+    ADMIN_ARN,
+    USER_ARN,
+    ExplicitDenyPractice,
+    GrantPractice,
+    KeyPolicyPractice,
+)
+
+
+@pytest.fixture
+def recap():
+    with start(11) as lab:
+        yield lab
+
+
+def _key_policy_with(change):
+    def make(practice):
+        policy = practice.solution_policy()
+        change(policy)
+        return policy
+    return make
+
+
+KEY_POLICY_MISTAKES = {
+    "only the user: the lockout check refuses it": (
+        _key_policy_with(lambda p: p["Statement"].pop(0)),
+        ["KMS refused the policy: MalformedPolicyDocumentException: The new key policy will not allow you to "
+         "update the key policy in the future.", "lockout safety check"]),
+    "the root statement kept": (
+        _key_policy_with(lambda p: p["Statement"].append(
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*",
+             "Resource": "*"})), ["statement 3", "root statement"]),
+    "the administrator can use the key": (
+        _key_policy_with(lambda p: p["Statement"][0].update(Action="kms:*")),
+        ["broader than needed", "administrator can also use the key"]),
+    "the user can decrypt directly": (
+        _key_policy_with(lambda p: p["Statement"][1].pop("Condition")),
+        ["broader than needed", "kms:Decrypt directly"]),
+    "the user cannot use the key": (
+        _key_policy_with(lambda p: p["Statement"][1].update(Action="kms:Encrypt")),
+        ["key user, could not use the key"]),
+    "a misspelt action": (
+        _key_policy_with(lambda p: p["Statement"][1].update(Action="kms:Decrpyt")),
+        ["kms:Decrpyt is not an action", "did you mean kms:Decrypt?"]),
+    "a statement without a principal": (
+        _key_policy_with(lambda p: p["Statement"][1].pop("Principal")), ['statement 2 has no "Principal"']),
+}
+
+
+@pytest.mark.parametrize("case", sorted(KEY_POLICY_MISTAKES))
+def test_key_policy_practice_names_the_mistake_and_puts_the_policy_back(recap, case):
+    practice = KeyPolicyPractice(recap)
+    kms = recap.client("kms")
+    before = kms.get_key_policy(KeyId=key_arn(recap), PolicyName="default")["Policy"]
+    make, says = KEY_POLICY_MISTAKES[case]
+    result = practice.check(make(practice))
+    assert result.status == "incorrect"
+    for words in says:
+        assert words in result.message, result.message
+    assert kms.get_key_policy(KeyId=key_arn(recap), PolicyName="default")["Policy"] == before
+
+
+def test_key_policy_practice_accepts_its_solution(recap):
+    practice = KeyPolicyPractice(recap)
+    result = practice.check(practice.solution_policy())
+    assert result.correct, result.message
+    assert "Principal" in str(practice.solution()) and ":root" not in str(practice.solution())
+
+
+def test_explicit_deny_practice(recap):
+    practice = ExplicitDenyPractice(recap)
+    user_ddb = recap.session_for(USER_NAME).client("dynamodb")
+    assert user_ddb.scan(TableName="my-encrypted-table")["Count"] == 1  # the allow to beat is there
+    solution = practice.solution_policy()
+    assert practice.check(solution).correct
+    for change, says in ((dict(Effect="Allow"), 'no statement has "Effect": "Deny"'),
+                         (dict(Resource="*"), "broader than needed"),
+                         (dict(Action="kms:*"), "denies every KMS action"),
+                         (dict(Action="kms:Encrypt"), "the user's allow still wins"),
+                         (dict(Action="kms:Decryp"), "did you mean kms:Decrypt?"),
+                         (dict(Principal={"AWS": USER_ARN}), '"Principal" element')):
+        policy = practice.solution_policy()
+        policy["Statement"][0].update(change)
+        result = practice.check(policy)
+        assert result.status == "incorrect" and says in result.message, (change, result.message)
+    assert practice.POLICY_NAME not in recap.client("iam").list_user_policies(UserName=USER_NAME)["PolicyNames"]
+
+
+def test_grant_practice(recap):
+    practice = GrantPractice(recap)
+    kms, key = recap.client("kms"), key_arn(recap)
+    assert practice.check(____).status == "not attempted"
+    wide = kms.create_grant(KeyId=key, GranteePrincipal=USER_ARN, Operations=["Decrypt"])
+    assert "no encryption-context constraint" in practice.check(wide).message
+    kms.revoke_grant(KeyId=key, GrantId=wide["GrantId"])
+    other = kms.create_grant(KeyId=key, GranteePrincipal=ADMIN_ARN, Operations=["Decrypt"])
+    assert "grantee is arn:aws:iam::123456789012:user/lab-admin" in practice.check(other).message
+    kms.revoke_grant(KeyId=key, GrantId=other["GrantId"])
+    grant = kms.create_grant(KeyId=key, GranteePrincipal=USER_ARN, Operations=["Decrypt"],
+                             Constraints={"EncryptionContextSubset": {"aws:dynamodb:tableName": "my-encrypted-table"}},
+                             RetiringPrincipal=ADMIN_ARN)
+    assert practice.check(grant).correct
+    assert practice.check_retired(grant).status == "incorrect"  # not retired yet
+    kms.retire_grant(KeyId=key, GrantId=grant["GrantId"])
+    assert practice.check_retired(grant).correct
+    assert practice.check("not-a-grant-id").status == "incorrect"

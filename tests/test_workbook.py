@@ -63,6 +63,8 @@ EXPECTED = {
         "user_policies": ["read-through-dynamodb"], "attached": [FULL_ACCESS_ARN]},
     8: {"keys": 1, "tables": [TABLE_NAME], "users": [USER_NAME, "lab-admin"], "items": 1, "user_policies": [],
         "attached": [FULL_ACCESS_ARN]},
+    11: {"keys": 1, "tables": [TABLE_NAME], "users": [USER_NAME, "lab-admin"], "items": 1, "user_policies": [],
+         "attached": [FULL_ACCESS_ARN]},
 }
 
 

@@ -351,7 +351,7 @@ def _names_problem(document: dict[str, Any]) -> str | None:
             for action in _strings(statement.get(element)):
                 warning = action_warning(action)
                 if warning:
-                    return (f"statement {number}, {element}: {warning} IAM accepts the name, but it matches no "
+                    return (f"statement {number}, {element}: {warning} AWS accepts the name when it stores the policy, but it matches no "
                             "request, so this part of the statement allows nothing.")
         condition = statement.get("Condition")
         for operator, block in (condition.items() if isinstance(condition, dict) else ()):
