@@ -7,10 +7,13 @@ observers (the view) about it.
 * **Answers are letters** (``"B"``, ``"b"``, ``"B."``) or an option's whole text. A number is refused with
   a sentence that says which letter it would be, counting from 1: ``check(2)`` is ambiguous (the second
   option, or index 2?), and a quiz that guessed would mark a learner right or wrong for the wrong reason.
-* **Options are shuffled, the same way every time**: :func:`quiz` orders a question's options by a seed
-  made from the step, the quiz's number and the question's text, so that the right one is not given away
-  by being written first (or last) in the data file, and the stored notebooks stay byte-identical from
-  run to run. The ``answer`` in a data file is the letter of the option as written there.
+* **Options are shuffled, the same way every time**: :func:`quiz` orders a question's wrong options by a
+  seed made from the step, the quiz's number and the question's text, and puts the right one at place
+  ``(7 * step + 3 * number) % len(options)``: over the workbook's quizzes each letter is right equally
+  often, so neither the data file's order nor a favourite letter gives the answer away, and the stored
+  notebooks stay byte-identical from run to run. The ``answer`` in a data file is the letter of the
+  option as written there. (Length is the authors' job: ``tests/test_workbook.py`` checks that the right
+  option is never longer than every wrong one.)
 * **Every option is explained**: choosing a wrong one says why it is wrong, not only that it is.
 """
 
@@ -58,7 +61,7 @@ class Quiz(Observable):
     """A multiple-choice question; every option carries its own explanation.
 
     ``answer`` is the right option's index (0 for the first) or letter, in the order given; ``seed``, when
-    given, shuffles the options (the answer follows its option).
+    given, shuffles the wrong options, and ``answer_place`` (an index) puts the right one there.
 
     >>> q = Quiz("2 + 2?", ["3", "4"], answer=1, explanations=["One short.", "Yes."])
     >>> q.check("B").correct
@@ -66,7 +69,7 @@ class Quiz(Observable):
     """
 
     def __init__(self, question: str, options: list[str], answer: int | str, explanations: list[str], *,
-                 reference: str = "quiz", seed: str | None = None) -> None:
+                 reference: str = "quiz", seed: str | None = None, answer_place: int | None = None) -> None:
         super().__init__()
         self.reference = reference  # how code reaches this quiz, for the text form
         if len(options) != len(explanations):
@@ -83,8 +86,10 @@ class Quiz(Observable):
         if self.answer is None:
             raise ValueError(f"the answer {answer!r} is not one of the options")
         if seed is not None:
-            order = list(range(len(self.options)))
+            order = [i for i in range(len(self.options)) if i != self.answer]
             random.Random(hashlib.sha256(seed.encode()).digest()).shuffle(order)
+            place = self.answer if answer_place is None else answer_place % len(self.options)
+            order.insert(place, self.answer)
             self.options = [self.options[i] for i in order]
             self.explanations = [self.explanations[i] for i in order]
             self.answer = order.index(self.answer)
@@ -162,4 +167,4 @@ def quiz(step: int, number: int = 1) -> Quiz:
     options = entry["option"]
     return Quiz(entry["question"], [o["text"] for o in options], entry["answer"],
                 [o["explanation"] for o in options], reference=f"quiz({step}, {number})",
-                seed=f"{step}-{number}-{entry['question']}")
+                seed=f"{step}-{number}-{entry['question']}", answer_place=7 * step + 3 * number)
