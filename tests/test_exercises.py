@@ -279,3 +279,31 @@ def test_grant_practice(recap):
     kms.retire_grant(KeyId=key, GrantId=grant["GrantId"])
     assert practice.check_retired(grant).correct
     assert practice.check("not-a-grant-id").status == "incorrect"
+
+
+ODD_ANSWERS = [
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": 5, "Resource": "*"}]},
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["kms:Decrypt", None],
+                                             "Resource": {"a": 1}}]},
+    {"Version": "2012-10-17", "Statement": "everything"},
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:aws:kms",
+                                             "Condition": {"StringEquals": ["kms:ViaService"]}}]},
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotAction": "kms:Decrypt", "NotResource": "*"}]},
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt",
+                                             "Resource": "arn:aws:kms:us-east-1:123456789012:alias/x"}]},
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
+                                             "Principal": "*"}]},
+    "[1, 2",
+    42,
+]
+
+
+@pytest.mark.parametrize("answer", ODD_ANSWERS, ids=range(len(ODD_ANSWERS)))
+def test_no_answer_shows_an_internal_exception(answer):
+    """A learner's answer, however odd, gets AWS's words or kmslab's sentence, never an exception's name."""
+    with start(5) as lab:
+        exercise = LeastPrivilegeExercise(lab)
+        result = exercise.check(answer)
+        assert result.status == "incorrect"
+        for internal in ("Traceback", "ValueError", "TypeError", "KeyError", "AttributeError", "could not read"):
+            assert internal not in result.message, result.message

@@ -3,7 +3,7 @@
 JupyterLab at 1280 px shows about 110 columns of a cell's text output before it wraps a line wherever the
 edge falls (mid-word), and a printed handout does the same. :func:`wrap` wraps each long line at a space
 instead, and indents what follows so that the wrapped part reads as the same line: under the line's own
-indentation, plus the width of a leading marker (``- ``, ``1. ``, ``✔ open    ``...). A word longer than
+indentation, plus the width of a leading marker (``- ``, ``1. ``, ``✔ ``, ``✔ open    ``...). A word longer than
 the width (an ARN, a URL) stays whole on its own line: cutting it would change what can be copied.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 WIDTH = 100
 
 # a leading marker that the wrapped part lines up after: a bullet, a number, a status word
-_MARKER = re.compile(r"^(\s*)((?:[-*!•]|\d+\.|[✔✘➜…]\s*[A-Za-z]*\s*)\s+)?")
+_MARKER = re.compile(r"^(\s*)((?:[-*!•]|\d+\.|[✔✘➜…](?:\s+(?:open|closed))?)\s+)?")
 
 
 def wrap(text: Any, width: int = WIDTH) -> str:
