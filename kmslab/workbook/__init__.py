@@ -12,7 +12,7 @@ models (:mod:`kmslab.workbook.views`) only bind to them.
 * :mod:`~kmslab.workbook.playground`: :class:`Playground`, notebook 04's five settings, applied for real.
 * :mod:`~kmslab.workbook.views`: the ipywidgets views of a quiz and of the playground.
 * :mod:`~kmslab.workbook.environment`: :func:`check_environment`, notebook 00's check.
-* :func:`wrap`: a text at :data:`WIDTH` (100) columns, wrapped at word boundaries, as every text form of
+* :func:`wrap`: a text at :data:`WIDTH` (88) columns, wrapped at word boundaries, as every text form of
   this package is; notebooks wrap printed AWS messages and explanations with it.
 
 Imports go one way only: ``steps`` ← ``texts`` ← ``quizzes`` / ``exercises`` / ``playground`` ←

@@ -1,7 +1,7 @@
-"""Text forms at a width that reads well: 100 columns, wrapped at word boundaries.
+"""Text forms at a width that reads well: 88 columns, wrapped at word boundaries.
 
 JupyterLab at 1280 px shows about 110 columns of a cell's text output before it wraps a line wherever the
-edge falls (mid-word), and a printed handout does the same. :func:`wrap` wraps each long line at a space
+edge falls (mid-word), and the printed A4 handout about 90; 88 fits both (a choice: no standard says). :func:`wrap` wraps each long line at a space
 instead, and indents what follows so that the wrapped part reads as the same line: under the line's own
 indentation, plus the width of a leading marker (``- ``, ``1. ``, ``✔ ``, ``✔ open    ``...). A word longer than
 the width (an ARN, a URL) stays whole on its own line: cutting it would change what can be copied.
@@ -14,7 +14,7 @@ import textwrap
 from typing import Any
 
 #: The width of the workbook's text forms.
-WIDTH = 100
+WIDTH = 88
 
 # a leading marker that the wrapped part lines up after: a bullet, a number, a status word
 _MARKER = re.compile(r"^(\s*)((?:[-*!•]|\d+\.|[✔✘➜…](?:\s+(?:open|closed))?)\s+)?")
