@@ -129,6 +129,11 @@ def test_a_policy_that_works_but_is_broader_than_needed_is_told_so(exercise, con
     assert says in result.message
 
 
+def test_check_without_an_answer_is_not_attempted(exercise):
+    """learntools' check() may be called bare: that is "not attempted", never a TypeError."""
+    assert exercise.check().status == "not attempted"
+
+
 def test_a_malformed_condition_is_refused_in_iams_words(exercise):
     policy = _solution(exercise)
     policy["Statement"][0]["Condition"] = {"StringEquals": "kms:ViaService"}
@@ -265,6 +270,7 @@ def test_grant_practice(recap):
     practice = GrantPractice(recap)
     kms, key = recap.client("kms"), key_arn(recap)
     assert practice.check(____).status == "not attempted"
+    assert practice.check().status == "not attempted" and practice.check_retired().status == "not attempted"
     wide = kms.create_grant(KeyId=key, GranteePrincipal=USER_ARN, Operations=["Decrypt"])
     assert "no encryption-context constraint" in practice.check(wide).message
     kms.revoke_grant(KeyId=key, GrantId=wide["GrantId"])

@@ -137,7 +137,7 @@ class KeyPolicyPractice(_Practice):
         return "key_policy = " + json.dumps(self.solution_policy(), indent=4)
 
     @_never_raises
-    def check(self, answer: Any) -> CheckResult:
+    def check(self, answer: Any = None) -> CheckResult:
         """Put the key policy on the key (as lab-admin), ask the questions that matter, then put the original
         policy back."""
         if answer is None or _contains_blank(answer):
@@ -273,7 +273,7 @@ class ExplicitDenyPractice(_Practice):
         return "deny_policy = " + json.dumps(self.solution_policy(), indent=4)
 
     @_never_raises
-    def check(self, answer: Any) -> CheckResult:
+    def check(self, answer: Any = None) -> CheckResult:
         """Put the Deny on the user, check that it beats the allow, then take it off."""
         if answer is None or _contains_blank(answer):
             return _not_attempted()
@@ -354,7 +354,7 @@ class GrantPractice(_Practice):
         return None
 
     @_never_raises
-    def check(self, grant: Any) -> CheckResult:
+    def check(self, grant: Any = None) -> CheckResult:
         """Read the grant back from KMS and check who, what, and under which constraint; then the user's Scan."""
         if grant is None or _contains_blank(grant):
             return _not_attempted()
@@ -397,7 +397,7 @@ class GrantPractice(_Practice):
             "grants add permission beside the key policy. Now retire it, and run check_retired."))
 
     @_never_raises
-    def check_retired(self, grant: Any) -> CheckResult:
+    def check_retired(self, grant: Any = None) -> CheckResult:
         """The grant is gone and the user, with no other permission, is refused again."""
         if grant is None or _contains_blank(grant):
             return _not_attempted()

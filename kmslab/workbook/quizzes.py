@@ -112,7 +112,7 @@ class Quiz(Observable):
                 return i
         return None
 
-    def check(self, choice: str | None) -> Feedback:
+    def check(self, choice: str | None = None) -> Feedback:
         """Check one answer: a letter ("B") or an option's text. A number is refused, with its letter."""
         index = self._index(choice)
         if index is None:
