@@ -576,3 +576,21 @@ def test_the_workbooks_text_forms_fit_the_width():
     for text in texts_shown:
         for line in text.splitlines():
             assert len(line) <= WIDTH or " " not in line.strip(), line
+
+
+def test_the_recap_has_its_parts_and_a_final_check_from_every_step():
+    import nbformat
+    nb = nbformat.read(NOTEBOOK_DIR / "11_recap.ipynb", as_version=4)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "```mermaid\nflowchart" in markdown  # JupyterLab renders Mermaid natively, in either theme
+    assert "style " not in markdown.split("```mermaid", 1)[1].split("```", 1)[0]  # no colours fixed for one theme
+    for part in ("Cheat sheet: the two locks", "Glossary", "Final check", "Practice: a key policy without the root",
+                 "Practice: an explicit Deny", "Practice: a grant"):
+        assert part in markdown, part
+    questions = " ".join(quiz(11, n).question for n in range(1, 7))
+    for step in ("01", "02", "03", "04", "05", "06", "07", "08"):
+        assert step in questions, step
+    assert all(f"quiz(11, {n}).widget()" in code for n in range(1, 7))
+    for hint_or_solution in ("hint()", "solution()"):  # left for the learner to call
+        assert all(line.startswith("# ") for line in code.splitlines() if line.endswith(hint_or_solution))
