@@ -24,6 +24,7 @@ from kmslab.workbook import (
     quiz,
     start,
 )
+from kmslab.workbook.texts import texts
 
 # -- start(step) ---------------------------------------------------------------------------------------
 
@@ -64,6 +65,8 @@ EXPECTED = {
         "attached": [FULL_ACCESS_ARN]},
     9: {"keys": 1, "tables": [TABLE_NAME], "users": [USER_NAME, "lab-admin"], "items": 1, "user_policies": [],
         "attached": [FULL_ACCESS_ARN]},
+    10: {"keys": 1, "tables": [TABLE_NAME], "users": [USER_NAME, "lab-admin"], "items": 1, "user_policies": [],
+         "attached": [FULL_ACCESS_ARN]},
 }
 
 
@@ -163,7 +166,7 @@ def two_by_two():
     return Quiz("2 + 2?", ["3", "4", "5"], answer=1, explanations=["One short.", "Yes, four.", "One over."])
 
 
-@pytest.mark.parametrize("choice", [1, "B", "b", "B.", "4", "B. 4"])
+@pytest.mark.parametrize("choice", ["B", "b", "B.", " B ", "4", "B. 4"])
 def test_quiz_accepts_the_answer_in_any_form(two_by_two, choice):
     feedback = two_by_two.check(choice)
     assert feedback.correct is True
@@ -179,12 +182,24 @@ def test_quiz_explains_a_wrong_answer(two_by_two):
 
 @pytest.mark.parametrize("choice, expected", [(None, "Choose one of A, B, C."),
                                               ("Z", "'Z' is not one of the options"),
-                                              (7, "7 is not one of the options"),
+                                              (7, "7 is a number; answer with the option's letter, one of A, B, C."),
                                               (True, "True is not one of the options")])
 def test_quiz_without_a_valid_answer_says_so(two_by_two, choice, expected):
     feedback = two_by_two.check(choice)
     assert feedback.correct is None
     assert expected in str(feedback)
+
+
+@pytest.mark.parametrize("number, letter", [(1, "A"), (2, "B"), (3, "C")])
+def test_quiz_refuses_a_number_and_says_its_letter_counting_from_1(two_by_two, number, letter):
+    """check(2) could mean the second option or index 2: it is refused, never marked right or wrong."""
+    feedback = two_by_two.check(number)
+    assert feedback.correct is None
+    assert feedback.text == (f"{number} is a number; answer with the option's letter, one of "
+                             f'A, B, C. If you counted from 1, option {number} is "{letter}": '
+                             f'quiz.check("{letter}").')
+    assert str(feedback).startswith("… No answer yet. ")
+    assert two_by_two.check(0).correct is None and "If you counted" not in str(two_by_two.check(0))
 
 
 def test_quiz_tells_its_observers(two_by_two):
@@ -209,14 +224,42 @@ def test_quiz_refuses_a_bad_definition():
         Quiz("?", ["a", "b"], 5, ["x", "y"])
 
 
-@pytest.mark.parametrize("step, number", [(s, n) for s in range(1, 7) for n in (1, 2)])
+NOTEBOOK_QUIZZES = [(s, n) for s in sorted(workbook.STEPS)
+                    for n in range(1, len(texts(s).get("quiz", [])) + 1)]
+
+
+@pytest.mark.parametrize("step, number", NOTEBOOK_QUIZZES)
 def test_every_notebook_quiz_is_well_formed(step, number):
     q = quiz(step, number)
-    assert q.check(q.answer).correct
+    assert q.check(q.letter(q.answer)).correct
     for index in range(len(q.options)):
+        assert q.explanations[index].strip(), f"option {q.letter(index)} is not explained"
         if index != q.answer:
-            assert q.check(index).correct is False
+            feedback = q.check(q.letter(index))
+            assert feedback.correct is False
+            assert not feedback.text.startswith("Right"), "a wrong option explained as right"
     assert quiz(step, number).last is None  # a fresh quiz each time
+
+
+@pytest.mark.parametrize("step, number", NOTEBOOK_QUIZZES)
+def test_the_right_option_is_not_given_away_by_its_length(step, number):
+    q = quiz(step, number)
+    right = len(q.options[q.answer])
+    assert any(len(option) >= right for i, option in enumerate(q.options) if i != q.answer), q.options
+
+
+def test_options_are_shuffled_deterministically_and_the_answer_follows():
+    positions = []
+    for step, number in NOTEBOOK_QUIZZES:
+        entry = texts(step)["quiz"][number - 1]
+        written = [o["text"] for o in entry["option"]]
+        q, again = quiz(step, number), quiz(step, number)
+        assert q.options == again.options  # the same order every run: stored notebooks stay identical
+        assert sorted(q.options) == sorted(written)
+        assert q.options[q.answer] == written["ABCDEFGH".index(entry["answer"])]
+        positions.append(q.letter(q.answer))
+    counts = {letter: positions.count(letter) for letter in "ABCD"}
+    assert max(counts.values()) - min(counts.values()) <= 2, counts  # no letter is the usual answer
 
 
 def test_missing_quiz():
@@ -254,9 +297,9 @@ WRONG_ANSWERS = {
         lambda key: _statement(Action="kms:Decrypt", Resource=key, Condition={"StringEquals": {
             "kms:ViaService": "dynamodb.amazonaws.com",
             "kms:EncryptionContext:aws:dynamodb:tableName": TABLE_NAME}}),
-        "would still be refused"),
+        "has no region"),
     "wrong action": (lambda key: _statement(Action="kms:Encrypt", Resource=key, Condition=BOTH_CONDITIONS),
-                     "would still be refused"),
+                     "no statement's Action covers"),
     "every action": (lambda key: _statement(Action="kms:*", Resource=key, Condition=BOTH_CONDITIONS),
                      "also allows kms:Encrypt"),
     "deny": (lambda key: _statement(Effect="Deny", Action="kms:Decrypt", Resource=key), "explicit deny"),
@@ -265,7 +308,7 @@ WRONG_ANSWERS = {
     "no version": (lambda key: {"Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key}]},
                    '"Version": "2012-10-17"'),
     "no statement": (lambda key: {"Version": "2012-10-17"}, '"Statement"'),
-    "no action": (lambda key: _statement(Resource=key), "IAM refused the document"),
+    "no action": (lambda key: _statement(Resource=key), "IAM refused the document: MalformedPolicyDocument"),
     "bad JSON text": (lambda key: "{'Version': '2012-10-17'}", "not valid JSON"),
     "a list": (lambda key: [key], "got a list"),
 }
@@ -324,7 +367,8 @@ def test_exercise_never_raises(exercise):
             raise RuntimeError("boom")
     result = exercise.check(Weird(Version="2012-10-17"))
     assert result.status == "incorrect"
-    assert "could not check this answer (RuntimeError: boom)" in result.message
+    assert "could not read this answer as a policy document" in result.message
+    assert "boom" not in result.message and "RuntimeError" not in result.message
 
 
 def test_exercise_hints_and_solution(exercise):
@@ -504,3 +548,51 @@ def test_with_the_real_cli_each_replay_is_one_apply_and_builds_the_same_world(st
     assert len(cli_applies) == 1
     assert len(embedded_applies) == {2: 1, 3: 2, 4: 2}.get(step, 3)
 
+
+
+# -- text width ------------------------------------------------------------------------------------------
+
+def test_wrap_breaks_long_lines_at_spaces_and_keeps_the_indentation():
+    from kmslab.workbook import WIDTH, wrap
+    long_line = "  ✘ closed  KMS key permission: " + " ".join(["word"] * 40)
+    wrapped = wrap(long_line)
+    lines = wrapped.splitlines()
+    assert len(lines) > 1 and all(len(line) <= WIDTH for line in lines)
+    assert wrapped.replace("\n", " ").split() == long_line.split()  # no word cut, none lost
+    assert all(line.startswith(" " * len("  ✘ closed  ")) for line in lines[1:])  # under the text, not the marker
+    arn = "arn:aws:kms:us-east-1:123456789012:key/" + "0" * 80
+    assert arn in wrap("the key " + arn + " is disabled").splitlines()  # an ARN longer than the width stays whole
+    assert wrap("short\n\n  kept as it is") == "short\n\n  kept as it is"
+
+
+def test_the_workbooks_text_forms_fit_the_width():
+    from kmslab.workbook import WIDTH
+    with start(5) as lab:
+        playground = Playground(lab)
+        texts_shown = [str(playground.set(kms_in_iam=True)), repr(playground)]
+        exercise = LeastPrivilegeExercise(lab)
+        texts_shown += [str(exercise.check(_statement(Action="kms:Decrypt", Resource=key_arn(lab)))),
+                        str(exercise.hint()), str(exercise.hint())]
+    texts_shown += [quiz(s, n).text() for s, n in NOTEBOOK_QUIZZES]
+    texts_shown += [str(quiz(s, n).check("A")) for s, n in NOTEBOOK_QUIZZES]
+    for text in texts_shown:
+        for line in text.splitlines():
+            assert len(line) <= WIDTH or " " not in line.strip(), line
+
+
+def test_the_recap_has_its_parts_and_a_final_check_from_every_step():
+    import nbformat
+    nb = nbformat.read(NOTEBOOK_DIR / "10_recap.ipynb", as_version=4)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "```mermaid\nflowchart" in markdown  # JupyterLab renders Mermaid natively, in either theme
+    assert "style " not in markdown.split("```mermaid", 1)[1].split("```", 1)[0]  # no colours fixed for one theme
+    for part in ("Cheat sheet: the two locks", "Glossary", "Final check", "Practice: a key policy without the root",
+                 "Practice: an explicit Deny", "Practice: a grant"):
+        assert part in markdown, part
+    questions = " ".join(quiz(10, n).question for n in range(1, 7))
+    for step in ("01", "02", "03", "04", "05", "06", "07", "08"):
+        assert step in questions, step
+    assert all(f"quiz(10, {n}).widget()" in code for n in range(1, 7))
+    for hint_or_solution in ("hint()", "solution()"):  # left for the learner to call
+        assert all(line.startswith("# ") for line in code.splitlines() if line.endswith(hint_or_solution))

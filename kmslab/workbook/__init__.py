@@ -12,6 +12,8 @@ models (:mod:`kmslab.workbook.views`) only bind to them.
 * :mod:`~kmslab.workbook.playground`: :class:`Playground`, notebook 04's five settings, applied for real.
 * :mod:`~kmslab.workbook.views`: the ipywidgets views of a quiz and of the playground.
 * :mod:`~kmslab.workbook.environment`: :func:`check_environment`, notebook 00's check.
+* :func:`wrap`: a text at :data:`WIDTH` (88) columns, wrapped at word boundaries, as every text form of
+  this package is; notebooks wrap printed AWS messages and explanations with it.
 
 Imports go one way only: ``steps`` ← ``texts`` ← ``quizzes`` / ``exercises`` / ``playground`` ←
 ``views`` (reached from a model's ``widget()``), and nothing here imports this package's ``__init__``;
@@ -19,6 +21,7 @@ Imports go one way only: ``steps`` ← ``texts`` ← ``quizzes`` / ``exercises``
 """
 
 from .._lab import ACCOUNT_ID, ADMIN_USER
+from ._wrap import WIDTH, wrap
 from .environment import EnvironmentReport, check_environment
 from .exercises import CheckResult, LeastPrivilegeExercise, ____
 from .playground import LockReport, Playground, PlaygroundResult, PlaygroundSettings
@@ -51,6 +54,7 @@ __all__ = [
     "TERRAFORM_DIR",
     "TEST_ITEM",
     "USER_NAME",
+    "WIDTH",
     "CheckResult",
     "EnvironmentReport",
     "Feedback",
@@ -68,5 +72,6 @@ __all__ = [
     "quiz",
     "stack",
     "start",
+    "wrap",
     "____",
 ]

@@ -9,6 +9,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from .._lab import ADMIN_USER, Lab
+from ._wrap import wrap
 from .steps import TERRAFORM_DIR
 
 
@@ -23,7 +24,7 @@ class EnvironmentReport:
     def __str__(self) -> str:
         body = "\n".join(f"{'✔' if ok else '✘'} {text}" for ok, text in self.lines)
         tail = "Everything is ready." if self.ok else "Something is missing: see the ✘ lines."
-        return f"{body}\n{tail}"
+        return wrap(f"{body}\n{tail}")
 
     def __repr__(self) -> str:
         return str(self)

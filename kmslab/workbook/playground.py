@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from .._lab import ADMIN_USER, Lab
 from ._observable import Observable
+from ._wrap import wrap
 from .steps import FULL_ACCESS_ARN, TABLE_NAME, USER_NAME, VIA_DYNAMODB, dynamodb_context, key_arn
 
 
@@ -53,7 +54,7 @@ class LockReport:
     summary: str
 
     def text(self) -> str:
-        return f"  {'✔ open  ' if self.passed else '✘ closed'}  {self.name}: {self.summary}"
+        return wrap(f"  {'✔ open  ' if self.passed else '✘ closed'}  {self.name}: {self.summary}")
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class PlaygroundResult:
         if self.explanation is not None:
             lines += ["", "How the real call went, lock by lock:"]
             lines += [f"  {line}" for line in str(self.explanation).splitlines()]
-        return "\n".join(lines)
+        return wrap("\n".join(lines))
 
     def __str__(self) -> str:
         return self.text()
@@ -284,7 +285,7 @@ class Playground(Observable):
             lines.append("(No try yet: change a setting and press \"Apply and scan\", or call .set(...).)")
         else:
             lines += ["", "Last try:", self.result.headline]
-        return "\n".join(lines)
+        return wrap("\n".join(lines))
 
     def __repr__(self) -> str:
         return self.text()

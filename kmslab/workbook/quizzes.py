@@ -3,15 +3,30 @@
 The questions themselves are data: ``text/NN_name.toml`` beside this module, one file per notebook (see
 :func:`kmslab.workbook.texts.texts`). :func:`quiz` reads them; :class:`Quiz` checks an answer and tells its
 observers (the view) about it.
+
+* **Answers are letters** (``"B"``, ``"b"``, ``"B."``) or an option's whole text. A number is refused with
+  a sentence that says which letter it would be, counting from 1: ``check(2)`` is ambiguous (the second
+  option, or index 2?), and a quiz that guessed would mark a learner right or wrong for the wrong reason.
+* **Options are shuffled, the same way every time**: :func:`quiz` orders a question's wrong options by a
+  seed made from the step, the quiz's number and the question's text, and puts the right one at place
+  ``(7 * step + 3 * number) % len(options)``: over the workbook's quizzes each letter is right equally
+  often, so neither the data file's order nor a favourite letter gives the answer away, and the stored
+  notebooks stay byte-identical from run to run. The ``answer`` in a data file is the letter of the
+  option as written there. (Length is the authors' job: ``tests/test_workbook.py`` checks that the right
+  option is never longer than every wrong one.)
+* **Every option is explained**: choosing a wrong one says why it is wrong, not only that it is.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
+import random
 from dataclasses import dataclass
 from typing import Any
 
 from ._observable import Observable
+from ._wrap import wrap
 from .texts import texts
 
 LETTERS = "ABCDEFGH"
@@ -32,7 +47,7 @@ class Feedback:
         return f"✔ Correct ({self.choice})" if self.correct else f"✘ Not quite ({self.choice})"
 
     def __str__(self) -> str:
-        return f"{self.headline}. {self.text}"
+        return wrap(f"{self.headline}. {self.text}")
 
     def __repr__(self) -> str:
         return str(self)
@@ -45,13 +60,16 @@ class Feedback:
 class Quiz(Observable):
     """A multiple-choice question; every option carries its own explanation.
 
+    ``answer`` is the right option's index (0 for the first) or letter, in the order given; ``seed``, when
+    given, shuffles the wrong options, and ``answer_place`` (an index) puts the right one there.
+
     >>> q = Quiz("2 + 2?", ["3", "4"], answer=1, explanations=["One short.", "Yes."])
     >>> q.check("B").correct
     True
     """
 
     def __init__(self, question: str, options: list[str], answer: int | str, explanations: list[str], *,
-                 reference: str = "quiz") -> None:
+                 reference: str = "quiz", seed: str | None = None, answer_place: int | None = None) -> None:
         super().__init__()
         self.reference = reference  # how code reaches this quiz, for the text form
         if len(options) != len(explanations):
@@ -61,18 +79,29 @@ class Quiz(Observable):
         self.question = question
         self.options = list(options)
         self.explanations = list(explanations)
-        self.answer = self._index(answer)
+        if isinstance(answer, int) and not isinstance(answer, bool):
+            self.answer = answer if 0 <= answer < len(self.options) else None
+        else:
+            self.answer = self._index(answer)
         if self.answer is None:
             raise ValueError(f"the answer {answer!r} is not one of the options")
+        if seed is not None:
+            order = [i for i in range(len(self.options)) if i != self.answer]
+            random.Random(hashlib.sha256(seed.encode()).digest()).shuffle(order)
+            place = self.answer if answer_place is None else answer_place % len(self.options)
+            order.insert(place, self.answer)
+            self.options = [self.options[i] for i in order]
+            self.explanations = [self.explanations[i] for i in order]
+            self.answer = order.index(self.answer)
         self.last: Feedback | None = None
 
-    def _index(self, choice: int | str | None) -> int | None:
-        if choice is None:
+    def letter(self, index: int) -> str:
+        """The letter of the option at ``index`` (0 for the first): what ``check`` takes."""
+        return LETTERS[index]
+
+    def _index(self, choice: str | None) -> int | None:
+        if choice is None or isinstance(choice, (bool, int, float)):
             return None
-        if isinstance(choice, bool):
-            return None
-        if isinstance(choice, int):
-            return choice if 0 <= choice < len(self.options) else None
         text = str(choice).strip()
         if len(text) == 1 and text.upper() in LETTERS[:len(self.options)]:
             return LETTERS.index(text.upper())
@@ -83,13 +112,21 @@ class Quiz(Observable):
                 return i
         return None
 
-    def check(self, choice: int | str | None) -> Feedback:
-        """Check one answer: a letter ("B"), an option's index (1) or its text."""
+    def check(self, choice: str | None = None) -> Feedback:
+        """Check one answer: a letter ("B") or an option's text. A number is refused, with its letter."""
         index = self._index(choice)
         if index is None:
             valid = ", ".join(LETTERS[:len(self.options)])
-            feedback = Feedback(None, None, f"Choose one of {valid}." if choice is None else
-                                f"{choice!r} is not one of the options; answer with one of {valid}.")
+            if choice is None:
+                text = f"Choose one of {valid}."
+            elif isinstance(choice, int) and not isinstance(choice, bool):
+                counted = (f' If you counted from 1, option {choice} is "{LETTERS[choice - 1]}": '
+                           f'{self.reference}.check("{LETTERS[choice - 1]}").'
+                           if 1 <= choice <= len(self.options) else "")
+                text = f"{choice} is a number; answer with the option's letter, one of {valid}.{counted}"
+            else:
+                text = f"{choice!r} is not one of the options; answer with one of {valid}."
+            feedback = Feedback(None, None, text)
         else:
             feedback = Feedback(index == self.answer, LETTERS[index], self.explanations[index])
         self.last = feedback
@@ -103,7 +140,7 @@ class Quiz(Observable):
         lines = [f"Quiz: {self.question}"]
         lines += [f"  {label}" for label in self.labels()]
         lines.append(f"  (Answer with the buttons, or in code: {self.reference}.check(\"A\"))")
-        return "\n".join(lines)
+        return wrap("\n".join(lines))
 
     def __repr__(self) -> str:
         return self.text()
@@ -129,4 +166,5 @@ def quiz(step: int, number: int = 1) -> Quiz:
         raise LookupError(f"notebook {step:02d} has no quiz {number}")
     options = entry["option"]
     return Quiz(entry["question"], [o["text"] for o in options], entry["answer"],
-                [o["explanation"] for o in options], reference=f"quiz({step}, {number})")
+                [o["explanation"] for o in options], reference=f"quiz({step}, {number})",
+                seed=f"{step}-{number}-{entry['question']}", answer_place=7 * step + 3 * number)

@@ -19,6 +19,8 @@ step  notebook                     what exists when the notebook starts
 8     08 The back doors            the same world as step 5: the admin with AmazonDynamoDBFullAccess and no
                                    permission on the key
 9     09 Roles instead of users    the same world as step 5
+10    10 Recap                     the same world as step 5 (its practices make their own changes and undo
+                                   them, except the grant, which the learner retires)
 ====  ===========================  ===========================================================================
 
 Every step is replayed from nothing with the bundled Terraform (:data:`TERRAFORM_DIR`) and boto3 calls as
@@ -101,10 +103,11 @@ STEPS: dict[int, Step] = {s.number: s for s in (
     Step(7, "07_clean_up", "the whole stack, the test item, and the least-privilege policy of step 5"),
     Step(8, "08_the_back_doors", "the whole bundled stack (key, table, dynamo_test_user) and the test item"),
     Step(9, "09_roles_instead_of_users", "the whole bundled stack (key, table, dynamo_test_user) and the test item"),
+    Step(10, "10_recap", "the whole bundled stack (key, table, dynamo_test_user) and the test item"),
 )}
 #: Steps whose world is that of an earlier step (08 tries the back doors on the world 05 starts from; 09
-#: gives that world roles).
-_SAME_WORLD_AS = {8: 5, 9: 5}
+#: gives that world roles; the recap's practices start from it too).
+_SAME_WORLD_AS = {8: 5, 9: 5, 10: 5}
 
 _STACKS: dict[int, Any] = {}
 

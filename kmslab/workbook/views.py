@@ -75,7 +75,8 @@ class QuizView(_TextForm, widgets.VBox):
         quiz.observe(self._on_feedback)
 
     def _on_check(self, _button: Any = None) -> None:
-        self.model.check(self.options.index)
+        index = self.options.index
+        self.model.check(None if index is None else self.model.letter(index))
 
     def _on_feedback(self, feedback: Feedback) -> None:
         self.feedback.value = self._feedback_html(feedback)
