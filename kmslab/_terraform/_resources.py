@@ -31,7 +31,17 @@ from botocore.exceptions import ClientError
 
 from ._aws import Answer, Aws
 from ._expr import UNKNOWN
-from ._schema import Arg, Attr, BlockSpec, Problem, Schema, policies_equivalent, tags_all_attr, tags_arg
+from ._schema import (
+    Arg,
+    Attr,
+    BlockSpec,
+    Problem,
+    Schema,
+    normalized_json,
+    policies_equivalent,
+    tags_all_attr,
+    tags_arg,
+)
 
 _COUNTER = itertools.count(1)
 
@@ -987,10 +997,213 @@ class IamUserPolicyAttachment(ResourceType):
         aws.client("iam").detach_user_policy(UserName=prior["user"], PolicyArn=prior["policy_arn"])
 
 
+# The provider's validResourceName / validRolePolicyName: length first, then the characters (Go's \w is ASCII).
+_ROLE_CHARS = (r"[0-9A-Za-z_+=,.@-]*", r"must match [\w+=,.@-]")
+
+
+def _role_name(length: int) -> Arg:
+    return Arg(computed=True, force_new=True, length=(1, length), pattern=_ROLE_CHARS)
+
+
+def _iso_date(value: Any) -> str:
+    """A timestamp as the provider stores it (``time.RFC3339``)."""
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.timezone.utc)
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value or "")
+
+
+class IamRole(ResourceType):
+    """``aws_iam_role``: an IAM role and its trust policy (``assume_role_policy``).
+
+    AWS API: CreateRole, UpdateAssumeRolePolicy, UpdateRoleDescription, UpdateRole (for
+    ``max_session_duration``), PutRolePermissionsBoundary / DeleteRolePermissionsBoundary, TagRole /
+    UntagRole, and for destroy ListInstanceProfilesForRole / RemoveRoleFromInstanceProfile, with
+    ``force_detach_policies`` also ListAttachedRolePolicies / DetachRolePolicy and ListRolePolicies /
+    DeleteRolePolicy, then DeleteRole (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html).
+    ``name``, ``name_prefix`` and ``path`` force a new role, as in the provider; without a name the
+    provider's generated ``terraform-...`` name is used. The deprecated ``inline_policy`` block and
+    ``managed_policy_arns`` are refused as not modelled (use ``aws_iam_role_policy`` and
+    ``aws_iam_role_policy_attachment``, as the provider's documentation advises).
+    """
+
+    type_name = "aws_iam_role"
+    schema = Schema(args={
+        "arn": Attr(),
+        "assume_role_policy": Arg("json", required=True),
+        "create_date": Attr(),
+        "description": Arg(length=(0, 1000), forbidden=("[\u201c\u2018]", "cannot contain specially formatted "
+                                                         "single or double quotes: [\u201c\u2018]")),
+        "force_detach_policies": Arg("bool", default=False),
+        "id": Attr(),
+        "max_session_duration": Arg("number", default=3600, int_range=(3600, 43200), whole=True),
+        "name": _role_name(64),
+        "name_prefix": _role_name(38),
+        "path": Arg(default="/", force_new=True, length=(0, 512)),
+        "permissions_boundary": Arg(arn=True),
+        "tags": tags_arg(),
+        "tags_all": tags_all_attr(),
+        "unique_id": Attr(),
+    })
+
+    creates = "CreateRole"
+    not_found = ("NoSuchEntity",)
+
+    def validate(self, values, prior=None):
+        return _name_problems(values)
+
+    def create(self, aws, values):
+        iam = aws.client("iam")
+        name = values.get("name") or unique_name(values.get("name_prefix") or "terraform-")
+        request: dict[str, Any] = {"RoleName": name, "Path": values["path"],
+                                   "AssumeRolePolicyDocument": normalized_json(values["assume_role_policy"])}
+        if values.get("description"):
+            request["Description"] = values["description"]
+        if values.get("max_session_duration"):
+            request["MaxSessionDuration"] = int(values["max_session_duration"])
+        if values.get("permissions_boundary"):
+            request["PermissionsBoundary"] = values["permissions_boundary"]
+        if values.get("tags_all"):
+            request["Tags"] = _tag_list(values["tags_all"])
+        return self._from_role(iam.create_role(**request)["Role"], values)
+
+    @staticmethod
+    def _from_role(role: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+        name = role["RoleName"]
+        return {"arn": role["Arn"], "create_date": _iso_date(role.get("CreateDate")), "id": name, "name": name,
+                "name_prefix": name_prefix_from_name(name), "unique_id": role["RoleId"],
+                "tags_all": dict(values.get("tags_all") or {})}
+
+    def created(self, aws, values, answer):
+        return self._from_role(answer.reply["Role"], values)
+
+    def exists(self, aws, prior):
+        return _iam_exists(self, lambda: aws.client("iam").get_role(RoleName=prior["name"]))
+
+    def update(self, aws, prior, values, changed):
+        iam = aws.client("iam")
+        name = prior["name"]
+        if "assume_role_policy" in changed:
+            iam.update_assume_role_policy(RoleName=name, PolicyDocument=normalized_json(values["assume_role_policy"]))
+        if "description" in changed:
+            iam.update_role_description(RoleName=name, Description=values.get("description") or "")
+        if "max_session_duration" in changed:
+            iam.update_role(RoleName=name, MaxSessionDuration=int(values["max_session_duration"]))
+        if "permissions_boundary" in changed:
+            if values.get("permissions_boundary"):
+                iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=values["permissions_boundary"])
+            else:
+                iam.delete_role_permissions_boundary(RoleName=name)
+        if "tags_all" in changed:
+            self._update_tags(prior, values, lambda tags: iam.tag_role(RoleName=name, Tags=tags),
+                              lambda keys: iam.untag_role(RoleName=name, TagKeys=keys))
+        return {"tags_all": dict(values.get("tags_all") or {})}
+
+    def delete(self, aws, prior):
+        delete_role_with_dependents(aws.client("iam"), prior["name"], bool(prior.get("force_detach_policies")))
+
+
+def delete_role_with_dependents(iam: Any, name: str, force_detach: bool) -> None:
+    """The provider's deleteRole: out of its instance profiles, then (``force_detach``) its managed
+    policies detached and inline policies deleted, then DeleteRole."""
+    for page in iam.get_paginator("list_instance_profiles_for_role").paginate(RoleName=name):
+        for profile in page["InstanceProfiles"]:
+            iam.remove_role_from_instance_profile(InstanceProfileName=profile["InstanceProfileName"], RoleName=name)
+    if force_detach:
+        for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
+            for policy in page["AttachedPolicies"]:
+                iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
+        for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
+            for policy_name in page["PolicyNames"]:
+                iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
+    iam.delete_role(RoleName=name)
+
+
+class IamRolePolicy(ResourceType):
+    """``aws_iam_role_policy``: an inline policy embedded in an IAM role (``id`` is ``role:name``).
+
+    AWS API: PutRolePolicy, GetRolePolicy, DeleteRolePolicy
+    (https://docs.aws.amazon.com/IAM/latest/APIReference/API_PutRolePolicy.html).
+    """
+
+    type_name = "aws_iam_role_policy"
+    schema = Schema(args={
+        "id": Attr(),
+        "name": _role_name(128),
+        "name_prefix": _role_name(102),
+        "policy": Arg("json", required=True),
+        "role": Arg(required=True, force_new=True),
+    })
+
+    creates = "PutRolePolicy"
+    not_found = ("NoSuchEntity",)
+
+    def validate(self, values, prior=None):
+        return _name_problems(values)
+
+    def create(self, aws, values):
+        name = values.get("name") or unique_name(values.get("name_prefix") or "terraform-")
+        aws.client("iam").put_role_policy(RoleName=values["role"], PolicyName=name, PolicyDocument=values["policy"])
+        return self.created(aws, {**values, "name": name}, None)
+
+    def created(self, aws, values, answer):
+        name = values.get("name") or (answer.params["PolicyName"] if answer else None)
+        return {"id": f"{values['role']}:{name}", "name": name, "name_prefix": name_prefix_from_name(name)}
+
+    def exists(self, aws, prior):
+        return _iam_exists(self, lambda: aws.client("iam").get_role_policy(RoleName=prior["role"],
+                                                                           PolicyName=prior["name"]))
+
+    def update(self, aws, prior, values, changed):
+        return self.create(aws, {**values, "name": prior["name"]})
+
+    def delete(self, aws, prior):
+        aws.client("iam").delete_role_policy(RoleName=prior["role"], PolicyName=prior["name"])
+
+
+class IamRolePolicyAttachment(ResourceType):
+    """``aws_iam_role_policy_attachment``: attaches a managed policy to an IAM role.
+
+    AWS API: AttachRolePolicy, ListAttachedRolePolicies, DetachRolePolicy
+    (https://docs.aws.amazon.com/IAM/latest/APIReference/API_AttachRolePolicy.html). The ``id`` is
+    the import ID ``role/policy_arn`` (the provider's own id carries a timestamp).
+    """
+
+    type_name = "aws_iam_role_policy_attachment"
+    schema = Schema(args={
+        "id": Attr(),
+        "policy_arn": Arg(required=True, force_new=True, arn=True),
+        "role": Arg(required=True, force_new=True),
+    })
+
+    creates = "AttachRolePolicy"
+    not_found = ("NoSuchEntity",)
+
+    def create(self, aws, values):
+        aws.client("iam").attach_role_policy(RoleName=values["role"], PolicyArn=values["policy_arn"])
+        return self.created(aws, values, None)
+
+    def created(self, aws, values, answer):
+        return {"id": f"{values['role']}/{values['policy_arn']}"}
+
+    def exists(self, aws, prior):
+        def find() -> bool:
+            iam = aws.client("iam")
+            for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=prior["role"]):
+                if any(p["PolicyArn"] == prior["policy_arn"] for p in page["AttachedPolicies"]):
+                    return True
+            return False
+        return _iam_exists(self, find)
+
+    def delete(self, aws, prior):
+        aws.client("iam").detach_role_policy(RoleName=prior["role"], PolicyArn=prior["policy_arn"])
+
+
 RESOURCE_TYPES: dict[str, ResourceType] = {
     handler.type_name: handler()
     for handler in (KmsKey, KmsAlias, KmsGrant, DynamoDBTable, IamUser, IamAccessKey, IamPolicy, IamUserPolicy,
-                    IamUserPolicyAttachment)
+                    IamUserPolicyAttachment, IamRole, IamRolePolicy, IamRolePolicyAttachment)
 }
 
 
