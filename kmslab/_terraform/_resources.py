@@ -1089,7 +1089,12 @@ class IamRole(ResourceType):
         if "description" in changed:
             iam.update_role_description(RoleName=name, Description=values.get("description") or "")
         if "max_session_duration" in changed:
-            iam.update_role(RoleName=name, MaxSessionDuration=int(values["max_session_duration"]))
+            # The provider sends MaxSessionDuration alone; moto's UpdateRole then clears the description
+            # (AWS keeps it), so kmslab sends the configured description along: the same role either way.
+            request: dict[str, Any] = {"RoleName": name, "MaxSessionDuration": int(values["max_session_duration"])}
+            if values.get("description"):
+                request["Description"] = values["description"]
+            iam.update_role(**request)
         if "permissions_boundary" in changed:
             if values.get("permissions_boundary"):
                 iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=values["permissions_boundary"])
