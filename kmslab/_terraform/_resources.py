@@ -736,7 +736,8 @@ _IAM_NAME = (r"[0-9A-Za-z=,.@\-_+]+", "must only contain alphanumeric characters
 class IamUser(ResourceType):
     """``aws_iam_user``: an IAM user. Renaming is done in place (UpdateUser), as the provider does.
 
-    AWS API: CreateUser, UpdateUser, TagUser / UntagUser, DeleteUser; with ``force_destroy`` also
+    AWS API: CreateUser (with ``PermissionsBoundary``), UpdateUser, PutUserPermissionsBoundary /
+    DeleteUserPermissionsBoundary, TagUser / UntagUser, DeleteUser; with ``force_destroy`` also
     ListAccessKeys / DeleteAccessKey, ListAttachedUserPolicies / DetachUserPolicy and
     ListUserPolicies / DeleteUserPolicy first
     (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateUser.html).
@@ -749,6 +750,7 @@ class IamUser(ResourceType):
         "id": Attr(),
         "name": Arg(required=True, pattern=_IAM_NAME),
         "path": Arg(default="/"),
+        "permissions_boundary": Arg(length=(0, 2048)),
         "tags": tags_arg(),
         "tags_all": tags_all_attr(),
         "unique_id": Attr(),
@@ -757,6 +759,8 @@ class IamUser(ResourceType):
 
     def create(self, aws, values):
         request: dict[str, Any] = {"UserName": values["name"], "Path": values["path"]}
+        if values.get("permissions_boundary"):
+            request["PermissionsBoundary"] = values["permissions_boundary"]
         if values.get("tags_all"):
             request["Tags"] = _tag_list(values["tags_all"])
         return self._from_user(aws.client("iam").create_user(**request)["User"], values)
@@ -786,6 +790,11 @@ class IamUser(ResourceType):
                 request["NewPath"] = values["path"]
             iam.update_user(**request)
             name = values["name"]
+        if "permissions_boundary" in changed:
+            if values.get("permissions_boundary"):
+                iam.put_user_permissions_boundary(UserName=name, PermissionsBoundary=values["permissions_boundary"])
+            else:
+                iam.delete_user_permissions_boundary(UserName=name)
         if "tags_all" in changed:
             self._update_tags(prior, values, lambda tags: iam.tag_user(UserName=name, Tags=tags),
                               lambda keys: iam.untag_user(UserName=name, TagKeys=keys))
