@@ -479,7 +479,7 @@ class Stack:
     def _record(self, resource: Resource, attributes: dict[str, Any], tainted: bool = False) -> dict[str, Any]:
         attributes = _known_or_none(attributes)
         for name, arg in RESOURCE_TYPES[resource.type].schema.args.items():
-            if arg.kind == "json" and name in attributes:  # the provider's StateFunc: NormalizeJsonString
+            if arg.kind == "json" and arg.normalize and name in attributes:  # the SDK StateFunc: NormalizeJsonString
                 attributes[name] = normalized_json(attributes[name])
         entry = {"type": resource.type, "name": resource.name, "attributes": attributes,
                  "dependencies": self._dependencies(resource.address)}

@@ -48,11 +48,13 @@ class Arg:
     choices: tuple[str, ...] = ()
     int_range: tuple[int, int] | None = None
     whole: bool = False  # the provider's TypeInt: "Attribute must be a whole number"
-    policy: str = "iam"  # for kind="json": "iam" (ValidIAMPolicyJSON) or "json" (StringIsJSON)
+    policy: str = "iam"  # for kind="json": "iam" (ValidIAMPolicyJSON), "json" (StringIsJSON) or "framework"
+    normalize: bool = True  # for kind="json": kept in state as NormalizeJsonString leaves it (the SDK's StateFunc)
     pattern: tuple[str, str] | None = None  # validation.StringMatch: (regular expression, message)
     drop_null: bool = False  # for kind="map": null elements are dropped (tags), not refused
     length: tuple[int, int] | None = None  # validation.StringLenBetween (checked before ``pattern``)
     arn: bool = False  # verify.ValidARN
+    framework_arn: bool = False  # the plugin-framework provider's fwtypes.ARNType (arn.IsARN)
     forbidden: tuple[str, str] | None = None  # validation.StringDoesNotMatch: (regular expression, message)
 
 
@@ -167,8 +169,27 @@ def check_value(name: str, arg: Arg, value: Any) -> None:
         low, high = arg.int_range
         if not low <= value <= high:
             raise Problem(f"expected {name} to be in the range ({low} - {high}), got {to_string(value)}", name)
-    if arg.kind == "json":
+    if arg.kind == "json" and arg.policy == "framework":
+        check_framework_policy(name, value)
+    elif arg.kind == "json":
         check_policy_json(name, value, iam=arg.policy == "iam")
+    if arg.framework_arn and isinstance(value, str) and not is_arn(value):
+        raise Problem(f"Invalid ARN Value\n\nThe provided value cannot be parsed as an ARN.\n\nPath: {name}\n"
+                      f"Value: {value}", name)
+
+
+def is_arn(value: str) -> bool:
+    """The AWS SDK's ``arn.IsARN``: the ``arn:`` prefix and six sections."""
+    return value.startswith("arn:") and value.count(":") >= 5
+
+
+def check_framework_policy(name: str, value: str) -> None:
+    """The plugin-framework provider's ``fwtypes.IAMPolicyType``: any valid JSON text (no duplicate-key check)."""
+    try:
+        json.loads(value)
+    except (ValueError, RecursionError):
+        raise Problem(f"Invalid IAM Policy Value\n\nThe provided value is not valid JSON string format (RFC 7159)."
+                      f"\n\nPath: {name}\nValue: {value}", name) from None
 
 
 _ACCOUNT = r"(aws|aws-managed|third-party|aws-marketplace|\d{12}|cw.{10})"
