@@ -10,6 +10,10 @@ The provider's ``default_tags`` (``provider "aws" { default_tags { tags = ... } 
 as the graph node ``provider.aws``, before any resource; every taggable resource's ``tags_all`` is
 those tags merged with its own ``tags`` (its own win), and ``tags_all`` is what goes to AWS. The
 provider's other arguments are read and ignored: the session decides the region and credentials.
+A resource with ``provider = aws.ALIAS`` uses the session given for that alias in ``providers``
+(a second account), else the Stack's own when the alias has no identity or region of its own (see
+:func:`._check.alias_problem`); its state entry records the alias, as Terraform's state names each
+resource's provider configuration, so refresh and destroy use the same session.
 
 Everything that can be refused is refused in ``Stack(...)`` or at the start of ``plan``/``apply``,
 before any AWS call that changes something. State is kept in memory, as Terraform keeps it (each
@@ -133,7 +137,8 @@ class Stack:
     checks every ``*.tf`` file in ``path`` at once and raises a :class:`ConfigurationError` subclass
     for anything refused. ``out`` receives each progress line (default ``print``). With
     ``state_path`` the state is also read from and written to that JSON file; with ``state`` (a
-    :class:`State`) it is shared with other stacks over the same folder.
+    :class:`State`) it is shared with other stacks over the same folder. ``providers`` maps a
+    provider alias to the ``boto3.Session`` its resources use (``{"partner": partner_session}``).
     """
 
     def __init__(self, path: str | Path, session: Any, variables: dict[str, Any] | None = None,

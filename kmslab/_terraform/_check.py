@@ -13,7 +13,14 @@ alternative).
 
 Of the ``provider "aws"`` block only ``default_tags { tags = ... }`` is applied (see
 :func:`default_tags`); its other arguments (``region``, credentials, ``endpoints``...) are read and
-ignored. The ``tags`` expression becomes the graph node ``provider.aws``, on which every resource and
+ignored. Aliased ``provider "aws"`` blocks (``alias = "partner"``) are used by resources and data
+sources through the ``provider = aws.partner`` meta-argument: an undeclared alias is Terraform's
+"Provider configuration not present"; an alias that sets credentials, a profile, a role to assume,
+another region or its own ``default_tags`` needs a session of its own (``Stack(...,
+providers={"partner": session})``) and is refused as not modelled without one
+(:func:`alias_problem`). kmslab's choice where Terraform is silent about the lab: an alias with
+none of these is the same account and region as the default provider, so the Stack's session
+serves it. The ``tags`` expression becomes the graph node ``provider.aws``, on which every resource and
 data source depends, as in Terraform, so it may use variables and locals; a reference to a
 resource or data source is a cycle, as Terraform reports it.
 """

@@ -7,8 +7,10 @@ the closest supported name.
 Top-level blocks read: ``terraform`` and ``provider`` (recorded; of a provider only the AWS
 provider's ``default_tags`` is applied, see :mod:`._check`), ``variable``, ``locals``, ``output``,
 ``resource`` and ``data``. Refused: ``module``, ``moved``, ``import``, ``check``, ``removed``, and in
-resources the meta-arguments ``count``, ``for_each``, ``provider``, ``provisioner``,
-``connection`` and ``dynamic`` blocks. ``depends_on`` is supported, and of ``lifecycle`` the
+resources the meta-arguments ``count``, ``for_each``, ``provisioner``, ``connection`` and
+``dynamic`` blocks. ``provider = aws`` / ``provider = aws.ALIAS`` (or the quoted form Terraform
+still accepts) is read into :attr:`Resource.provider`; see :mod:`._check` for what an alias may be.
+``depends_on`` is supported, and of ``lifecycle`` the
 arguments ``prevent_destroy`` and ``ignore_changes`` (a list of argument names, or ``all``);
 ``create_before_destroy = true``, ``replace_triggered_by`` and pre/postconditions are refused as not
 modelled.

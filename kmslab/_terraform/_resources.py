@@ -8,10 +8,10 @@ What is modelled: the arguments listed in each schema, which follow the Terrafor
 documentation (https://registry.terraform.io/providers/hashicorp/aws/latest/docs), and ``tags_all``:
 the provider's ``default_tags`` merged with the resource's ``tags`` (the resource's win), worked out
 by the planner. ``tags_all`` is what the taggable types (``aws_kms_key``, ``aws_dynamodb_table``,
-``aws_iam_user``, ``aws_iam_policy``) send to AWS, on create and through their tag/untag calls when
+``aws_iam_user``, ``aws_iam_policy``, ``aws_iam_role``) send to AWS, on create and through their tag/untag calls when
 it changes. Not modelled (refused as such, see :mod:`._provider`): DynamoDB replicas, imports,
 restores and on-demand throughput, KMS custom key stores and rotation periods, access-key PGP
-encryption, and timestamps such as an access key's ``create_date`` (left out so that outputs stay
+encryption, a role's deprecated ``inline_policy`` and ``managed_policy_arns``, and timestamps such as an access key's ``create_date`` (left out so that outputs stay
 stable). Unsupported types are refused by the caller; nothing is skipped.
 
 Faults: each handler names the AWS operation that makes its resource exist (``creates``) and how
