@@ -1112,7 +1112,22 @@ PROVIDER = {'data_sources': ['aws_account_primary_contact', 'aws_acm_certificate
                                                     'tags_all': 'optional',
                                                     'xks_key_id': 'optional'},
                                      'blocks': {'timeouts': {'attributes': {'create': 'optional'},
-                                                             'blocks': {}}}}},
+                                                             'blocks': {}}}},
+             'managed.aws_organizations_policy': {'attributes': {'arn': 'computed',
+                                                                 'content': 'required',
+                                                                 'description': 'optional',
+                                                                 'id': 'optional',
+                                                                 'name': 'required',
+                                                                 'skip_destroy': 'optional',
+                                                                 'tags': 'optional',
+                                                                 'tags_all': 'optional',
+                                                                 'type': 'optional'},
+                                                  'blocks': {}},
+             'managed.aws_organizations_policy_attachment': {'attributes': {'id': 'optional',
+                                                                            'policy_id': 'required',
+                                                                            'skip_destroy': 'optional',
+                                                                            'target_id': 'required'},
+                                                             'blocks': {}}},
  'source': 'registry.terraform.io/hashicorp/aws'}
 
 #: The functions of terraform 1.11.4 (``terraform metadata functions -json``), without the ``core::`` forms.
