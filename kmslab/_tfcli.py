@@ -127,7 +127,9 @@ class TerraformCLIStack:
     def _write_override(self, endpoint: str, access_key: str, secret_key: str, region: str,
                         aliases: tuple[str, ...] = ()) -> None:
         """One override block for the default provider and one for each aliased one, so that every
-        provider configuration talks to the lab (an override file's arguments replace the original's)."""
+        provider configuration talks to the lab (an override file's arguments replace the original's).
+        Organizations is pointed at the lab too: the lab answers it "not modelled" rather than letting an
+        organization policy reach AWS."""
         blocks = [self._override_block(endpoint, access_key, secret_key, region, alias) for alias in (None, *aliases)]
         (self.workdir / "kmslab_override.tf").write_text(
             "# Written by kmslab: the AWS provider talks to the lab's endpoint, not to AWS.\n" + "\n".join(blocks))
@@ -146,6 +148,7 @@ class TerraformCLIStack:
     dynamodb = "{endpoint}"
     iam      = "{endpoint}"
     kms      = "{endpoint}"
+    organizations = "{endpoint}"
     sts      = "{endpoint}"
   }}
 }}
