@@ -325,3 +325,25 @@ def test_boundaries_in_the_lab(tmp_path):
     with Lab(quiet=True) as lab:
         lab.terraform(_bounded(tmp_path)).apply()
         assert lab.session.client("iam").get_role(RoleName="capped")["Role"]["PermissionsBoundary"]
+
+
+def test_a_new_trust_policy_and_new_tags_change_the_role_in_place(aws_session, tmp_path):
+    """UpdateAssumeRolePolicy for assume_role_policy, TagRole / UntagRole for tags (the provider's
+    resourceRoleUpdate); the role keeps its unique ID."""
+    state = State()
+    Stack(_role(tmp_path), session=aws_session, out=Lines(), state=state).apply()
+    unique_id = state.resources["aws_iam_role.reader"]["attributes"]["unique_id"]
+    text = (tmp_path / "cfg" / "main.tf").read_text()
+    text = text.replace('"aws:MultiFactorAuthPresent"', '"aws:SecureTransport"').replace(
+        'tags                  = { team = "lab" }', 'tags = { owner = "ops" }')
+    (tmp_path / "cfg" / "main.tf").write_text(text)
+    changed = Stack(tmp_path / "cfg", session=aws_session, out=Lines(), state=state)
+    assert [c for c in changed.plan().changes if c[1] != "no-op"] == [("aws_iam_role.reader", "update")]
+    changed.apply()
+    iam = aws_session.client("iam")
+    role = iam.get_role(RoleName="reader")["Role"]
+    trust = role["AssumeRolePolicyDocument"]
+    trust = trust if isinstance(trust, dict) else json.loads(trust)
+    assert trust["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "true"}}
+    assert iam.list_role_tags(RoleName="reader")["Tags"] == [{"Key": "owner", "Value": "ops"}]
+    assert role["RoleId"] == unique_id
