@@ -39,14 +39,17 @@ Terraform will perform the following actions:
 
   # aws_dynamodb_table.encrypted_table will be created
   + resource "aws_dynamodb_table" "encrypted_table" {
-      + arn            = (known after apply)
-      + billing_mode   = "PAY_PER_REQUEST"
-      + hash_key       = "id"
-      + id             = (known after apply)
-      + name           = "my-encrypted-table"
-      + read_capacity  = (known after apply)
-      + tags_all       = (known after apply)
-      + write_capacity = (known after apply)
+      + arn              = (known after apply)
+      + billing_mode     = "PAY_PER_REQUEST"
+      + hash_key         = "id"
+      + id               = (known after apply)
+      + name             = "my-encrypted-table"
+      + read_capacity    = (known after apply)
+      + stream_arn       = (known after apply)
+      + stream_label     = (known after apply)
+      + stream_view_type = (known after apply)
+      + tags_all         = (known after apply)
+      + write_capacity   = (known after apply)
 
       + attribute {
           + name = "id"
@@ -59,6 +62,8 @@ Terraform will perform the following actions:
           + enabled     = true
           + kms_key_arn = (known after apply)
         }
+
+      + ttl (known after apply)
     }
 
   # aws_iam_access_key.dynamo_test_user will be created
@@ -263,7 +268,7 @@ def test_default_tags_reach_every_taggable_resource():
             '          + "kmslab:lab" = "lab-1234"',
             "        }"]
         assert block(text, "aws_dynamodb_table.encrypted_table", "tags_all") == [
-            "      + tags_all       = {",
+            "      + tags_all         = {",
             '          + "kmslab:lab" = "lab-1234"',
             "        }"]
         assert "tags " not in text.replace("tags_all", "")  # no resource has tags of its own
@@ -459,7 +464,7 @@ def test_name_prefix_prefixes_the_table_and_the_user():
     with Lab(quiet=True) as lab:
         stack = Stack(BUNDLED, session=lab.session, out=Lines(), variables={"name_prefix": "lab-1234-"})
         text = str(stack.plan())
-        assert '      + name           = "lab-1234-my-encrypted-table"' in text
+        assert '      + name             = "lab-1234-my-encrypted-table"' in text
         assert '      + name          = "lab-1234-dynamo_test_user"' in text
         assert '      + user   = "lab-1234-dynamo_test_user"' in text
         outputs = stack.apply()
