@@ -154,3 +154,18 @@ def test_the_cli_engine_points_every_aliased_provider_at_the_lab(tmp_path):
     text = (stack.workdir / "kmslab_override.tf").read_text()
     assert text.count('provider "aws" {') == 2 and 'alias                       = "partner"' in text
     assert text.count('iam      = "http://127.0.0.1:1"') == 2
+
+
+def test_the_default_providers_default_tags_do_not_reach_an_aliased_providers_resources(aws_session, tmp_path):
+    """default_tags are a setting of one provider configuration: the aliased provider has none here, so its
+    user gets only its own tags, while the default provider's user gets the default tags."""
+    text = ('provider "aws" {\n  default_tags {\n    tags = { owner = "lab" }\n  }\n}\n'
+            'provider "aws" {\n  alias = "partner"\n}\n'
+            'resource "aws_iam_user" "home" {\n  name = "home"\n}\n'
+            'resource "aws_iam_user" "partner" {\n  provider = aws.partner\n  name = "partner"\n  tags = { a = "b" }\n}\n')
+    state = State()
+    Stack(write_config(tmp_path / "cfg", text), session=aws_session, out=Lines(), state=state).apply()
+    iam = aws_session.client("iam")
+    assert iam.list_user_tags(UserName="home")["Tags"] == [{"Key": "owner", "Value": "lab"}]
+    assert iam.list_user_tags(UserName="partner")["Tags"] == [{"Key": "a", "Value": "b"}]
+    assert state.resources["aws_iam_user.partner"]["attributes"]["tags_all"] == {"a": "b"}

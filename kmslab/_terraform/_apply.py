@@ -488,7 +488,10 @@ class Stack:
                 if name in config and name in prior:
                     config[name] = prior[name]
         tainted = bool(entry) and entry.get("status") == "tainted"
-        diff = diff_resource(schema, handler.invalidates, config, prior, tainted, walk.default_tags, handler.same)
+        # default_tags belong to a provider configuration: a resource of an aliased one (which kmslab allows only
+        # without default_tags of its own) gets none of the default provider's
+        tags = walk.default_tags if self._alias_of(resource) is None else {}
+        diff = diff_resource(schema, handler.invalidates, config, prior, tainted, tags, handler.same)
         if diff.action == "replace":
             self._check_prevent_destroy(address)
         if mode == "plan":
@@ -503,7 +506,7 @@ class Stack:
         if diff.action == "replace":  # the destroy half has run already unless this is new information
             self._delete(address)
             counts["delete"] += 1
-            diff = diff_resource(schema, handler.invalidates, config, None, default_tags=walk.default_tags)
+            diff = diff_resource(schema, handler.invalidates, config, None, default_tags=tags)
         if diff.action == "create":
             counts["create"] += 1
             return self._create(resource, diff.after)
