@@ -122,3 +122,23 @@ def test_resource_policy_in_the_lab(tmp_path):
         lab.terraform(_config(tmp_path)).apply()
         arn = lab.session.client("dynamodb").describe_table(TableName="shared")["Table"]["TableArn"]
         assert lab.session.client("dynamodb").get_resource_policy(ResourceArn=arn)["Policy"]
+
+
+def test_a_create_cut_short_after_put_resource_policy_is_recorded_tainted(aws_session, tmp_path):
+    """The policy exists once AWS has answered PutResourcePolicy: a fault in the provider's wait that follows
+    (GetResourcePolicy) leaves it in the state, tainted, as Terraform marks a create that did not finish."""
+    def fail(**_):
+        raise KeyboardInterrupt
+
+    state = State()
+    Stack(_config(tmp_path), session=aws_session, out=Lines(), state=state).apply(target="aws_dynamodb_table.t")
+    aws_session.events.register("before-call.dynamodb.GetResourcePolicy", fail)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Stack(_config(tmp_path), session=aws_session, out=Lines(), state=state).apply()
+    finally:
+        aws_session.events.unregister("before-call.dynamodb.GetResourcePolicy", fail)
+    entry = state.resources["aws_dynamodb_resource_policy.p"]
+    assert entry["status"] == "tainted" and entry["attributes"]["revision_id"]
+    plan = Stack(_config(tmp_path), session=aws_session, out=Lines(), state=state).plan()
+    assert ("aws_dynamodb_resource_policy.p", "replace") in plan.changes
