@@ -14,11 +14,12 @@ from kmslab import Lab
 from kmslab._tfcli import terraform_available
 
 TERRAFORM = Path(__file__).resolve().parents[1] / "terraform"
+ROLES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "tf" / "differential" / "accepted_role_trust_policy"
 
 
-def embedded_apply() -> float:
+def embedded_apply(folder: Path = TERRAFORM) -> float:
     with Lab(quiet=True) as lab:
-        stack = lab.terraform(TERRAFORM)
+        stack = lab.terraform(folder)
         start = time.perf_counter()
         stack.plan()
         stack.apply()
@@ -37,13 +38,13 @@ def embedded_second_apply() -> tuple[float, float]:
         return first, time.perf_counter() - start
 
 
-def terraform_cli_apply() -> float | None:
+def terraform_cli_apply(folder: Path = TERRAFORM) -> float | None:
     """Seconds for plan + apply with the real CLI against the lab's moto server; None where unavailable."""
     available, _ = terraform_available()
     if not available:
         return None
     with Lab(quiet=True) as lab:
-        stack = lab.terraform(TERRAFORM, engine="terraform")
+        stack = lab.terraform(folder, engine="terraform")
         try:
             stack._init()
             start = time.perf_counter()
@@ -62,3 +63,8 @@ if __name__ == "__main__":
     print(f"embedded second apply (refresh, no changes): {second * 1000:.0f} ms, {second / first:.2f}x the first")
     if cli is not None:
         print(f"terraform CLI: {cli:.1f} s  ({cli / embedded:.0f}x slower)")
+    roles = embedded_apply(ROLES)  # a trust policy document, two roles, an inline and an attached policy
+    print(f"embedded, the roles configuration: {roles * 1000:.0f} ms, {roles / embedded:.2f}x the bundled stack")
+    roles_cli = terraform_cli_apply(ROLES)
+    if roles_cli is not None:
+        print(f"terraform CLI, the roles configuration: {roles_cli:.1f} s  ({roles_cli / roles:.0f}x slower)")

@@ -77,6 +77,23 @@ def new_workdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="kmslab-terraform-"))
 
 
+def _aliases(source: Path) -> tuple[str, ...]:
+    """The aliases of the configuration's ``provider "aws"`` blocks, read file by file (a file kmslab cannot
+    read is skipped: the CLI then reports its problem itself)."""
+    from ._errors import ConfigurationError as Refused
+    from ._terraform._check import alias_of
+    from ._terraform._parse import parse_file
+
+    found: set[str] = set()
+    for tf in sorted(source.glob("*.tf")):
+        try:
+            blocks = parse_file(tf.read_text(encoding="utf-8"), tf.name)
+            found.update(a for a in (alias_of(b) for b in blocks if b.type == "provider" and b.labels == ("aws",)) if a)
+        except (Refused, OSError, UnicodeDecodeError):
+            continue
+    return tuple(sorted(found))
+
+
 class TerraformCLIStack:
     """A folder of ``.tf`` files applied by the real terraform CLI against the lab's endpoint."""
 
@@ -100,17 +117,28 @@ class TerraformCLIStack:
         for tf in sorted([*source.glob("*.tf"), *source.glob("*.tf.json")]):
             shutil.copy2(tf, self.workdir / tf.name)
         if endpoint is not None:
-            self._write_override(endpoint, access_key, secret_key, region)
+            self._write_override(endpoint, access_key, secret_key, region, _aliases(source))
         self._env = self._environment(variables or {}, keep_aws=endpoint is None)
         self._out = out
         self._initialized = False
         self.outputs: dict[str, Any] = {}
 
     # -- set-up ---------------------------------------------------------------------------------------
-    def _write_override(self, endpoint: str, access_key: str, secret_key: str, region: str) -> None:
-        override = f'''# Written by kmslab: the AWS provider talks to the lab's endpoint, not to AWS.
-provider "aws" {{
-  region                      = "{region}"
+    def _write_override(self, endpoint: str, access_key: str, secret_key: str, region: str,
+                        aliases: tuple[str, ...] = ()) -> None:
+        """One override block for the default provider and one for each aliased one, so that every
+        provider configuration talks to the lab (an override file's arguments replace the original's).
+        Organizations is pointed at the lab too: the lab answers it "not modelled" rather than letting an
+        organization policy reach AWS."""
+        blocks = [self._override_block(endpoint, access_key, secret_key, region, alias) for alias in (None, *aliases)]
+        (self.workdir / "kmslab_override.tf").write_text(
+            "# Written by kmslab: the AWS provider talks to the lab's endpoint, not to AWS.\n" + "\n".join(blocks))
+
+    @staticmethod
+    def _override_block(endpoint: str, access_key: str, secret_key: str, region: str, alias: str | None) -> str:
+        alias_line = f'  alias                       = "{alias}"\n' if alias else ""
+        return f'''provider "aws" {{
+{alias_line}  region                      = "{region}"
   access_key                  = "{access_key}"
   secret_key                  = "{secret_key}"
   skip_credentials_validation = true
@@ -120,11 +148,11 @@ provider "aws" {{
     dynamodb = "{endpoint}"
     iam      = "{endpoint}"
     kms      = "{endpoint}"
+    organizations = "{endpoint}"
     sts      = "{endpoint}"
   }}
 }}
 '''
-        (self.workdir / "kmslab_override.tf").write_text(override)
 
     def _environment(self, variables: dict[str, Any], keep_aws: bool = False) -> dict[str, str]:
         dropped = ("TF_VAR_",) if keep_aws else ("AWS_", "TF_VAR_")

@@ -26,7 +26,8 @@ def _moto_for_module():
 
 @pytest.fixture
 def aws_session(_moto_for_module):
-    """A boto3 session on an empty moto (KMS, DynamoDB and IAM emptied), with seeded IDs."""
+    """A boto3 session on an empty moto (KMS, DynamoDB and IAM's users, roles and policies emptied), with
+    seeded IDs."""
     import boto3
     from moto.moto_api._internal import mock_random
 
@@ -54,6 +55,13 @@ def _empty(session) -> None:
         for policy_name in iam.list_user_policies(UserName=name)["PolicyNames"]:
             iam.delete_user_policy(UserName=name, PolicyName=policy_name)
         iam.delete_user(UserName=name)
+    for role in iam.list_roles()["Roles"]:
+        name = role["RoleName"]
+        for policy in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+            iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
+        for policy_name in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+            iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
+        iam.delete_role(RoleName=name)
     for policy in iam.list_policies(Scope="Local")["Policies"]:
         for version in iam.list_policy_versions(PolicyArn=policy["Arn"])["Versions"]:
             if not version["IsDefaultVersion"]:

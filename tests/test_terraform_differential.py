@@ -102,7 +102,25 @@ def world(session) -> dict:
         version = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])["PolicyVersion"]
         document = version["Document"]
         policies[policy["PolicyName"]] = document if isinstance(document, dict) else json.loads(document)
-    return {"keys": keys, "tables": tables, "users": users, "policies": policies}
+    roles = {}
+    for role in iam.list_roles()["Roles"]:
+        name = role["RoleName"]
+        role = iam.get_role(RoleName=name)["Role"]
+        trust = role["AssumeRolePolicyDocument"]
+        inline = {}
+        for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+            document = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
+            inline[_name(policy)] = document if isinstance(document, dict) else json.loads(document)
+        roles[_name(name)] = {
+            "path": role["Path"], "description": role.get("Description"),
+            "max_session": role.get("MaxSessionDuration"),
+            "trust": trust if isinstance(trust, dict) else json.loads(trust),
+            "boundary": role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn"),
+            "tags": sorted((t["Key"], t["Value"]) for t in iam.list_role_tags(RoleName=name)["Tags"]),
+            "attached": sorted(p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]),
+            "inline": inline,
+        }
+    return {"keys": keys, "tables": tables, "users": users, "policies": policies, "roles": roles}
 
 
 def _counts() -> dict[str, int]:

@@ -13,7 +13,9 @@ data sources listed in :data:`RESOURCE_TYPES` and :data:`DATA_SOURCES`; everythi
 with the file, the line and the closest supported name. Of the ``provider "aws"`` block it applies
 ``default_tags { tags = ... }`` as the provider does (every taggable resource's ``tags_all`` is
 those tags merged with its own ``tags``, its own winning; a change to them is an update in place)
-and ignores the rest. See ``terraform/README.md``.
+and ignores the rest. Aliased provider blocks serve resources that name them (``provider =
+aws.partner``): with the Stack's session when they are the same identity and region, with the
+session given in ``Stack(..., providers={"partner": session})`` otherwise. See ``terraform/README.md``.
 """
 
 from ._apply import Stack

@@ -10,6 +10,10 @@ The provider's ``default_tags`` (``provider "aws" { default_tags { tags = ... } 
 as the graph node ``provider.aws``, before any resource; every taggable resource's ``tags_all`` is
 those tags merged with its own ``tags`` (its own win), and ``tags_all`` is what goes to AWS. The
 provider's other arguments are read and ignored: the session decides the region and credentials.
+A resource with ``provider = aws.ALIAS`` uses the session given for that alias in ``providers``
+(a second account), else the Stack's own when the alias has no identity or region of its own (see
+:func:`._check.alias_problem`); its state entry records the alias, as Terraform's state names each
+resource's provider configuration, so refresh and destroy use the same session.
 
 Everything that can be refused is refused in ``Stack(...)`` or at the start of ``plan``/``apply``,
 before any AWS call that changes something. State is kept in memory, as Terraform keeps it (each
@@ -43,8 +47,16 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .._errors import ApplyError, ReferenceError_, UnsupportedError, ValidationError
-from ._aws import Answer, Aws
-from ._check import PROVIDER_NODE, Graph, check_config, default_tags, schema_of
+from ._aws import Aws
+from ._check import (
+    PROVIDER_NODE,
+    Graph,
+    alias_problem,
+    check_config,
+    default_tags,
+    provider_aliases,
+    schema_of,
+)
 from ._data import DATA_SOURCES
 from ._expr import UNKNOWN, Evaluator, TypeMismatch, convert, is_known
 from ._parse import NOT_MODELLED, Block, Config, Resource, closest, parse_directory
@@ -125,17 +137,19 @@ class Stack:
     checks every ``*.tf`` file in ``path`` at once and raises a :class:`ConfigurationError` subclass
     for anything refused. ``out`` receives each progress line (default ``print``). With
     ``state_path`` the state is also read from and written to that JSON file; with ``state`` (a
-    :class:`State`) it is shared with other stacks over the same folder.
+    :class:`State`) it is shared with other stacks over the same folder. ``providers`` maps a
+    provider alias to the ``boto3.Session`` its resources use (``{"partner": partner_session}``).
     """
 
     def __init__(self, path: str | Path, session: Any, variables: dict[str, Any] | None = None,
                  out: Callable[[str], None] | None = None, state_path: str | Path | None = None,
-                 state: State | None = None) -> None:
+                 state: State | None = None, providers: dict[str, Any] | None = None) -> None:
         self.config: Config = parse_directory(path)
         with _not_too_deep(path):
             self.graph: Graph = check_config(self.config)
         self._default_tags_attribute = default_tags(self.config)
         self._aws = Aws(session)
+        self._aliases = self._alias_sessions(session, dict(providers or {}))
         self._out = out or print
         self._store = state if state is not None else State(state_path)
         self._state: dict[str, dict[str, Any]] = self._store.resources
@@ -144,6 +158,39 @@ class Stack:
         with _not_too_deep(path):
             self._variables = self._resolve_variables(dict(variables or {}))
             self._walk("validate")
+
+    def _alias_sessions(self, session: Any, given: dict[str, Any]) -> dict[str, Aws]:
+        """An :class:`Aws` per aliased provider that resources use: the session given for it in
+        ``providers``, else the Stack's own when the alias is the same identity and region (see
+        :func:`._check.alias_problem`); anything else is refused as not modelled, at the resource."""
+        blocks = provider_aliases(self.config)
+        region = getattr(session, "region_name", None) or "us-east-1"  # Aws.region's default
+        aliases: dict[str, Aws] = {alias: Aws(given[alias]) for alias in given if alias in blocks}
+        for resource in self.config.resources.values():
+            alias = (resource.provider or ("aws", None))[1]
+            if alias is None or alias in aliases:
+                continue
+            problem = alias_problem(blocks[alias], alias, region)
+            if problem:
+                raise UnsupportedError(f"{problem}, so {resource.address} cannot use it.", file=resource.loc.file,
+                                       line=resource.loc.line)
+            aliases[alias] = self._aws
+        return aliases
+
+    def _aws_for(self, alias: str | None) -> Aws:
+        """The clients of the provider configuration a resource uses (None: the default one)."""
+        if alias is None:
+            return self._aws
+        if alias not in self._aliases:
+            raise ValidationError(f'Provider configuration not present: provider["registry.terraform.io/hashicorp/aws"].'
+                                  f"{alias} is required by objects in the state, but it has been removed. Re-add the "
+                                  "provider configuration to destroy them, after which you can remove the provider "
+                                  "configuration again.")
+        return self._aliases[alias]
+
+    @staticmethod
+    def _alias_of(resource: Resource) -> str | None:
+        return (resource.provider or ("aws", None))[1]
 
     # -- public surface ----------------------------------------------------------------------------
 
@@ -216,7 +263,7 @@ class Stack:
             handler = RESOURCE_TYPES[entry["type"]]
             self._say(f"{address}: Refreshing state... [id={entry['attributes'].get('id')}]")
             try:
-                exists = handler.exists(self._aws, entry["attributes"])
+                exists = handler.exists(self._aws_for(entry.get("provider")), entry["attributes"])
             except (ClientError, BotoCoreError) as exc:
                 raise self._apply_error("read", address, exc) from exc
             if not exists:
@@ -408,7 +455,7 @@ class Stack:
         if mode != "validate":
             self._say(f"{resource.address}: Reading...")
         try:
-            values.update(source.read(self._aws, config))
+            values.update(source.read(self._aws_for(self._alias_of(resource)), config))
         except (ClientError, BotoCoreError) as exc:
             raise self._apply_error("read", resource.address, exc) from exc
         except LookupError as exc:  # the data source found nothing: Terraform's "couldn't find resource"
@@ -441,7 +488,10 @@ class Stack:
                 if name in config and name in prior:
                     config[name] = prior[name]
         tainted = bool(entry) and entry.get("status") == "tainted"
-        diff = diff_resource(schema, handler.invalidates, config, prior, tainted, walk.default_tags, handler.same)
+        # default_tags belong to a provider configuration: a resource of an aliased one (which kmslab allows only
+        # without default_tags of its own) gets none of the default provider's
+        tags = walk.default_tags if self._alias_of(resource) is None else {}
+        diff = diff_resource(schema, handler.invalidates, config, prior, tainted, tags, handler.same)
         if diff.action == "replace":
             self._check_prevent_destroy(address)
         if mode == "plan":
@@ -456,7 +506,7 @@ class Stack:
         if diff.action == "replace":  # the destroy half has run already unless this is new information
             self._delete(address)
             counts["delete"] += 1
-            diff = diff_resource(schema, handler.invalidates, config, None, default_tags=walk.default_tags)
+            diff = diff_resource(schema, handler.invalidates, config, None, default_tags=tags)
         if diff.action == "create":
             counts["create"] += 1
             return self._create(resource, diff.after)
@@ -479,10 +529,12 @@ class Stack:
     def _record(self, resource: Resource, attributes: dict[str, Any], tainted: bool = False) -> dict[str, Any]:
         attributes = _known_or_none(attributes)
         for name, arg in RESOURCE_TYPES[resource.type].schema.args.items():
-            if arg.kind == "json" and name in attributes:  # the provider's StateFunc: NormalizeJsonString
+            if arg.kind == "json" and arg.normalize and name in attributes:  # the SDK StateFunc: NormalizeJsonString
                 attributes[name] = normalized_json(attributes[name])
         entry = {"type": resource.type, "name": resource.name, "attributes": attributes,
                  "dependencies": self._dependencies(resource.address)}
+        if self._alias_of(resource) is not None:  # Terraform records the provider configuration of each resource
+            entry["provider"] = self._alias_of(resource)
         if tainted:
             entry["status"] = "tainted"
         self._state[resource.address] = entry
@@ -493,23 +545,24 @@ class Stack:
         address = resource.address
         handler = RESOURCE_TYPES[resource.type]
         self._say(f"{address}: Creating...")
-        mark = self._aws.mark()
+        aws = self._aws_for(self._alias_of(resource))
+        mark = aws.mark()
         known = _known_or_none(values)
-        self._aws.recording = True
+        aws.recording = True
         try:
-            exported = handler.create(self._aws, known)
+            exported = handler.create(aws, known)
         except BaseException as exc:
             # Whatever was raised: if AWS answered the creating call, the resource exists. Record it,
             # tainted (its create did not finish), before anything else can go wrong.
-            answer = self._answer(handler.creates, mark)
+            answer = next((a for a in aws.since(mark) if a.operation == handler.creates), None)
             if answer is not None:
-                self._record(resource, {**values, **handler.created(self._aws, known, answer)}, tainted=True)
+                self._record(resource, {**values, **handler.created(aws, known, answer)}, tainted=True)
             if isinstance(exc, (ClientError, BotoCoreError)):
                 raise self._apply_error("create", address, exc) from exc
             raise
         finally:
-            self._aws.recording = False
-            del self._aws.journal[mark:]
+            aws.recording = False
+            del aws.journal[mark:]
         attributes = self._record(resource, {**values, **exported})
         self._say(f"{address}: Creation complete after 0s [id={attributes.get('id')}]")
         return attributes
@@ -519,7 +572,8 @@ class Stack:
         address = resource.address
         self._say(f"{address}: Modifying... [id={prior.get('id')}]")
         try:
-            exported = RESOURCE_TYPES[resource.type].update(self._aws, prior, _known_or_none(values), set(changed))
+            exported = RESOURCE_TYPES[resource.type].update(self._aws_for(self._alias_of(resource)), prior,
+                                                            _known_or_none(values), set(changed))
         except (ClientError, BotoCoreError) as exc:
             raise self._apply_error("update", address, exc) from exc
         merged = {**prior, **{k: v for k, v in values.items() if v is not UNKNOWN}, **exported}
@@ -532,16 +586,13 @@ class Stack:
         self._say(f"{address}: Destroying... [id={entry['attributes'].get('id')}]")
         handler = RESOURCE_TYPES[entry["type"]]
         try:
-            handler.delete(self._aws, entry["attributes"])
+            handler.delete(self._aws_for(entry.get("provider")), entry["attributes"])
         except (ClientError, BotoCoreError) as exc:
             if not handler.is_not_found(exc):  # not found: already gone, as the provider's delete takes it
                 raise self._apply_error("delete", address, exc) from exc
         del self._state[address]
         self._save_state()
         self._say(f"{address}: Destruction complete after 0s")
-
-    def _answer(self, operation: str, mark: int) -> Answer | None:
-        return next((a for a in self._aws.since(mark) if a.operation == operation), None)
 
     def _apply_error(self, action: str, address: str, exc: BaseException | None) -> ApplyError:
         if isinstance(exc, ClientError):

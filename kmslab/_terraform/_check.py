@@ -13,7 +13,14 @@ alternative).
 
 Of the ``provider "aws"`` block only ``default_tags { tags = ... }`` is applied (see
 :func:`default_tags`); its other arguments (``region``, credentials, ``endpoints``...) are read and
-ignored. The ``tags`` expression becomes the graph node ``provider.aws``, on which every resource and
+ignored. Aliased ``provider "aws"`` blocks (``alias = "partner"``) are used by resources and data
+sources through the ``provider = aws.partner`` meta-argument: an undeclared alias is Terraform's
+"Provider configuration not present"; an alias that sets credentials, a profile, a role to assume,
+another region or its own ``default_tags`` needs a session of its own (``Stack(...,
+providers={"partner": session})``) and is refused as not modelled without one
+(:func:`alias_problem`). kmslab's choice where Terraform is silent about the lab: an alias with
+none of these is the same account and region as the default provider, so the Stack's session
+serves it. The ``tags`` expression becomes the graph node ``provider.aws``, on which every resource and
 data source depends, as in Terraform, so it may use variables and locals; a reference to a
 resource or data source is a cycle, as Terraform reports it.
 """
@@ -78,6 +85,11 @@ def resource_expressions(block: Block) -> Iterator[Expr]:
         yield from resource_expressions(nested)
 
 
+def alias_of(block: Block) -> str | None:
+    """A provider block's ``alias`` (a plain string), or None."""
+    return _alias(block)
+
+
 def _alias(block: Block) -> str | None:
     attribute = block.attributes.get("alias")
     if attribute is None:
@@ -93,8 +105,7 @@ def _alias(block: Block) -> str | None:
 
 def aws_provider(config: Config) -> Block | None:
     """The default (non-aliased) ``provider "aws"`` block, or None. Its ``default_tags`` blocks are
-    checked here, aliased providers' too (no resource can use an alias: the ``provider``
-    meta-argument is refused)."""
+    checked here, aliased providers' too."""
     chosen: Block | None = None
     for block in config.providers:
         if block.labels != ("aws",):
@@ -134,9 +145,74 @@ def default_tags(config: Config) -> Attribute | None:
     return None
 
 
+def provider_aliases(config: Config) -> dict[str, Block]:
+    """The aliased ``provider "aws"`` blocks, by alias (a repeated alias is Terraform's "Duplicate provider
+    configuration")."""
+    aliases: dict[str, Block] = {}
+    for block in config.providers:
+        alias = _alias(block) if block.labels == ("aws",) else None
+        if alias is None:
+            continue
+        if alias in aliases:
+            raise ValidationError(f'Duplicate provider configuration: A provider configuration for "aws" with alias '
+                                  f'"{alias}" was already given at {aliases[alias].loc}. Each configuration for the '
+                                  "same provider must have a distinct alias.", file=block.loc.file, line=block.loc.line)
+        aliases[alias] = block
+    return aliases
+
+
+#: Arguments and blocks of a provider block that give it an identity of its own (another account, perhaps).
+IDENTITY_SETTINGS = ("access_key", "secret_key", "token", "profile", "shared_credentials_files",
+                     "shared_config_files", "assume_role", "assume_role_with_web_identity")
+
+
+def alias_problem(block: Block, alias: str, region: str) -> str | None:
+    """Why kmslab cannot apply resources through this aliased provider with the Stack's own session, or None.
+
+    Without credentials or a role of its own and in the session's region, an aliased provider is the
+    same account and region as the default one, and kmslab uses the same session. Otherwise it needs
+    a session of its own (``Stack(..., providers={alias: session})``)."""
+    where = f'provider "aws" with alias "{alias}"'
+    for name in IDENTITY_SETTINGS:
+        if name in block.attributes or block.blocks_of(name):
+            return (f"{where} sets {name}: it may act as another identity or another account, and the lab has no "
+                    f"session for it; a provider configuration with an identity of its own is {NOT_MODELLED}")
+    attribute = block.attributes.get("region")
+    if attribute is not None:
+        expr = attribute.expr
+        if not (isinstance(expr, Template) and all(isinstance(p, str) for p in expr.parts)):
+            return f"{where} sets region with an expression; a region kmslab cannot read before planning is {NOT_MODELLED}"
+        value = "".join(expr.parts)
+        if value != region:
+            return (f"{where} is in region {value}, and the lab's session is in {region}; a second region is "
+                    f"{NOT_MODELLED}")
+    if block.blocks_of("default_tags"):
+        return f"default_tags in {where} is {NOT_MODELLED} (kmslab applies the default provider's default_tags)"
+    return None
+
+
+def _check_provider_reference(config: Config, resource: Resource, aliases: dict[str, Block]) -> None:
+    kind, alias = resource.provider or ("aws", None)
+    if kind != "aws":
+        raise UnsupportedError(f'The provider "{kind}" is {NOT_MODELLED}: kmslab\'s applier models the hashicorp/aws '
+                               "provider only.", file=resource.loc.file, line=resource.loc.line)
+    if resource.type.split("_", 1)[0] != "aws":
+        return
+    if alias is not None and alias not in aliases:
+        raise ValidationError(f"Provider configuration not present: To work with {resource.address} its original "
+                              'provider configuration at provider["registry.terraform.io/hashicorp/aws"].'
+                              f"{alias} is required, but it has been removed. This occurs when a provider "
+                              "configuration is removed while objects created by that provider still exist in the "
+                              "state. Re-add the provider configuration to destroy "
+                              f"{resource.address}, after which you can remove the provider configuration again.",
+                              file=resource.loc.file, line=resource.loc.line)
+
+
 def check_config(config: Config) -> Graph:
     """Check everything that can be checked without values; return the dependency graph."""
+    aliases = provider_aliases(config)
     for resource in config.resources.values():
+        _check_provider_reference(config, resource, aliases)
         _check_resource_type(resource)
         _check_body(resource.body, schema_of(resource).args, schema_of(resource).blocks,
                     f'resource "{resource.type}" "{resource.name}"' if resource.mode == "managed"

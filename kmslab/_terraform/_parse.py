@@ -7,8 +7,10 @@ the closest supported name.
 Top-level blocks read: ``terraform`` and ``provider`` (recorded; of a provider only the AWS
 provider's ``default_tags`` is applied, see :mod:`._check`), ``variable``, ``locals``, ``output``,
 ``resource`` and ``data``. Refused: ``module``, ``moved``, ``import``, ``check``, ``removed``, and in
-resources the meta-arguments ``count``, ``for_each``, ``provider``, ``provisioner``,
-``connection`` and ``dynamic`` blocks. ``depends_on`` is supported, and of ``lifecycle`` the
+resources the meta-arguments ``count``, ``for_each``, ``provisioner``, ``connection`` and
+``dynamic`` blocks. ``provider = aws`` / ``provider = aws.ALIAS`` (or the quoted form Terraform
+still accepts) is read into :attr:`Resource.provider`; see :mod:`._check` for what an alias may be.
+``depends_on`` is supported, and of ``lifecycle`` the
 arguments ``prevent_destroy`` and ``ignore_changes`` (a list of argument names, or ``all``);
 ``create_before_destroy = true``, ``replace_triggered_by`` and pre/postconditions are refused as not
 modelled.
@@ -147,6 +149,8 @@ class Resource:
     depends_on: tuple[tuple[str, Loc], ...]
     loc: Loc
     lifecycle: Lifecycle = Lifecycle()
+    #: The ``provider`` meta-argument: ``(type, alias)`` such as ``("aws", "partner")``; None for the default.
+    provider: tuple[str, str | None] | None = None
 
     @property
     def address(self) -> str:
@@ -179,7 +183,6 @@ _REFUSED_TOP_LEVEL = {
 _REFUSED_META = {
     "count": "The count meta-argument",
     "for_each": "The for_each meta-argument",
-    "provider": "The provider meta-argument",
     "provisioner": "A provisioner block",
     "connection": "A connection block",
     "dynamic": "A dynamic block",
@@ -513,7 +516,8 @@ def _resource(block: Block, mode: str) -> Resource:
             raise UnsupportedError(f"{_REFUSED_META[nested.type]} is {NOT_MODELLED}.", file=nested.loc.file,
                                    line=nested.loc.line)
     resource_type, name = block.labels
-    attributes = {k: v for k, v in block.attributes.items() if k != "depends_on"}
+    provider = _provider_reference(block.attributes["provider"]) if "provider" in block.attributes else None
+    attributes = {k: v for k, v in block.attributes.items() if k not in ("depends_on", "provider")}
     lifecycles = block.blocks_of("lifecycle")
     if mode == "data" and lifecycles:
         raise UnsupportedError(f"A lifecycle block in a data block is {NOT_MODELLED}.", file=lifecycles[0].loc.file,
@@ -524,7 +528,28 @@ def _resource(block: Block, mode: str) -> Resource:
     lifecycle = _lifecycle(lifecycles[0]) if lifecycles else Lifecycle()
     body = Block(block.type, block.labels, attributes, tuple(b for b in block.blocks if b.type != "lifecycle"),
                  block.loc)
-    return Resource(mode, resource_type, name, body, _depends_on(block), block.loc, lifecycle)
+    return Resource(mode, resource_type, name, body, _depends_on(block), block.loc, lifecycle, provider)
+
+
+def _provider_reference(attribute: Attribute) -> tuple[str, str | None]:
+    """``provider = aws`` or ``provider = aws.partner`` (Terraform also takes the quoted, deprecated form)."""
+    expr = attribute.expr
+    parts: list[str] = []
+    if isinstance(expr, Template) and all(isinstance(p, str) for p in expr.parts):
+        parts = "".join(expr.parts).split(".")
+    else:
+        while isinstance(expr, GetAttr):
+            parts.insert(0, expr.name)
+            expr = expr.target
+        if isinstance(expr, Name):
+            parts.insert(0, expr.name)
+        else:
+            parts = []
+    if not 1 <= len(parts) <= 2 or not all(_IDENTIFIER.fullmatch(p) for p in parts):
+        raise ValidationError("Invalid provider configuration reference: The provider argument requires a provider "
+                              "type name, optionally followed by a period and then a configuration alias.",
+                              file=attribute.loc.file, line=attribute.loc.line)
+    return parts[0], parts[1] if len(parts) == 2 else None
 
 
 def _lifecycle(block: Block) -> Lifecycle:

@@ -65,7 +65,17 @@ def generate(schema_path: str, types: dict[str, list[str]], version: str) -> str
             'the types kmslab supports, their argument and block names. Do not edit by hand."""\n\n'
             "#: The provider version the schema was read from (terraform 1.11.4, provider_selections).\n"
             f'VERSION = "{version}"\n\n'
-            f"PROVIDER = {pprint.pformat(table, width=110, compact=True)}\n")
+            f"PROVIDER = {pprint.pformat(table, width=110, compact=True)}\n" + _functions_source())
+
+
+def _functions_source() -> str:
+    """The ``TERRAFORM_FUNCTIONS`` block (from ``terraform metadata functions -json``), carried over as it is."""
+    import textwrap
+
+    from ._provider_schema import TERRAFORM_FUNCTIONS
+    words = "\n".join(textwrap.wrap(" ".join(sorted(TERRAFORM_FUNCTIONS)), width=100))
+    return ("\n#: The functions of terraform 1.11.4 (``terraform metadata functions -json``), without the ``core::`` "
+            f'forms.\nTERRAFORM_FUNCTIONS = frozenset("""\n{words}\n""".split())\n')
 
 
 if __name__ == "__main__":  # pragma: no cover - a maintainer's tool

@@ -48,9 +48,14 @@ class Arg:
     choices: tuple[str, ...] = ()
     int_range: tuple[int, int] | None = None
     whole: bool = False  # the provider's TypeInt: "Attribute must be a whole number"
-    policy: str = "iam"  # for kind="json": "iam" (ValidIAMPolicyJSON) or "json" (StringIsJSON)
+    policy: str = "iam"  # for kind="json": "iam" (ValidIAMPolicyJSON), "json" (StringIsJSON) or "framework"
+    normalize: bool = True  # for kind="json": kept in state as NormalizeJsonString leaves it (the SDK's StateFunc)
     pattern: tuple[str, str] | None = None  # validation.StringMatch: (regular expression, message)
     drop_null: bool = False  # for kind="map": null elements are dropped (tags), not refused
+    length: tuple[int, int] | None = None  # validation.StringLenBetween (checked before ``pattern``)
+    arn: bool = False  # verify.ValidARN
+    framework_arn: bool = False  # the plugin-framework provider's fwtypes.ARNType (arn.IsARN)
+    forbidden: tuple[str, str] | None = None  # validation.StringDoesNotMatch: (regular expression, message)
 
 
 def Attr(kind: str = "string", sensitive: bool = False) -> Arg:  # noqa: N802 - reads like a type
@@ -151,14 +156,68 @@ def check_value(name: str, arg: Arg, value: Any) -> None:
         raise Problem(f"expected {name} to be one of [{listed}], got {value}", name)
     if arg.whole and isinstance(value, float) and not value.is_integer():  # the provider's TypeInt
         raise Problem(f"Attribute must be a whole number, got {to_string(value)}", name)
+    if arg.length and isinstance(value, str) and not arg.length[0] <= len(value) <= arg.length[1]:
+        low, high = arg.length
+        raise Problem(f"expected length of {name} to be in the range ({low} - {high}), got {value}", name)
+    if arg.forbidden and isinstance(value, str) and re.search(arg.forbidden[0], value):
+        raise Problem(f"invalid value for {name} ({arg.forbidden[1]})", name)
+    if arg.arn and isinstance(value, str):
+        check_arn(name, value)
     if arg.pattern and isinstance(value, str) and not re.fullmatch(arg.pattern[0], value):
         raise Problem(f"invalid value for {name} ({arg.pattern[1]})", name)
     if arg.int_range and isinstance(value, (int, float)):
         low, high = arg.int_range
         if not low <= value <= high:
             raise Problem(f"expected {name} to be in the range ({low} - {high}), got {to_string(value)}", name)
-    if arg.kind == "json":
+    if arg.kind == "json" and arg.policy == "framework":
+        check_framework_policy(name, value)
+    elif arg.kind == "json":
         check_policy_json(name, value, iam=arg.policy == "iam")
+    if arg.framework_arn and isinstance(value, str) and not is_arn(value):
+        raise Problem(f"Invalid ARN Value\n\nThe provided value cannot be parsed as an ARN.\n\nPath: {name}\n"
+                      f"Value: {value}", name)
+
+
+def is_arn(value: str) -> bool:
+    """The AWS SDK's ``arn.IsARN``: the ``arn:`` prefix and six sections."""
+    return value.startswith("arn:") and value.count(":") >= 5
+
+
+def check_framework_policy(name: str, value: str) -> None:
+    """The plugin-framework provider's ``fwtypes.IAMPolicyType``: any valid JSON text (no duplicate-key check)."""
+    try:
+        json.loads(value)
+    except (ValueError, RecursionError):
+        raise Problem(f"Invalid IAM Policy Value\n\nThe provided value is not valid JSON string format (RFC 7159)."
+                      f"\n\nPath: {name}\nValue: {value}", name) from None
+
+
+_ACCOUNT = r"(aws|aws-managed|third-party|aws-marketplace|\d{12}|cw.{10})"
+
+
+def check_arn(name: str, value: str) -> None:
+    """The provider's ``verify.ValidARN``: an empty string, or an ARN that the AWS SDK's ``arn.Parse``
+    reads, with a partition, a well-formed region and account (when given) and a resource. The
+    account pattern is the one the provider prints; the region pattern is kmslab's reading of the
+    provider's (it prints none); the provider's check of the partition's form is not made."""
+    if value == "":
+        return
+    sections = value.split(":", 5)
+    reason = None
+    if not value.startswith("arn:"):
+        reason = "arn: invalid prefix"
+    elif len(sections) < 6:
+        reason = "arn: not enough sections"
+    elif sections[1] == "":
+        reason = "missing partition value"
+    elif sections[3] and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", sections[3]):
+        reason = "invalid region value"
+    elif sections[4] and not re.fullmatch(_ACCOUNT, sections[4]):
+        reason = f"invalid account ID value (expecting to match regular expression: ^{_ACCOUNT}$)"
+    elif sections[5] == "":
+        reason = "missing resource value"
+    if reason:
+        raise Problem(f'"{name}" ({value}) is an invalid ARN: {reason}', name)
 
 
 class _Pairs(list):
@@ -187,12 +246,25 @@ def _duplicates(value: Any, path: str = "") -> list[str]:
     return found
 
 
-_JSON_KIND = {"[": "array", '"': "string", "t": "boolean", "f": "boolean", "n": "null"}
-
-
 def check_policy_json(name: str, value: str, iam: bool = True) -> None:
-    """The provider's ``ValidIAMPolicyJSON`` (``iam``) or ``StringIsJSON``."""
+    """The provider's ``ValidIAMPolicyJSON`` (``iam``) or ``StringIsJSON``.
+
+    ``ValidIAMPolicyJSON`` looks at the first character after leading whitespace before it parses
+    (its words, as the 5.x provider prints them): an empty string, a JSON-encoded string, an array,
+    anything else that is not an object. A ``{`` that does not parse is refused with Python's JSON
+    message where the provider gives Go's (kmslab's words, the same refusal)."""
     what = "JSON policy" if iam else "JSON"
+    if iam:
+        first = value.lstrip()[:1]
+        if value == "":
+            raise Problem(f'"{name}" is an empty string, which is not a valid JSON value', name)
+        if first == '"':
+            raise Problem(f'"{name}" contains an invalid JSON policy: contains a JSON-encoded string, not a '
+                          "JSON-encoded object", name)
+        if first == "[":
+            raise Problem(f'"{name}" contains an invalid JSON policy: contains a JSON array, not a JSON object', name)
+        if first != "{":
+            raise Problem(f'"{name}" contains an invalid JSON policy: not a JSON object', name)
     try:
         parsed = _read_pairs(value)
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -201,9 +273,6 @@ def check_policy_json(name: str, value: str, iam: bool = True) -> None:
         raise Problem(f'"{name}" contains an invalid {what}: {detail}', name) from None
     if not iam:
         return
-    if not isinstance(parsed, _Pairs):
-        kind = _JSON_KIND.get(value.strip()[:1], "number")
-        raise Problem(f'"{name}" contains an invalid JSON policy: contains a JSON {kind}, not a JSON object', name)
     duplicates = _duplicates(parsed)
     if duplicates:
         raise Problem(f'"{name}" contains duplicate JSON keys: ' + "\n".join(f'duplicate key "{d}"' for d in duplicates),
