@@ -1,5 +1,5 @@
 """``aws_dynamodb_resource_policy`` in the embedded applier (issue 14 item 5): a table's resource-based
-policy, applied to plain moto (the lab's enforcer does not model PutResourcePolicy yet; see the xfail test).
+policy, applied to plain moto and in the lab, whose enforcer models resource policies.
 
 Messages were compared with terraform 1.11.4 and the AWS provider 5.100.0 on this machine.
 """
@@ -113,8 +113,6 @@ def test_duplicate_keys_are_not_refused_here(tmp_path):
     Stack(write_config(tmp_path / "cfg", text), session=None, out=Lines()).plan()
 
 
-@pytest.mark.xfail(reason="the lab's enforcer refuses PutResourcePolicy as not modelled until the resource "
-                          "policy work on the enforcer lands", strict=False)
 def test_resource_policy_in_the_lab(tmp_path):
     from kmslab import Lab
 

@@ -317,8 +317,6 @@ def test_a_users_boundary_is_only_length_checked_a_roles_must_be_an_arn(tmp_path
         Stack(write_config(tmp_path / "long", user % ("a" * 2049)), session=None, out=Lines()).plan()
 
 
-@pytest.mark.xfail(reason="the lab's enforcer refuses PermissionsBoundary as not modelled until the roles and "
-                          "boundaries work on the enforcer lands", strict=False)
 def test_boundaries_in_the_lab(tmp_path):
     from kmslab import Lab
 
