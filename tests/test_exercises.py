@@ -171,7 +171,7 @@ def test_the_solution_passes_the_checker_and_the_users_scan_works():
         assert lab.session_for(USER_NAME).client("dynamodb").scan(TableName="my-encrypted-table")["Count"] == 1
 
 
-# -- the recap's practices (notebook 11) ------------------------------------------------------------------
+# -- the recap's practices (notebook 10) ------------------------------------------------------------------
 # Rules: a key policy names its principals and "Resource": "*" is the key itself; without the root statement
 # IAM policies do not count on the key; KMS's lockout safety check refuses a key policy that would stop the
 # caller from calling PutKeyPolicy again (KMS API reference, PutKeyPolicy, BypassPolicyLockoutSafetyCheck);
@@ -189,7 +189,7 @@ from kmslab.workbook.practice import (  # noqa: E402
 
 @pytest.fixture
 def recap():
-    with start(11) as lab:
+    with start(10) as lab:
         yield lab
 
 

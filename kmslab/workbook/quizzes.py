@@ -9,8 +9,8 @@ observers (the view) about it.
   option, or index 2?), and a quiz that guessed would mark a learner right or wrong for the wrong reason.
 * **Options are shuffled, the same way every time**: :func:`quiz` orders a question's wrong options by a
   seed made from the step, the quiz's number and the question's text, and puts the right one at place
-  ``(7 * step + 3 * number) % len(options)``: over the workbook's quizzes each letter is right equally
-  often, so neither the data file's order nor a favourite letter gives the answer away, and the stored
+  ``position % len(options)``, the quiz's position among all the workbook's quizzes: over the workbook each
+  letter is right equally often (to within one), so neither the data file's order nor a favourite letter gives the answer away, and the stored
   notebooks stay byte-identical from run to run. The ``answer`` in a data file is the letter of the
   option as written there. (Length is the authors' job: ``tests/test_workbook.py`` checks that the right
   option is never longer than every wrong one.)
@@ -167,4 +167,13 @@ def quiz(step: int, number: int = 1) -> Quiz:
     options = entry["option"]
     return Quiz(entry["question"], [o["text"] for o in options], entry["answer"],
                 [o["explanation"] for o in options], reference=f"quiz({step}, {number})",
-                seed=f"{step}-{number}-{entry['question']}", answer_place=7 * step + 3 * number)
+                seed=f"{step}-{number}-{entry['question']}", answer_place=_place_in_workbook(step, number))
+
+
+def _place_in_workbook(step: int, number: int) -> int:
+    """The quiz's position among all the workbook's quizzes, in step order: the right option goes to place
+    ``position % options``, so over the workbook each letter is right as often as the others (to within
+    one), whatever the number of quizzes each notebook has."""
+    from .steps import STEPS
+    before = sum(len(texts(other).get("quiz", [])) for other in STEPS if other < step)
+    return before + number - 1
