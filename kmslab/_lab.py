@@ -508,6 +508,10 @@ class Lab:
             boto3.DEFAULT_SESSION = None
             if _active is self:
                 _active = None
+            # moto keeps which accounts belong to an organization in a process-wide table that outlives
+            # its backends: the lab's membership goes with the lab.
+            from moto.organizations.models import organizations_backends
+            organizations_backends.master_accounts.pop(self.account_id, None)
             self._enforcer = None
             if self._server is not None:
                 self._server.stop()

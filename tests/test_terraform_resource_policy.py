@@ -113,7 +113,7 @@ def test_duplicate_keys_are_not_refused_here(tmp_path):
     Stack(write_config(tmp_path / "cfg", text), session=None, out=Lines()).plan()
 
 
-def test_resource_policy_in_the_lab(tmp_path):
+def test_resource_policy_in_the_lab(aws_session, tmp_path):  # aws_session: the module's moto, emptied first
     from kmslab import Lab
 
     with Lab(quiet=True) as lab:

@@ -317,7 +317,7 @@ def test_a_users_boundary_is_only_length_checked_a_roles_must_be_an_arn(tmp_path
         Stack(write_config(tmp_path / "long", user % ("a" * 2049)), session=None, out=Lines()).plan()
 
 
-def test_boundaries_in_the_lab(tmp_path):
+def test_boundaries_in_the_lab(aws_session, tmp_path):  # aws_session: the module's moto, emptied first
     from kmslab import Lab
 
     with Lab(quiet=True) as lab:

@@ -339,3 +339,21 @@ def test_quiz_options_fit_in_a_1280px_window_with_the_file_browser_open(lab_page
         finally:
             page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
             page.set_viewport_size(size)
+
+
+@pytest.mark.parametrize("name", [n for n in NOTEBOOK_NAMES
+                                  if "USD " in (NOTEBOOKS / n).with_suffix(".md").read_text(encoding="utf-8")])
+def test_money_renders_as_money_not_latex(lab_page, screenshots, name):
+    """Text between two `$` is LaTeX in JupyterLab (MathJax reads the rendered page): the cost notes, written
+    "USD 1", must show as written, never typeset as maths."""
+    try:
+        open_and_run(lab_page, name)
+        rendered = lab_page.locator(".jp-MarkdownCell .jp-RenderedMarkdown")
+        maths = lab_page.locator(".jp-MarkdownCell .jp-RenderedMarkdown mjx-container, "
+                                 ".jp-MarkdownCell .jp-RenderedMarkdown .MathJax")
+        text = " ".join(rendered.all_inner_texts())
+        assert maths.count() == 0, f"{name}: typeset as maths in its Markdown: {maths.all_inner_texts()}"
+        written = (NOTEBOOKS / name).with_suffix(".md").read_text(encoding="utf-8").count("USD ")
+        assert text.count("USD ") >= written > 0, f"{name}: {text.count('USD ')} amounts shown, {written} written"
+    finally:
+        close(lab_page, name)
