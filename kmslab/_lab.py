@@ -671,7 +671,7 @@ class Lab:
             access_key, secret_key = self._admin_credentials
             return TerraformCLIStack(Path(path), endpoint=self.endpoint, access_key=access_key,
                                      secret_key=secret_key, region=self.region, variables=variables, out=out,
-                                     workdir=workdir)
+                                     workdir=workdir, guard=self._check_open)
         raise LabError(f"unknown engine {engine!r}: choose 'embedded' or 'terraform'")
 
     def _terraform_state(self, engine: str, path: str | os.PathLike[str], make: Any) -> Any:

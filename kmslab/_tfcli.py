@@ -99,11 +99,13 @@ class TerraformCLIStack:
 
     def __init__(self, path: Path, *, endpoint: str | None, region: str, access_key: str = "",
                  secret_key: str = "", variables: dict[str, Any] | None = None,
-                 out: Callable[[str], None] = print, workdir: Path | None = None) -> None:
+                 out: Callable[[str], None] = print, workdir: Path | None = None,
+                 guard: Callable[[], None] | None = None) -> None:
         """``endpoint=None`` means real AWS: no override, and the learner's own AWS environment.
 
         ``workdir``: a working directory kept from an earlier stack over the same folder (its state
-        and ``.terraform`` are kept; its ``.tf`` files are replaced by the folder's)."""
+        and ``.terraform`` are kept; its ``.tf`` files are replaced by the folder's). ``guard`` is called
+        before every run of the CLI and may refuse it (the lab that made the stack is closed)."""
         self.binary = shutil.which("terraform")
         if self.binary is None:
             raise LabError(INSTALL_HINT)
@@ -121,6 +123,7 @@ class TerraformCLIStack:
         self._env = self._environment(variables or {}, keep_aws=endpoint is None)
         self._out = out
         self._initialized = False
+        self._guard = guard
         self.outputs: dict[str, Any] = {}
 
     # -- set-up ---------------------------------------------------------------------------------------
@@ -175,6 +178,8 @@ class TerraformCLIStack:
     def _run(self, *args: str, stream: bool = False) -> str:
         """Run one terraform command. A refused configuration (init, plan) raises ConfigurationError with
         Terraform's own text; a failure while changing things (apply, destroy) raises ApplyError."""
+        if self._guard is not None:
+            self._guard()  # before any process starts, so nothing is sent to a closed lab's endpoint
         command = [self.binary, *args]
         failure = ConfigurationError if args[0] in ("init", "plan", "validate") else ApplyError
         if not stream:

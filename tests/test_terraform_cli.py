@@ -83,3 +83,29 @@ def test_missing_cli_gets_a_clear_error(monkeypatch):
 def test_unknown_engine_is_refused():
     with Lab(quiet=True) as lab, pytest.raises(LabError, match="unknown engine 'pulumi'"):
         lab.terraform(ROOT / "terraform", engine="pulumi")
+
+
+def test_a_cli_stack_of_a_closed_lab_runs_nothing(tmp_path, monkeypatch):
+    """After lab.close() the CLI is never started (so nothing reaches the closed lab's endpoint)."""
+    import shutil as shutil_module
+    import subprocess as subprocess_module
+
+    from kmslab import LabError
+    from kmslab._tfcli import TerraformCLIStack
+
+    (tmp_path / "main.tf").write_text("")
+    monkeypatch.setattr(shutil_module, "which", lambda name: "/bin/false")
+
+    def never(*args, **kwargs):
+        raise AssertionError("the terraform CLI was started")
+
+    monkeypatch.setattr(subprocess_module, "run", never)
+    monkeypatch.setattr(subprocess_module, "Popen", never)
+
+    def closed():
+        raise LabError("this lab is closed; open a new one with Lab()")
+
+    stack = TerraformCLIStack(tmp_path, endpoint="http://127.0.0.1:9", region="us-east-1", access_key="a",
+                              secret_key="b", out=lambda line: None, workdir=tmp_path / "work", guard=closed)
+    with pytest.raises(LabError, match="closed"):
+        stack.plan()
