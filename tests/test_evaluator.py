@@ -4,7 +4,7 @@ Each test names the AWS rule it follows. Sources: KMS Developer Guide "Key polic
 policy", "Troubleshooting key access" (policy-evaluation.html), "Grants"; IAM User Guide "Policy
 evaluation logic", "Troubleshooting access denied error messages", "NotPrincipal"; DynamoDB Developer
 Guide "Encryption at rest usage notes" (the aws/dynamodb key policy). See
-/work/shared/reference/aws-facts.md sections 1, 2, 4, 5 and 6.
+``shared/reference/aws-facts.md`` sections 1, 2, 4, 5 and 6.
 """
 
 from __future__ import annotations
