@@ -645,12 +645,11 @@ class Enforcer:
         target_name = params.get("TargetTableName") or ""
         target_arn, _ = self._table_resource(target_name)
         lock = "DynamoDB permission (target table)"
-        for target_action in RESTORE_TARGET_ACTIONS:
-            decision = self.decide(principal, target_action, target_arn)
+        decisions = [self.decide(principal, a, target_arn) for a in RESTORE_TARGET_ACTIONS]
+        for target_action, decision in zip(RESTORE_TARGET_ACTIONS, decisions, strict=True):
             if not decision.allowed:
                 self._authorize(principal, target_action, target_arn, explanation, lock)  # refuses, explained
-        sources = sorted({m.source for a in RESTORE_TARGET_ACTIONS
-                          for m in self.decide(principal, a, target_arn).matched if m.effect == "Allow"})
+        sources = sorted({m.source for d in decisions for m in d.matched if m.effect == "Allow"})
         explanation.checks.append(Check(lock, True, f"{', '.join(RESTORE_TARGET_ACTIONS)} allowed"
                                                     + (f" by {', '.join(sources)}" if sources else "")))
         resources.append(self._resource(target_arn, "AWS::DynamoDB::Table"))
@@ -721,8 +720,7 @@ class Enforcer:
         if not isinstance(sse, dict):
             raise _Refusal("SerializationException", "")
         self._refuse_if_archived(table)
-        current = self.directory.key(table.kms_key_ref).arn if table.kms_key_ref and \
-            self.directory.key(table.kms_key_ref) else table.kms_key_ref
+        current = self._key_arn_of(table)
         if not sse.get("Enabled", True) and sse.get("Enabled") is not None:
             target = None
         elif sse.get("KMSMasterKeyId"):

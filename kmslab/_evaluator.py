@@ -1636,16 +1636,7 @@ def _decide(f: _Facts) -> Decision:
     deny_limit: dict[str, bool | None] = {"boundary": False, "session": False}
     for name, present, hits in ((("boundary", f.boundary_label is not None, f.boundary_hits),
                                  ("session", bool(f.session_labels), f.session_hits)) if f.limited else ()):
-        allow_any: bool | None = not present
-        deny_any: bool | None = False
-        for h in hits:
-            if h.applies is False:
-                continue
-            if h.allow:
-                allow_any = _any((allow_any, h.applies))
-            else:
-                deny_any = _any((deny_any, h.applies))
-        limits[name], deny_limit[name] = allow_any, deny_any
+        limits[name], deny_limit[name] = _allow_and_deny(hits, not present)
     limit = _all(limits["boundary"], limits["session"])
     # Organizations (IAM User Guide, "Policy evaluation logic"): an explicit deny in an SCP or RCP is an
     # explicit deny; otherwise every level (root, OU, account) must have a policy that allows.
@@ -1656,17 +1647,10 @@ def _decide(f: _Facts) -> Decision:
         if levels is None:
             continue
         every: bool | None = True
-        deny_any = False
+        deny_any: bool | None = False
         for level in levels:
-            allow_any: bool | None = False
-            for h in level:
-                if h.applies is False:
-                    continue
-                if h.allow:
-                    allow_any = _any((allow_any, h.applies))
-                else:
-                    deny_any = _any((deny_any, h.applies))
-            every = _all(every, allow_any)
+            level_allow, level_deny = _allow_and_deny(level, False)
+            every, deny_any = _all(every, level_allow), _any((deny_any, level_deny))
         org_allow[name], org_deny[name] = every, deny_any
     deny = _any((deny_res_t, deny_id_t, deny_limit["boundary"], deny_limit["session"], org_deny["scp"],
                  org_deny["rcp"]))
@@ -2280,3 +2264,17 @@ class _Explainer:
                 out.append(f"removing {delegation[0].label} (the delegation to the account) would make "
                            f"the IAM allow ineffective")
         return out
+
+
+def _allow_and_deny(hits: Any, allow: bool | None) -> tuple[bool | None, bool | None]:
+    """Whether any statement of ``hits`` allows (starting from ``allow``) and whether any denies, in
+    three-valued logic: a statement that cannot be evaluated makes the answer unknown, not false."""
+    deny: bool | None = False
+    for h in hits:
+        if h.applies is False:
+            continue
+        if h.allow:
+            allow = _any((allow, h.applies))
+        else:
+            deny = _any((deny, h.applies))
+    return allow, deny

@@ -101,6 +101,18 @@ class _Text:
                 f"<pre>{html.escape(self.body)}</pre></div>")
 
 
+def _next_hint(owner: Any, n: int | None) -> _Text:
+    """Hint ``n`` of ``owner.hints`` (default: the one after the last shown, kept in ``owner._hints_shown``),
+    saying how many there are: the learntools ``hint()`` of an exercise or a practice."""
+    hints = owner.hints
+    if n is None:
+        owner._hints_shown = min(owner._hints_shown + 1, len(hints))
+        n = owner._hints_shown
+    n = max(1, min(n, len(hints)))
+    more = f" (there are {len(hints)}; call hint() again)" if n < len(hints) else ""
+    return _Text(f"Hint {n}{more}:", hints[n - 1])
+
+
 class LeastPrivilegeExercise:
     """Notebook 05: write the IAM policy that lets ``dynamo_test_user`` read the table and nothing more.
 
@@ -125,12 +137,7 @@ class LeastPrivilegeExercise:
     # the learntools trio -----------------------------------------------------------------------------
     def hint(self, n: int | None = None) -> _Text:
         """The next hint (or hint ``n``)."""
-        if n is None:
-            self._hints_shown = min(self._hints_shown + 1, len(self.hints))
-            n = self._hints_shown
-        n = max(1, min(n, len(self.hints)))
-        more = f" (there are {len(self.hints)}; call hint() again)" if n < len(self.hints) else ""
-        return _Text(f"Hint {n}{more}:", self.hints[n - 1])
+        return _next_hint(self, n)
 
     @property
     def solution_policy(self) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from .exercises import (
     _contains_blank,
     _document,
     _names_problem,
+    _next_hint,
     _principal_problem,
     _refused_by_iam,
     _resource_problem,
@@ -93,12 +94,7 @@ class _Practice:
 
     def hint(self, n: int | None = None) -> _Text:
         """The next hint (or hint ``n``)."""
-        if n is None:
-            self._hints_shown = min(self._hints_shown + 1, len(self.hints))
-            n = self._hints_shown
-        n = max(1, min(n, len(self.hints)))
-        more = f" (there are {len(self.hints)}; call hint() again)" if n < len(self.hints) else ""
-        return _Text(f"Hint {n}{more}:", self.hints[n - 1])
+        return _next_hint(self, n)
 
     def solution(self) -> _Text:
         return _Text(texts(10)["practice"][self.name]["solution_title"], self._solution_text())
