@@ -22,12 +22,13 @@ from ._evaluator import (
     check_policy_document,
     evaluate,
 )
-from ._lab import Lab
+from ._lab import Account, Lab
 
 __version__ = "0.1.0"
 
 __all__ = [
     "REASONS",
+    "Account",
     "ApplyError",
     "CannotEvaluateError",
     "ConfigurationError",

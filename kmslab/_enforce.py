@@ -113,8 +113,10 @@ import binascii
 import json
 import random
 import re
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -154,6 +156,20 @@ CRYPTO_OPERATIONS = frozenset({
 KMS_ACCOUNT_OPERATIONS = of_kind("kms", "key-account")
 #: KMS operations whose KeyId moto's backend takes only as a key ID (AWS also takes the ARN).
 _MOTO_WANTS_KEY_ID = frozenset({"DisableKey", "EnableKey", "ScheduleKeyDeletion", "CancelKeyDeletion"})
+#: DynamoDB operations that take another account's table ARN (DynamoDB developer guide, "DynamoDB API
+#: operations supported by resource-based policies", cross-account support: Yes).
+DYNAMODB_CROSS_ACCOUNT_OPERATIONS = frozenset({
+    "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem",
+    "TransactGetItems", "TransactWriteItems", "DescribeTable", "UpdateTable", "DeleteTable",
+    "TagResource", "UntagResource", "ListTagsOfResource",
+})
+#: KMS operations that take another account's key ARN (KMS API reference: "Cross-account use: Yes").
+KMS_CROSS_ACCOUNT_OPERATIONS = frozenset({
+    "CreateGrant", "Decrypt", "DeriveSharedSecret", "DescribeKey", "Encrypt", "GenerateDataKey",
+    "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac", "GetKeyRotationStatus", "GetPublicKey", "ListGrants", "ReEncrypt", "RetireGrant",
+    "RevokeGrant", "Sign", "Verify", "VerifyMac",
+})
 #: The operations DynamoDB's own grant allows (DynamoDB developer guide, CreateGrant example).
 DYNAMODB_GRANT_OPERATIONS = ["DescribeKey", "GenerateDataKey", "Decrypt", "Encrypt", "ReEncryptFrom",
                              "ReEncryptTo", "RetireGrant"]
@@ -263,7 +279,10 @@ class Enforcer:
 
     def __init__(self, directory: Directory, clock: SimClock, trail: Trail,
                  evaluate: Callable[..., Any], seed: int = 0) -> None:
-        self.directory = directory
+        #: The lab's own account; every account of the lab, by ID (see :meth:`add_account`).
+        self.home = directory
+        self.directories: dict[str, Directory] = {directory.account_id: directory}
+        self._current = threading.local()
         self.clock = clock
         self.trail = trail
         self._evaluate = evaluate
@@ -279,6 +298,74 @@ class Enforcer:
         self._decisions: dict[tuple, Any] = {}
         #: What a call refused nothing of still has to do once the emulator answered (keyed by id(call)).
         self._pending: dict[int, Any] = {}
+
+    # -- accounts -----------------------------------------------------------------------------------
+    @property
+    def directory(self) -> Directory:
+        """The account that executes the request being handled (the lab's own outside a request)."""
+        return getattr(self._current, "directory", None) or self.home
+
+    def add_account(self, directory: Directory) -> None:
+        """A second account of the lab: its principals sign in, and its resources can be shared."""
+        self.directories[directory.account_id] = directory
+
+    @contextmanager
+    def _in_account(self, directory: Directory) -> Iterator[None]:
+        previous = getattr(self._current, "directory", None)
+        self._current.directory = directory
+        try:
+            yield
+        finally:
+            self._current.directory = previous
+
+    def _directory_of(self, principal: Principal) -> Directory:
+        """The account whose IAM holds a principal's own policies (AWS services: the executing one)."""
+        return self.directories.get(principal.account_id or "", self.directory)
+
+    def _executing_directory(self, call: ApiCall, principal: Principal) -> Directory:
+        """The account that executes a call: the caller's own, or, for the operations AWS lets name another
+        account's resource by its ARN, that resource's account when it is one of the lab's (DynamoDB
+        developer guide, "DynamoDB API operations supported by resource-based policies"; KMS API
+        reference, "Cross-account use" of each operation). A call naming another account's resource in an
+        operation that cannot reach across accounts stays in the caller's account, where it names nothing."""
+        own = self._directory_of(principal)
+        if len(self.directories) == 1:
+            return own
+        accounts: set[str] = set()
+        if call.service == "dynamodb" and call.operation in DYNAMODB_CROSS_ACCOUNT_OPERATIONS:
+            try:
+                refs = [ref for _, ref in _dynamodb_requests(call)]
+            except (AttributeError, KeyError, TypeError, _Refusal):
+                refs = []
+            for ref in refs:
+                if isinstance(ref, str) and ref.startswith("arn:") and ref.count(":") >= 5:
+                    accounts.add(ref.split(":")[4])
+                else:
+                    accounts.add(own.account_id)
+        elif call.service == "kms" and call.operation in KMS_CROSS_ACCOUNT_OPERATIONS:
+            for _, ref in _kms_key_refs(call):
+                if isinstance(ref, str) and ref.startswith("arn:") and ref.count(":") >= 5:
+                    accounts.add(ref.split(":")[4])
+                elif isinstance(ref, str) and not call.params.get("KeyId") and own.key(ref) is None:
+                    # a ciphertext names its key by ID only: the lab account that holds that key
+                    accounts.add(next((d.account_id for d in self.directories.values() if d.key(ref)),
+                                      own.account_id))
+                else:
+                    accounts.add(own.account_id)
+        elif call.service == "sts" and call.operation == "AssumeRole":
+            role_arn = call.params.get("RoleArn")
+            account = role_arn.split(":")[4] if isinstance(role_arn, str) and role_arn.count(":") >= 5 else None
+            if account in self.directories and account != own.account_id:
+                raise _Refusal(NOT_MODELLED, "kmslab does not model assuming a role of the lab's other account "
+                                             "(cross-account role sessions): share the table and the key with "
+                                             "resource-based policies instead. The request was refused before "
+                                             "it reached the lab's emulator, and nothing changed.")
+        accounts &= set(self.directories)
+        if len(accounts) > 1:
+            raise _Refusal(NOT_MODELLED, "kmslab does not model one request that names resources of both of "
+                                         "the lab's accounts: send one request per account. The request was "
+                                         "refused before it reached the lab's emulator, and nothing changed.")
+        return self.directories[accounts.pop()] if accounts else own
 
     # -- ids ----------------------------------------------------------------------------------------
     def _uuid(self) -> str:
@@ -298,16 +385,30 @@ class Enforcer:
         assert call is not None and principal is not None
         explanation = CallExplanation(f"{call.service}:{call.operation}", principal.arn)
         try:
+            executing = self._executing_directory(call, principal)
+        except _Refusal as refusal:
+            explanation.checks.append(Check("closed world", False, refusal.message))
+            return self._refuse(call, principal, refusal, request_id, explanation)
+        with self._in_account(executing):
+            return self._handle_in_account(request, forward, call, principal, request_id, explanation)
+
+    def _refuse(self, call: ApiCall, principal: Principal, refusal: _Refusal, request_id: str,
+                explanation: CallExplanation) -> Reply:
+        reply = self._reply_for(call, refusal, request_id)
+        explanation.error_code, explanation.error_message = reply.code, reply.message
+        event_id = self._record(call, principal, reply.code, reply.message, [])
+        self.explanations[event_id] = explanation
+        self.last_refused = explanation
+        return reply.status, reply.headers, reply.body
+
+    def _handle_in_account(self, request: WireRequest, forward: Forward, call: ApiCall, principal: Principal,
+                           request_id: str, explanation: CallExplanation) -> Reply | None:
+        try:
             self._classified(call, explanation)
             before = getattr(self, f"_before_{call.service}", None)
             resources = before(call, principal, explanation, request) if before else []
         except _Refusal as refusal:
-            reply = self._reply_for(call, refusal, request_id)
-            explanation.error_code, explanation.error_message = reply.code, reply.message
-            event_id = self._record(call, principal, reply.code, reply.message, [])
-            self.explanations[event_id] = explanation
-            self.last_refused = explanation
-            return reply.status, reply.headers, reply.body
+            return self._refuse(call, principal, refusal, request_id, explanation)
         answered = forward(request)
         if answered is None:
             return None
@@ -358,7 +459,8 @@ class Enforcer:
         recorded."""
         from ._sigv4 import front_door
         request_id = self._uuid()
-        call, principal, refusal = front_door(request, route, self.directory, request_id)
+        accounts = self.directory if len(self.directories) == 1 else _Accounts(self.home, self.directories)
+        call, principal, refusal = front_door(request, route, accounts, request_id)
         if refusal is None and principal is not None and principal.session_expires is not None \
                 and self.clock.iso() >= principal.session_expires:
             # A session's credentials end at its Expiration (STS AssumeRole: DurationSeconds), on the lab clock.
@@ -431,15 +533,16 @@ class Enforcer:
             if principal.session_created:
                 full_context["aws:TokenIssueTime"] = principal.session_created
         full_context.update(context or {})
-        identity = self.directory.identity_policies(principal)
+        home = self._directory_of(principal)  # the caller's own account: its IAM policies, its organization
+        identity = home.identity_policies(principal)
         if resource_policy is None and key is None and action.startswith("dynamodb:"):
             resource_policy = self._table_policy(resource)
         elif resource_policy is None and key is None and action.lower() == "sts:assumerole" and ":role/" in resource:
             trust = self.directory.trust_policy(resource)
             resource_policy = ("trust policy", trust) if trust is not None else None
-        boundary = self.directory.permissions_boundary(principal)
-        sessions = self.directory.session_policies(principal)
-        scps = self.directory.organization_policies("scp") if principal.kind != "AWSService" else None
+        boundary = home.permissions_boundary(principal)
+        sessions = home.session_policies(principal)
+        scps = home.organization_policies("scp") if principal.kind != "AWSService" else None
         # RCPs apply to the resources of the services AWS Organizations lists for them (of the lab's: KMS and
         # STS), in a member account.
         rcps = (self.directory.organization_policies("rcp")
@@ -1073,7 +1176,7 @@ class Enforcer:
                 context["kms:GrantOperations"] = call.params.get("Operations", [])
                 context["kms:GranteePrincipal"] = call.params.get("GranteePrincipal", "")
             self._authorize(principal, op_action, key.arn, explanation, "KMS key", key=key, context=context)
-            resources.append({"ARN": key.arn, "accountId": principal.account_id, "type": "AWS::KMS::Key"})
+            resources.append({"ARN": key.arn, "accountId": self.directory.account_id, "type": "AWS::KMS::Key"})
             state_error = _key_state_error(key, call.operation)
             if state_error:
                 code, message = state_error
@@ -1159,7 +1262,12 @@ class Enforcer:
         return None
 
     def refresh_key_states(self) -> None:
-        """Note when each key became unusable (or usable again), on the lab clock."""
+        """Note when each key became unusable (or usable again), on the lab clock, in every account."""
+        if getattr(self._current, "directory", None) is None and len(self.directories) > 1:
+            for directory in self.directories.values():
+                with self._in_account(directory):
+                    self.refresh_key_states()
+            return
         present = set()
         for key in self.directory.keys():
             present.add(key.arn)
@@ -1171,7 +1279,8 @@ class Enforcer:
                 self.recovered.pop(key.arn, None)
             elif key.arn in self.unusable_since:
                 self._key_usable_again(key.arn)
-        for arn in list(self.unusable_since):
+        mine = f":{self.directory.account_id}:"
+        for arn in [a for a in self.unusable_since if mine in a]:
             if arn not in present and self.unusable_since[arn][1] != "Deleted":
                 self.unusable_since[arn] = (self.unusable_since[arn][0], "Deleted")
 
@@ -1189,7 +1298,13 @@ class Enforcer:
             self.recovered[key_arn] = (noticed, self.clock.now)
 
     def delete_due_keys(self) -> list[str]:
-        """Delete the keys whose waiting period has ended on the lab clock, as KMS does."""
+        """Delete the keys whose waiting period has ended on the lab clock, as KMS does (every account's)."""
+        if getattr(self._current, "directory", None) is None and len(self.directories) > 1:
+            deleted = []
+            for directory in self.directories.values():
+                with self._in_account(directory):
+                    deleted += self.delete_due_keys()
+            return deleted
         deleted = []
         now = self.clock.now.replace(tzinfo=None)
         for key in list(self.directory.keys()):
@@ -1630,3 +1745,33 @@ def _public_params(params: dict[str, Any]) -> dict[str, Any]:
     """Request parameters as CloudTrail would log them: no item data, no key material."""
     return {k[:1].lower() + k[1:]: ("HIDDEN_DUE_TO_SECURITY_REASONS" if k in _SECRET_PARAMS else v)
             for k, v in params.items()}
+
+
+class _Accounts:
+    """The front door's view of every account of a lab: an access key is looked up in each."""
+
+    def __init__(self, home: Directory, directories: dict[str, Directory]) -> None:
+        self.region = home.region
+        self._directories = list(directories.values())
+
+    def principal_for_access_key(self, access_key_id: str | None) -> Principal | None:
+        for directory in self._directories:
+            principal = directory.principal_for_access_key(access_key_id)
+            if principal is not None:
+                return principal
+        return None
+
+    def session_secret(self, access_key_id: str) -> tuple[str, str] | None:
+        for directory in self._directories:
+            found = directory.session_secret(access_key_id)
+            if found is not None:
+                return found
+        return None
+
+    def secret_for(self, access_key_id: str) -> str | None:
+        from ._sigv4 import secret_for
+        for directory in self._directories:
+            secret = secret_for(directory, access_key_id)
+            if secret is not None:
+                return secret
+        return None

@@ -45,6 +45,8 @@ from ._evaluator import evaluate
 from ._trail import Trail
 
 ACCOUNT_ID = "123456789012"
+#: The second account's default ID (one of the example account IDs AWS's documentation uses).
+PARTNER_ACCOUNT_ID = "444455556666"
 DEFAULT_REGION = "us-east-1"
 ADMIN_USER = "lab-admin"
 TARGETS = ("offline", "emulator", "aws")
@@ -89,7 +91,8 @@ def _dispatch(event_name: str, request: Any, **kwargs: Any) -> Any:
             request.headers["Content-Length"] = str(len(authorized.body))
         # The caller is authenticated already: tell moto the account rather than have it search every
         # partition's IAM backend for the access key.
-        request.headers["x-moto-account-id"] = lab.account_id  # replaces a value the caller set
+        # The account is the one that executes the request (a shared table's or key's, across accounts).
+        request.headers["x-moto-account-id"] = lab._enforcer.directory.account_id  # replaces the caller's value
         return _moto_stubber().process_request(request)
 
     from ._sigv4 import route_url
@@ -466,15 +469,15 @@ class Lab:
             self._server = self._serve()
         return self._server.endpoint_url
 
-    def _create_admin(self) -> Any:
-        """lab-admin and its access key: the seeded key ID (outputs stay the same run to run), and a secret
-        drawn from :mod:`secrets` for this lab alone (never printed), so that knowing kmslab's seed is not
-        knowing the key."""
+    def _create_admin(self, directory: Any = None, name: str = ADMIN_USER) -> Any:
+        """lab-admin (or another account's administrator) and its access key: the seeded key ID (outputs stay
+        the same run to run), and a secret drawn from :mod:`secrets` for this lab alone (never printed), so
+        that knowing kmslab's seed is not knowing the key."""
         import secrets
-        iam = self._directory.iam
-        iam.create_user(region_name=self.region, user_name=ADMIN_USER, path="/", tags=[])
-        iam.attach_user_policy("arn:aws:iam::aws:policy/AdministratorAccess", ADMIN_USER)
-        access_key = iam.create_access_key(user_name=ADMIN_USER)  # draws from the seeded generator as before
+        iam = (directory or self._directory).iam
+        iam.create_user(region_name=self.region, user_name=name, path="/", tags=[])
+        iam.attach_user_policy("arn:aws:iam::aws:policy/AdministratorAccess", name)
+        access_key = iam.create_access_key(user_name=name)  # draws from the seeded generator as before
         alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
         access_key.secret_access_key = "".join(secrets.choice(alphabet) for _ in range(40))
         return access_key
@@ -539,14 +542,44 @@ class Lab:
         state = "closed" if self._closed else "open"
         return f"<Lab {self.target} account={self.account_id} region={self.region} {state}>"
 
+    # -- a second account ---------------------------------------------------------------------------
+    def add_account(self, name: str = "partner", account_id: str = PARTNER_ACCOUNT_ID) -> Account:
+        """A second AWS account in this lab (its own IAM users and roles, keys and tables, its own
+        administrator ``<name>-admin`` with ``AdministratorAccess``): the :class:`Account` to act in it.
+
+        Its principals can reach the lab account's table and key by their ARNs, as AWS lets them across
+        accounts: both sides must allow (the resource's policy in the lab account, the caller's IAM
+        policies in theirs). Asking again for the same ID gives the same account. Offline and served
+        emulator targets only."""
+        self._simulated("add_account (a second account in the lab's emulator)")
+        if self._foreign:
+            raise LabError("add_account needs the lab's own emulator: a foreign emulator's other accounts are not "
+                           "read")
+        accounts = self.__dict__.setdefault("_accounts", {})
+        if account_id in accounts:
+            return accounts[account_id]
+        if account_id == self.account_id or not (account_id.isdigit() and len(account_id) == 12):
+            raise LabError(f"account_id must be 12 digits and not the lab's own account; got {account_id!r}")
+        directory = Directory(account_id, self.region)
+        access_key = self._create_admin(directory, f"{name}-admin")
+        assert self._enforcer is not None
+        self._enforcer.add_account(directory)
+        session = self._new_session(access_key.access_key_id, access_key.secret_access_key)
+        accounts[account_id] = Account(self, name, directory, session,
+                                       (access_key.access_key_id, access_key.secret_access_key))
+        return accounts[account_id]
+
     # -- sessions -----------------------------------------------------------------------------------
     def session_for(self, user: str) -> boto3.Session:
         """A boto3 session signed with an active access key of IAM user ``user``."""
         self._simulated("session_for (a user's keys from the emulator)")
+        return self._session_for(self._directory, user)
+
+    def _session_for(self, directory: Any, user: str) -> boto3.Session:
         try:
-            pair = self._directory.active_access_key(user)
+            pair = directory.active_access_key(user)
         except KeyError:
-            raise LabError(f"no IAM user named {user!r} in this lab") from None
+            raise LabError(f"no IAM user named {user!r} in account {directory.account_id}") from None
         if pair is not None:
             return self._new_session(*pair)
         if self._foreign:
@@ -563,12 +596,18 @@ class Lab:
         The call meets both locks like any other (the caller's IAM policies and the role's trust policy);
         a refusal is raised as botocore's ``ClientError``, with AWS's ``AccessDenied``.
         """
-        import json as _json
         self._check_open()
         caller = self.session_for(user) if user is not None else self.session
-        arn = role if role.startswith("arn:") else f"arn:aws:iam::{self.account_id}:role/{role}"
+        return self._assume_role(self._directory, caller, role, session_name, policy, policy_arns,
+                                 duration_seconds)
+
+    def _assume_role(self, directory: Any, caller: boto3.Session, role: str, session_name: str,
+                     policy: dict[str, Any] | str | None, policy_arns: list[str] | None,
+                     duration_seconds: int | None) -> boto3.Session:
+        import json as _json
+        arn = role if role.startswith("arn:") else f"arn:aws:iam::{directory.account_id}:role/{role}"
         if not role.startswith("arn:"):
-            found = self._directory.role(role) if hasattr(self._directory, "role") else None
+            found = directory.role(role) if hasattr(directory, "role") else None
             arn = found.arn if found is not None else arn
         params: dict[str, Any] = {"RoleArn": arn, "RoleSessionName": session_name}
         if policy is not None:
@@ -633,14 +672,16 @@ class Lab:
 
     # -- terraform ----------------------------------------------------------------------------------
     def terraform(self, path: str | os.PathLike[str], variables: dict[str, Any] | None = None, *,
-                  engine: str | None = None, out: Any = None) -> Any:
+                  engine: str | None = None, out: Any = None, providers: dict[str, Any] | None = None) -> Any:
         """A stack over the ``.tf`` files in ``path``, applied as ``lab-admin``.
 
         ``engine="embedded"`` (the default) applies in-process in milliseconds; ``engine="terraform"`` runs
         the real terraform CLI against the lab's endpoint on 127.0.0.1. ``KMSLAB_ENGINE`` sets the default.
         In real AWS (``target="aws"``) names get the lab ID as prefix and every resource the tag
         ``kmslab:lab=<lab id>`` (the bundled configuration's ``name_prefix`` and ``default_tags``).
-        ``out`` receives the progress lines (default: printed, unless the lab is quiet).
+        ``out`` receives the progress lines (default: printed, unless the lab is quiet). ``providers`` maps
+        a provider alias (``provider = aws.partner``) to an :class:`Account` of this lab (or a boto3 session):
+        its resources are made in that account (embedded engine).
 
         The lab keeps one Terraform state per configuration folder and engine, as one working
         directory does: ``lab.terraform("terraform").apply()`` twice changes nothing the second time,
@@ -654,10 +695,14 @@ class Lab:
             # Real AWS: every resource tagged with the lab ID, every name prefixed with it.
             variables = {"name_prefix": f"{self.lab_id}-", "default_tags": {"kmslab:lab": self.lab_id},
                          **(variables or {})}
+        if providers and engine != "embedded":
+            raise LabError("providers= (a provider alias for a second account) is taken by the embedded engine "
+                           "only; with engine='terraform' give the alias its credentials in the configuration")
         if engine == "embedded":
             from ._terraform import Stack, State
+            sessions = {alias: getattr(target, "session", target) for alias, target in (providers or {}).items()}
             return Stack(Path(path), session=self.session, variables=variables, out=out,
-                         state=self._terraform_state("embedded", path, State))
+                         state=self._terraform_state("embedded", path, State), providers=sessions)
         if engine == "terraform":
             from ._tfcli import TerraformCLIStack, new_workdir
             if self._foreign:
@@ -707,18 +752,38 @@ class Lab:
         self._simulated("explain")
         assert self._enforcer is not None
         self._forget()
-        who = self._directory.principal_named(principal)
+        return self._explain(self._principal_named(principal), action, resource, context)
+
+    def _principal_named(self, name_or_arn: str, directory: Any = None) -> Any:
+        """A principal of the lab account (or of ``directory``), or of whichever lab account its ARN names."""
+        if directory is None:
+            directory = self._directory_for_arn(name_or_arn)
+        try:
+            return directory.principal_named(name_or_arn)
+        except KeyError as error:
+            raise LabError(error.args[0]) from None
+
+    def _directory_for_arn(self, arn: str) -> Any:
+        """The lab account an ARN names (the lab's own for a name, or an account not in the lab)."""
+        parts = arn.split(":") if arn.startswith("arn:") else []
+        directories = self._enforcer.directories if self._enforcer is not None else {}
+        return directories.get(parts[4], self._directory) if len(parts) > 5 else self._directory
+
+    def _explain(self, who: Any, action: str, resource: str, context: dict[str, Any] | None) -> Any:
+        assert self._enforcer is not None
+        directory = self._directory_for_arn(resource)
         key = None
         if action.lower().startswith("kms:") and resource != "*":
-            key = self._directory.key(resource)
+            key = directory.key(resource)
             if key is None:
                 raise LabError(f"no KMS key {resource!r} in this lab")
             resource = key.arn
         elif action.lower().startswith("dynamodb:") and not resource.startswith("arn:") and resource != "*":
-            resource = self._directory.table_arn(resource)
+            resource = directory.table_arn(resource)
         full_context = {"kms:CallerAccount": who.account_id} if key is not None else {}
         full_context.update(context or {})
-        return self._enforcer.decide(who, action, resource, key=key, context=full_context)
+        with self._enforcer._in_account(directory):
+            return self._enforcer.decide(who, action, resource, key=key, context=full_context)
 
     def explain_call(self, principal: str, action: str, table: str) -> CallExplanation:
         """Both locks for one DynamoDB call, decided now without making it (a what-if).
@@ -731,7 +796,7 @@ class Lab:
         self._simulated("explain_call")
         assert self._enforcer is not None
         self._forget()
-        who = self._directory.principal_named(principal)
+        who = self._principal_named(principal)
         info = self._directory.table(table)
         if info is None:
             raise LabError(f"no DynamoDB table {table!r} in this lab")
@@ -750,3 +815,62 @@ class Lab:
     def explanation(self, event_id: str) -> CallExplanation | None:
         """The explanation behind one trail record (by its ``eventID``)."""
         return self._enforcer.explanations.get(event_id) if self._enforcer else None
+
+
+class Account:
+    """Another AWS account of a lab (:meth:`Lab.add_account`): its own IAM, KMS and DynamoDB in the lab's
+    emulator, and its own administrator ``<name>-admin``, whose session this is.
+
+    >>> partner = lab.add_account("partner")                       # doctest: +SKIP
+    >>> partner.client("dynamodb").get_item(TableName=table_arn, Key=...)   # across accounts, by ARN
+    """
+
+    def __init__(self, lab: Lab, name: str, directory: Any, session: boto3.Session,
+                 admin_credentials: tuple[str, str]) -> None:
+        self._lab = lab
+        self._directory = directory
+        self.name = name
+        self.account_id = directory.account_id
+        self.admin = f"{name}-admin"
+        self.session = session
+        self._admin_credentials = admin_credentials
+        self._clients: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"<Account {self.name} {self.account_id}>"
+
+    @property
+    def root_arn(self) -> str:
+        """The account's principal as key and resource policies name it: ``arn:aws:iam::<id>:root``."""
+        return f"arn:aws:iam::{self.account_id}:root"
+
+    def client(self, service: str) -> Any:
+        """The administrator's boto3 client for ``service``, made once."""
+        self._lab._check_open()
+        client = self._clients.get(service)
+        if client is None:
+            client = self._clients[service] = self.session.client(service)
+        return client
+
+    def session_for(self, user: str) -> boto3.Session:
+        """A boto3 session signed with an active access key of this account's IAM user ``user``."""
+        self._lab._simulated("session_for")
+        return self._lab._session_for(self._directory, user)
+
+    def assume_role(self, role: str, session_name: str = "lab-session", *, user: str | None = None,
+                    policy: dict[str, Any] | str | None = None, policy_arns: list[str] | None = None,
+                    duration_seconds: int | None = None) -> boto3.Session:
+        """A session of one of this account's roles, assumed by ``user`` (the administrator when None)."""
+        self._lab._check_open()
+        caller = self.session_for(user) if user is not None else self.session
+        return self._lab._assume_role(self._directory, caller, role, session_name, policy, policy_arns,
+                                      duration_seconds)
+
+    def explain(self, principal: str, action: str, resource: str, context: dict[str, Any] | None = None) -> Any:
+        """The Decision for one request by this account's ``principal`` (a user name, ``role/<name>`` or
+        an ARN) on ``resource`` (a lab account's table or key ARN, or this account's by name)."""
+        self._lab._simulated("explain")
+        who = self._lab._principal_named(principal, self._directory)
+        if not resource.startswith("arn:") and resource != "*" and not action.lower().startswith("kms:"):
+            resource = self._directory.table_arn(resource)
+        return self._lab._explain(who, action, resource, context)
