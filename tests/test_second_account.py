@@ -258,3 +258,13 @@ def test_the_served_emulator_routes_the_partner_too():
         assert partner.client("dynamodb").describe_table(TableName=TABLE_ARN)["Table"]["TableName"] == TABLE
         error = error_of(partner.client("dynamodb").scan, TableName=TABLE_ARN)
         assert error["Message"].startswith("KMS key access denied error")
+
+
+def test_a_key_policy_may_name_a_user_of_the_partner_but_not_one_that_does_not_exist(lab, world, partner):
+    """KMS refuses a key policy whose principal does not exist; a partner's user exists in its account."""
+    reader(partner, ["kms:Decrypt"])
+    share_key(lab, world["key_arn"], f"arn:aws:iam::{PARTNER}:user/analyst")
+    with pytest.raises(ClientError) as excinfo:
+        share_key(lab, world["key_arn"], f"arn:aws:iam::{PARTNER}:user/nobody-of-that-name")
+    assert excinfo.value.response["Error"]["Message"] == \
+        "Policy contains a statement with one or more invalid principals."

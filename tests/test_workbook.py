@@ -67,6 +67,8 @@ EXPECTED = {
         "attached": [FULL_ACCESS_ARN]},
     10: {"keys": 1, "tables": [TABLE_NAME], "users": [USER_NAME, "lab-admin"], "items": 1, "user_policies": [],
          "attached": [FULL_ACCESS_ARN]},
+    11: {"keys": 1, "tables": [TABLE_NAME], "users": [USER_NAME, "lab-admin"], "items": 1, "user_policies": [],
+         "attached": [FULL_ACCESS_ARN]},
 }
 
 
@@ -582,7 +584,7 @@ def test_the_workbooks_text_forms_fit_the_width():
 
 def test_the_recap_has_its_parts_and_a_final_check_from_every_step():
     import nbformat
-    nb = nbformat.read(NOTEBOOK_DIR / "10_recap.ipynb", as_version=4)
+    nb = nbformat.read(NOTEBOOK_DIR / "11_recap.ipynb", as_version=4)
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "```mermaid\nflowchart" in markdown  # JupyterLab renders Mermaid natively, in either theme
@@ -590,9 +592,9 @@ def test_the_recap_has_its_parts_and_a_final_check_from_every_step():
     for part in ("Cheat sheet: the two locks", "Glossary", "Final check", "Practice: a key policy without the root",
                  "Practice: an explicit Deny", "Practice: a grant"):
         assert part in markdown, part
-    questions = " ".join(quiz(10, n).question for n in range(1, 7))
-    for step in ("01", "02", "03", "04", "05", "06", "07", "08"):
+    questions = " ".join(quiz(11, n).question for n in range(1, 8))
+    for step in ("01", "02", "03", "04", "05", "06", "07", "08", "09", "10"):
         assert step in questions, step
-    assert all(f"quiz(10, {n}).widget()" in code for n in range(1, 7))
+    assert all(f"quiz(11, {n}).widget()" in code for n in range(1, 8))
     for hint_or_solution in ("hint()", "solution()"):  # left for the learner to call
         assert all(line.startswith("# ") for line in code.splitlines() if line.endswith(hint_or_solution))

@@ -9,6 +9,7 @@ models (:mod:`kmslab.workbook.views`) only bind to them.
 * :mod:`~kmslab.workbook.quizzes`: :class:`Quiz`, a multiple-choice question with an explanation for every
   option; :func:`quiz` finds the ones the notebooks use, in data files (:mod:`~kmslab.workbook.texts`).
 * :mod:`~kmslab.workbook.exercises`: :class:`LeastPrivilegeExercise`, notebook 05's self-checking exercise.
+* :mod:`~kmslab.workbook.sharing`: :class:`~kmslab.workbook.sharing.SharingExercise`, notebook 10's.
 * :mod:`~kmslab.workbook.playground`: :class:`Playground`, notebook 04's five settings, applied for real.
 * :mod:`~kmslab.workbook.views`: the ipywidgets views of a quiz and of the playground.
 * :mod:`~kmslab.workbook.environment`: :func:`check_environment`, notebook 00's check.

