@@ -293,35 +293,40 @@ def reset(args: argparse.Namespace) -> int:
 
 # -- handout ---------------------------------------------------------------------------------------------
 
-#: The handout's own style: on screen, the contents page; on paper (A4, under 30 pages), a cell's input kept
-#: whole and with the start of its output (JupyterLab's rule that keeps every output whole is lifted: it
-#: left pages half empty), code wrapped at word boundaries, prompts and what only works on screen left out,
-#: the notebooks one after the other.
+#: The handout's own style: on screen, the contents page; on paper (A4 landscape in two columns, under 30
+#: pages for the twelve notebooks: an 88-column code line fits a column), a cell's input kept whole and with
+#: the start of its output (JupyterLab's rule that keeps every output whole is lifted: it left pages half
+#: empty), code wrapped at word boundaries, prompts, set-up cells and what only works on screen left out,
+#: the notebooks one after the other in one flow of columns.
 HANDOUT_CSS = """
 .kmslab-handout-notebook{break-before:page;border-top:2px solid #999;margin-top:2em}
 .kmslab-handout-contents{padding:2em 4em;font-family:var(--jp-content-font-family);
   font-size:var(--jp-content-font-size2,1.2em);line-height:1.6}
 .kmslab-handout-contents a{color:var(--jp-content-link-color,#1565c0)}
 .kmslab-handout-same{font-style:italic}
-@page{size:A4;margin:8mm 9mm}
+@page{size:A4 landscape;margin:6mm 7mm}
 @media print{
-  :root{--jp-code-font-size:6.9pt;--jp-content-font-size1:8.3pt;--jp-content-font-size2:1.1em;
+  :root{--jp-code-font-size:6.6pt;--jp-content-font-size1:7.9pt;--jp-content-font-size2:1.1em;
     --jp-content-font-size3:1.25em;--jp-content-font-size4:1.4em;--jp-ui-font-size1:8pt;
-    --jp-code-line-height:1.2;--jp-content-line-height:1.3;--jp-cell-padding:2px;--jp-code-padding:2px}
+    --jp-code-line-height:1.15;--jp-content-line-height:1.25;--jp-cell-padding:2px;--jp-code-padding:2px}
   body{margin:0;padding:0}
   .jp-Notebook{padding:0!important}
   .jp-InputPrompt,.jp-OutputPrompt,.jp-Collapser{display:none!important}
   .jp-Cell{padding:1px 0!important}
   .jp-Cell-inputWrapper{break-inside:avoid;break-after:avoid}
   .jp-OutputArea-child{break-inside:auto!important}
-  .jp-RenderedHTMLCommon h1,.jp-RenderedHTMLCommon h2,.jp-RenderedHTMLCommon h3{break-after:avoid;margin-top:.6em}
+  .jp-RenderedHTMLCommon h1,.jp-RenderedHTMLCommon h2,.jp-RenderedHTMLCommon h3{break-after:avoid;margin-top:.5em;
+    margin-bottom:.25em}
+  .jp-RenderedHTMLCommon p,.jp-RenderedHTMLCommon ul,.jp-RenderedHTMLCommon table{margin-bottom:.4em}
   .jp-RenderedHTMLCommon p,.jp-RenderedHTMLCommon li{orphans:3;widows:3}
   pre,code,.highlight pre,.jp-OutputArea-output pre{white-space:pre-wrap!important;word-break:normal!important;
     overflow-wrap:break-word!important}
   .jp-InputArea-editor,.jp-OutputArea-output{overflow:visible!important}
   .celltag_kmslab-screen-only .jp-Cell-inputWrapper{display:none!important}
-  .kmslab-handout-contents{padding:0 1em}
+  .kmslab-handout-contents{padding:0 1em;line-height:1.35}
+  .kmslab-handout-contents h1{font-size:1.5em;margin:.2em 0}
   .kmslab-handout-notebook{break-before:auto;border-top:1px solid #999;margin-top:1em}
+  .kmslab-handout-columns{column-count:2;column-gap:6mm;column-rule:1px solid #ddd}
 }
 """
 
@@ -329,6 +334,9 @@ HANDOUT_CSS = """
 SCREEN_ONLY_LINES = re.compile(r"^\s*\((Answer with the buttons|No try yet: change a setting)[^\n]*\)\n?", re.M)
 #: A code cell that only shows an interactive view: on paper, its output (the view's text) is enough.
 SCREEN_ONLY_CELL = re.compile(r"quiz\(\d+, \d+\)\.widget\(\)")
+#: A code cell with nothing to read on paper: imports and ``start(step=N)``, or calls left commented out
+#: for the learner (a hint, a solution).
+SETUP_LINE = re.compile(r"(?:from \S+ import .*|import \S+|lab = start\(step=\d+\)|#.*|\s*)")
 #: The paragraph every notebook's "In real AWS" repeats: on paper, once, then a pointer to it.
 SIMULATED_PARAGRAPH = re.compile(r"\*\*What kmslab simulates here\.\*\*[^\n]*")
 
@@ -343,7 +351,8 @@ def _handout_notebook(notebook: Any, first: bool) -> Any:
                 "In real AWS.</span>", cell.source)
         if cell.cell_type != "code":
             continue
-        if SCREEN_ONLY_CELL.fullmatch(cell.source.strip()):
+        quiet = not cell.get("outputs") and all(SETUP_LINE.fullmatch(line) for line in cell.source.splitlines())
+        if SCREEN_ONLY_CELL.fullmatch(cell.source.strip()) or quiet:
             cell.metadata.setdefault("tags", []).append("kmslab-screen-only")
         for output in cell.get("outputs", []):
             data = output.get("data", {})
@@ -397,7 +406,8 @@ def handout(args: argparse.Namespace) -> int:
            "protects a DynamoDB table</h1><h2>Contents</h2><ol>" + "".join(contents) + "</ol></section>")
     try:
         out.write_text(f"<!DOCTYPE html><html lang='en'><head>{head}<style>{HANDOUT_CSS}</style></head>"
-                       f"<body class='jp-Notebook'>{toc}{''.join(bodies)}</body></html>", encoding="utf-8")
+                       f"<body class='jp-Notebook'><div class='kmslab-handout-columns'>{toc}{''.join(bodies)}</div>"
+                       "</body></html>", encoding="utf-8")
     except OSError as error:
         raise LabError(f"could not write {out}: {error.strerror or error}") from None
     print(f"wrote {out} ({out.stat().st_size // 1024} KiB, {len(sources)} notebooks)")
