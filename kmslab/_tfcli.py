@@ -10,12 +10,21 @@ over from one stack to the next, as one working directory does.
 Offline use needs the AWS provider in a local mirror: kmslab writes a CLI configuration with a
 ``filesystem_mirror`` when it finds one (``$KMSLAB_TF_PROVIDER_MIRROR``, else ``/opt/tf-plugins``, else
 ``~/.terraform.d/plugins``); otherwise ``terraform init`` downloads the provider as usual.
+
+*One init for the AWS provider.* ``terraform init`` from a mirror links the provider but hashes its
+700 MB binary for the lock file: about 2.5 s a working directory. A configuration that needs nothing but
+``hashicorp/aws`` from the mirror (no module, no backend, no other provider, the workbook's ``~> 5.0``
+or no version constraint, and files kmslab's own parser reads) gets what ``init`` would write there,
+``.terraform.lock.hcl`` and ``.terraform/providers``, from one real ``terraform init`` made once per
+process (:func:`shared_init`); any other configuration runs its own ``init``, with its own errors.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -199,9 +208,21 @@ class TerraformCLIStack:
         return "".join(lines)
 
     def _init(self) -> None:
-        if not self._initialized:
+        if self._initialized:
+            return
+        if self._guard is not None:
+            self._guard()  # before the shared init's process too
+        shared = shared_init(self.binary or "terraform") if _needs_only_the_aws_provider(self.workdir) else None
+        if shared is not None:
+            lock, providers = self.workdir / ".terraform.lock.hcl", self.workdir / ".terraform" / "providers"
+            if not lock.exists():
+                shutil.copy2(shared / ".terraform.lock.hcl", lock)
+            if not providers.exists():
+                providers.parent.mkdir(parents=True, exist_ok=True)
+                providers.symlink_to(shared / ".terraform" / "providers", target_is_directory=True)
+        else:
             self._run("init", "-input=false", "-no-color")
-            self._initialized = True
+        self._initialized = True
 
     # -- the Stack API --------------------------------------------------------------------------------
     def plan(self, target: str | None = None, destroy: bool = False) -> CLIPlan:
@@ -233,3 +254,81 @@ class TerraformCLIStack:
 
     def close(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+#: The workbook's provider requirement (``terraform/versions.tf``): what the one shared init is made for.
+_AWS_ONLY = ('terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n'
+             '      version = "~> 5.0"\n    }\n  }\n}\n')
+_SHARED_INITS: dict[tuple[str, str], Path | None] = {}
+
+
+def _needs_only_the_aws_provider(workdir: Path) -> bool:
+    """Whether ``terraform init`` in ``workdir`` would do nothing but install hashicorp/aws ``~> 5.0`` from
+    the mirror: no module, backend or other provider, and every file read by kmslab's own parser (a file
+    init would refuse gets the real init, and its error)."""
+    from ._terraform._parse import parse_file
+
+    if find_provider_mirror() is None or list(workdir.glob("*.tf.json")):
+        return False
+    for tf in workdir.glob("*.tf"):
+        try:
+            text = tf.read_text(encoding="utf-8")
+            blocks = parse_file(text, tf.name)
+        except Exception:  # noqa: BLE001 - unreadable here: let terraform init say what is wrong
+            return False
+        for block in blocks:
+            if block.type == "module" or (block.type == "terraform" and (block.blocks_of("backend")
+                                                                          or block.blocks_of("cloud"))):
+                return False
+            if block.type in ("resource", "data", "provider") and block.labels \
+                    and block.labels[0].split("_", 1)[0] != "aws":
+                return False  # another provider to install
+            for required in (block.blocks_of("required_providers") if block.type == "terraform" else []):
+                for name, attribute in required.attributes.items():
+                    settings = _literal_items(attribute.expr)
+                    if name != "aws" or settings is None:
+                        return False
+                    source = settings.get("source", "hashicorp/aws")
+                    version = settings.get("version", "~> 5.0").replace(" ", "")
+                    if source not in ("hashicorp/aws", "registry.terraform.io/hashicorp/aws") \
+                            or version not in ("~>5.0", ">=5.0"):
+                        return False
+    return True
+
+
+def shared_init(binary: str) -> Path | None:
+    """A folder holding what ``terraform init`` writes for the AWS provider from the local mirror, made by
+    one real ``init`` per process (None when it fails: each configuration then runs its own)."""
+    mirror = find_provider_mirror()
+    key = (binary, str(mirror))
+    if key not in _SHARED_INITS:
+        folder = Path(tempfile.mkdtemp(prefix="kmslab-terraform-init-"))
+        atexit.register(shutil.rmtree, folder, True)
+        (folder / "versions.tf").write_text(_AWS_ONLY)
+        config = folder / ".terraformrc"
+        config.write_text("provider_installation {\n"
+                          f'  filesystem_mirror {{\n    path    = "{mirror}"\n    include = ["registry.terraform.io/*/*"]\n  }}\n'
+                          '  direct {\n    exclude = ["registry.terraform.io/*/*"]\n  }\n}\n')
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_VAR_"))}
+        env.update({"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1",
+                    "TF_CLI_CONFIG_FILE": str(config)})
+        done = subprocess.run([binary, "init", "-input=false", "-no-color"], cwd=folder, env=env,
+                              capture_output=True, text=True)
+        ready = done.returncode == 0 and (folder / ".terraform.lock.hcl").is_file()
+        _SHARED_INITS[key] = folder if ready else None
+    return _SHARED_INITS[key]
+
+
+def _literal_items(expr: Any) -> dict[str, str] | None:
+    """``{ source = "...", version = "..." }`` as plain strings, or None for anything else."""
+    items = getattr(expr, "items", None)
+    if items is None:
+        return None
+    found: dict[str, str] = {}
+    for key, value in items:
+        name = getattr(key, "value", None)
+        parts = getattr(value, "parts", None)
+        if not isinstance(name, str) or not isinstance(parts, tuple) or not all(isinstance(p, str) for p in parts):
+            return None
+        found[name] = "".join(parts)
+    return found

@@ -109,3 +109,42 @@ def test_a_cli_stack_of_a_closed_lab_runs_nothing(tmp_path, monkeypatch):
                               secret_key="b", out=lambda line: None, workdir=tmp_path / "work", guard=closed)
     with pytest.raises(LabError, match="closed"):
         stack.plan()
+
+
+@pytest.mark.parametrize("text, shared", [
+    ('resource "aws_iam_user" "u" {\n  name = "u"\n}\n', True),
+    ('terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n'
+     '      version = "~> 5.0"\n    }\n  }\n}\n', True),
+    ('terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n'
+     '      version = "~> 4.0"\n    }\n  }\n}\n', False),  # another version: init says what it says
+    ('module "m" {\n  source = "./m"\n}\n', False),
+    ('resource "random_id" "r" {\n  byte_length = 4\n}\n', False),  # another provider to install
+    ('terraform {\n  backend "s3" {}\n}\n', False),
+    ('resource "aws_iam_user" "u" {\n  name = \n}\n', False),  # a file init would refuse itself
+])
+def test_the_shared_init_serves_only_what_init_would_do_the_same_for(tmp_path, text, shared):
+    from kmslab._tfcli import _needs_only_the_aws_provider, find_provider_mirror
+    if find_provider_mirror() is None:
+        pytest.skip("no local mirror of the AWS provider: every configuration runs its own init")
+    (tmp_path / "main.tf").write_text(text)
+    assert _needs_only_the_aws_provider(tmp_path) is shared
+
+
+@needs_cli
+def test_a_configuration_of_the_aws_provider_alone_reuses_the_one_init(tmp_path):
+    """No `terraform init` of its own: the lock file and provider folder the shared init wrote, and the
+    real CLI plans with them."""
+    from kmslab._tfcli import shared_init
+    (tmp_path / "main.tf").write_text('resource "aws_iam_user" "u" {\n  name = "shared-init"\n}\n')
+    with Lab(quiet=True) as lab:
+        stack = lab.terraform(tmp_path, engine="terraform")
+        try:
+            assert stack.plan().summary.startswith("Plan: 1 to add")
+            providers = stack.workdir / ".terraform" / "providers"
+            shared = shared_init(stack.binary)
+            assert shared is not None and providers.is_symlink()
+            assert providers.resolve() == (shared / ".terraform" / "providers").resolve()
+            assert (stack.workdir / ".terraform.lock.hcl").read_text() == \
+                (shared / ".terraform.lock.hcl").read_text()
+        finally:
+            stack.close()

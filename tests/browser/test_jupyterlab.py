@@ -224,15 +224,35 @@ def close(page, name: str) -> None:
 
 # -- the tests -----------------------------------------------------------------------------------------
 
+def assert_money_as_written(page, name: str) -> None:
+    """Text between two `$` is LaTeX in JupyterLab (MathJax reads the rendered page): the cost notes, written
+    "USD 1", must show as written, never typeset as maths."""
+    written = (NOTEBOOKS / name).with_suffix(".md").read_text(encoding="utf-8").count("USD ")
+    rendered = page.locator(".jp-MarkdownCell .jp-RenderedMarkdown")
+    maths = page.locator(".jp-MarkdownCell .jp-RenderedMarkdown mjx-container, "
+                         ".jp-MarkdownCell .jp-RenderedMarkdown .MathJax")
+    assert maths.count() == 0, f"{name}: typeset as maths in its Markdown: {maths.all_inner_texts()}"
+    text = " ".join(rendered.all_inner_texts())
+    assert text.count("USD ") >= written, f"{name}: {text.count('USD ')} amounts shown, {written} written"
+
+
 @pytest.mark.parametrize("name", [n for n in NOTEBOOK_NAMES if n != PLAYGROUND_NOTEBOOK])
 def test_notebook_runs_clean_in_jupyterlab(lab_page, screenshots, name):
+    """Every cell runs in JupyterLab without an error, and the Markdown shows as written (no maths)."""
     try:
         report = open_and_run(lab_page, name)
         notebook_screenshot(lab_page, name, screenshots / f"{Path(name).stem}.png")
         print(f"{name}: ran in {report['seconds']} s; {report['dom']['widgetViews']} widget view(s)")
         assert_ran_clean(name, report)
+        assert_money_as_written(lab_page, name)
     finally:
         close(lab_page, name)
+
+
+def test_the_cost_notes_are_checked_in_the_browser():
+    """The notebooks that state a price are among those run above (so their money is checked there)."""
+    priced = [n for n in NOTEBOOK_NAMES if "USD " in (NOTEBOOKS / n).with_suffix(".md").read_text(encoding="utf-8")]
+    assert len(priced) >= 3 and PLAYGROUND_NOTEBOOK not in priced, priced
 
 
 def test_denied_user_playground_in_jupyterlab(lab_page, screenshots):
@@ -341,19 +361,3 @@ def test_quiz_options_fit_in_a_1280px_window_with_the_file_browser_open(lab_page
             page.set_viewport_size(size)
 
 
-@pytest.mark.parametrize("name", [n for n in NOTEBOOK_NAMES
-                                  if "USD " in (NOTEBOOKS / n).with_suffix(".md").read_text(encoding="utf-8")])
-def test_money_renders_as_money_not_latex(lab_page, screenshots, name):
-    """Text between two `$` is LaTeX in JupyterLab (MathJax reads the rendered page): the cost notes, written
-    "USD 1", must show as written, never typeset as maths."""
-    try:
-        open_and_run(lab_page, name)
-        rendered = lab_page.locator(".jp-MarkdownCell .jp-RenderedMarkdown")
-        maths = lab_page.locator(".jp-MarkdownCell .jp-RenderedMarkdown mjx-container, "
-                                 ".jp-MarkdownCell .jp-RenderedMarkdown .MathJax")
-        text = " ".join(rendered.all_inner_texts())
-        assert maths.count() == 0, f"{name}: typeset as maths in its Markdown: {maths.all_inner_texts()}"
-        written = (NOTEBOOKS / name).with_suffix(".md").read_text(encoding="utf-8").count("USD ")
-        assert text.count("USD ") >= written > 0, f"{name}: {text.count('USD ')} amounts shown, {written} written"
-    finally:
-        close(lab_page, name)
