@@ -117,6 +117,10 @@ Choices where AWS documents no single answer
   it is never dropped: AWS documents no rule for either case.
 * A grant's KeyId and the requested key: two ARNs must be equal; a bare key ID names a key in the
   caller's own account (as KMS resolves it), so a grant on another account's key never matches it.
+* Changes to an AWS managed policy (``arn:aws:iam::aws:policy/...``: CreatePolicyVersion,
+  DeletePolicyVersion, SetDefaultPolicyVersion, DeletePolicy, TagPolicy, UntagPolicy) are refused
+  (``RESERVED_BY_AWS``): AWS documents that they cannot be changed, not the error it answers, so kmslab
+  answers ``AccessDenied`` with IAM's sentence without a reason clause.
 * DeleteAlias and UpdateAlias on an ``alias/aws/`` name answer ``NotAuthorizedException`` (what moto
   answers; AWS documents no error for them); CreateAlias answers its documented
   ``InvalidAliasNameException``. The message is the API Reference's sentence on the reserved prefix.
@@ -245,8 +249,9 @@ REASONS: dict[str, str] = {
         "This action needs no permission: AWS answers it for every authenticated principal, even when "
         "a policy explicitly denies it (sts:GetCallerIdentity)."),
     "RESERVED_BY_AWS": (
-        "The request touches a name AWS reserves for itself (an alias beginning with alias/aws/, which "
-        "belongs to an AWS managed key). AWS refuses it whatever the policies say."),
+        "The request touches something AWS reserves for itself (an alias beginning with alias/aws/, which "
+        "belongs to an AWS managed key, or an AWS managed policy, which only AWS changes). AWS refuses it "
+        "whatever the policies say."),
     "CANNOT_EVALUATE": (
         "kmslab cannot decide this request: it depends on something kmslab does not evaluate (an "
         "unknown or malformed condition, a condition key it does not model, cross-account access). "
@@ -1748,6 +1753,8 @@ def _decide(f: _Facts) -> Decision:
         reason, deny_type = "RESERVED_BY_AWS", None
         error_code = "InvalidAliasNameException" if f.action.lower() == "kms:createalias" else \
             "NotAuthorizedException"
+    elif _aws_managed_policy(f.action, f.resource):
+        reason, deny_type, error_code = "RESERVED_BY_AWS", None, "AccessDenied"
     is_allowed = reason.startswith("ALLOWED")
 
     matched = tuple(
@@ -1804,12 +1811,23 @@ def _reserved_alias(action: str, resource: str) -> bool:
     return name.startswith("alias/aws/")
 
 
+def _aws_managed_policy(action: str, resource: str) -> bool:
+    """IAM User Guide, "AWS managed policies": "You cannot change the permissions defined in AWS managed
+    policies." Their ARNs carry ``aws`` as the account: ``arn:aws:iam::aws:policy/...``."""
+    return action.lower() in _MANAGED_POLICY_CHANGES and resource.startswith("arn:aws:iam::aws:policy/")
+
+
+_MANAGED_POLICY_CHANGES = frozenset({"iam:createpolicyversion", "iam:deletepolicyversion", "iam:deletepolicy",
+                                     "iam:setdefaultpolicyversion", "iam:tagpolicy", "iam:untagpolicy"})
+
+
 def _message(f: _Facts, reason: str, deny_type: str | None) -> str | None:
     """The enhanced access-denied message AWS returns (IAM User Guide, troubleshoot_access-denied)."""
-    if reason == "RESERVED_BY_AWS":
-        return _RESERVED_ALIAS_MESSAGE
     on = "" if f.resource == "*" else f" on resource: {f.resource}"
     base = f"User: {f.p.arn} is not authorized to perform: {f.action}{on}"
+    if reason == "RESERVED_BY_AWS":
+        # an AWS managed policy: AWS documents no error for it; IAM's form without a reason clause
+        return base if _aws_managed_policy(f.action, f.resource) else _RESERVED_ALIAS_MESSAGE
     if reason == "EXPLICIT_DENY":
         kind = {"resource": "a resource-based policy", "identity": "an identity-based policy",
                 "boundary": "a permissions boundary", "session": "a session policy",
@@ -2004,6 +2022,10 @@ class _Explainer:
             return (Step("No permission needed", "allowed",
                          f"AWS answers {f.action} for every authenticated principal; no policy is consulted."
                          + extra), self._final())
+        if self.reason == "RESERVED_BY_AWS" and _aws_managed_policy(f.action, f.resource):
+            return (Step("AWS managed policy", "denied",
+                         f"{f.resource} is an AWS managed policy: only AWS changes it; no policy can allow "
+                         f"{f.action} on it."), self._final())
         if self.reason == "RESERVED_BY_AWS":
             return (Step("Reserved name", "denied",
                          f"{f.resource} begins with alias/aws/, a prefix AWS reserves for its managed keys; "
@@ -2132,6 +2154,8 @@ class _Explainer:
         f, t = self.f, self.t
         if self.reason == "ALLOWED_ALWAYS":
             return (Lock("IAM policies", "not used", f"{f.action} needs no permission, so no policy is read."),)
+        if self.reason == "RESERVED_BY_AWS" and _aws_managed_policy(f.action, f.resource):
+            return (Lock("AWS managed policy", "closed", "only AWS changes an AWS managed policy."),)
         if self.reason == "RESERVED_BY_AWS":
             return (Lock("reserved name", "closed", "AWS reserves alias/aws/ for AWS managed keys."),)
         locks = [self._iam_lock()]
@@ -2184,6 +2208,9 @@ class _Explainer:
         out: list[str] = []
         if reason == "ALLOWED_ALWAYS":
             return ("nothing: not even an explicit Deny stops this action",)
+        if reason == "RESERVED_BY_AWS" and _aws_managed_policy(f.action, f.resource):
+            return ("nothing changes an AWS managed policy: copy its document into a customer managed policy "
+                    "and change that",)
         if reason == "RESERVED_BY_AWS":
             return ("choose an alias name that does not begin with alias/aws/",)
         if reason == "SCP_DOES_NOT_ALLOW":

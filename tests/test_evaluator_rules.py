@@ -320,3 +320,45 @@ def test_explanation_is_written_once_on_first_read():
     assert decision.steps is steps and decision.locks is decision.locks
     assert [step.title for step in steps] == ["Explicit deny", "Key policy", "IAM policies", "Grants", "Decision"]
     assert "How AWS decides, in order:" in decision.text()
+
+
+# ------------------------------------------------------------------------------------------------
+# AWS managed policies (IAM User Guide, "AWS managed policies": "You cannot change the permissions defined
+# in AWS managed policies")
+# ------------------------------------------------------------------------------------------------
+
+MANAGED = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+@pytest.mark.parametrize("action", ["iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:DeletePolicy",
+                                    "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"])
+def test_an_aws_managed_policy_cannot_be_changed_even_by_an_administrator(action):
+    decision = evaluate(USER, action, MANAGED, identity_policies=[ADMIN])
+    assert not decision.allowed and decision.reason == "RESERVED_BY_AWS"
+    assert decision.error_code == "AccessDenied"
+    assert decision.message == f"User: {USER} is not authorized to perform: {action} on resource: {MANAGED}"
+    assert [lock.name for lock in decision.locks] == ["AWS managed policy"]
+
+
+@pytest.mark.parametrize("action, resource", [
+    ("iam:GetPolicy", MANAGED),  # reading it is allowed as usual
+    ("iam:CreatePolicyVersion", f"arn:aws:iam::{ACCOUNT}:policy/AdministratorAccess"),  # a customer managed one
+])
+def test_reading_an_aws_managed_policy_or_changing_your_own_is_decided_by_the_policies(action, resource):
+    assert evaluate(USER, action, resource, identity_policies=[ADMIN]).allowed
+    assert not evaluate(USER, action, resource).allowed
+
+
+def test_the_lab_refuses_a_new_version_of_an_aws_managed_policy():
+    import json
+
+    from botocore.exceptions import ClientError
+
+    from kmslab import Lab
+    with Lab() as lab:
+        iam = lab.client("iam")
+        document = json.dumps(policy({"Effect": "Allow", "Action": "*", "Resource": "*"}))
+        with pytest.raises(ClientError) as excinfo:
+            iam.create_policy_version(PolicyArn=MANAGED, PolicyDocument=document, SetAsDefault=True)
+        assert excinfo.value.response["Error"]["Code"] == "AccessDenied"
+        assert len(iam.list_policy_versions(PolicyArn=MANAGED)["Versions"]) == 1  # nothing changed
