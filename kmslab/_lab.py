@@ -243,6 +243,51 @@ def _install_handlers() -> None:
 _install_handlers()
 
 
+# -- AWS managed policies, read once per process --------------------------------------------------------
+
+def _managed_policy_fields() -> tuple[tuple[Any, ...], ...]:
+    """The fields of every AWS managed policy moto ships, with each document already serialized."""
+    global _MANAGED_POLICY_FIELDS
+    if _MANAGED_POLICY_FIELDS is None:
+        import json
+        from datetime import datetime
+
+        from moto.iam.aws_managed_policies import aws_managed_policies_data
+        _MANAGED_POLICY_FIELDS = tuple(
+            (name, data.get("DefaultVersionId"), data.get("Path"), json.dumps(data.get("Document")),
+             datetime.fromisoformat(data["CreateDate"]), datetime.fromisoformat(data["UpdateDate"]))
+            for name, data in json.loads(aws_managed_policies_data).items())
+    return _MANAGED_POLICY_FIELDS
+
+
+_MANAGED_POLICY_FIELDS: tuple[tuple[Any, ...], ...] | None = None
+
+
+def _install_managed_policies_once() -> None:
+    """Each new IAM account in moto parses its 1,582 AWS managed policies from JSON and serializes each
+    document again: about 70 ms of every ``Lab()``. The same policy objects, built from fields read once
+    per process (a new object per account, as before, so no account sees another's changes)."""
+    from moto.iam.models import AWSManagedPolicy, IAMBackend
+    from moto.settings import load_iam_aws_managed_policies
+
+    if getattr(IAMBackend._init_aws_policies, "kmslab", False):
+        return
+
+    def _init_aws_policies(backend: Any) -> list[Any]:
+        if not load_iam_aws_managed_policies():
+            return []
+        return [AWSManagedPolicy(name, account_id=backend.account_id, region=backend.region_name,
+                                 default_version_id=version, path=path, document=document, create_date=created,
+                                 update_date=updated)
+                for name, version, path, document, created, updated in _managed_policy_fields()]
+
+    _init_aws_policies.kmslab = True  # type: ignore[attr-defined]
+    IAMBackend._init_aws_policies = _init_aws_policies  # type: ignore[method-assign]
+
+
+_install_managed_policies_once()
+
+
 class Lab:
     """An AWS account to learn in: offline (moto in this process), an emulator endpoint, or real AWS.
 

@@ -11,6 +11,14 @@ Offline use needs the AWS provider in a local mirror: kmslab writes a CLI config
 ``filesystem_mirror`` when it finds one (``$KMSLAB_TF_PROVIDER_MIRROR``, else ``/opt/tf-plugins``, else
 ``~/.terraform.d/plugins``); otherwise ``terraform init`` downloads the provider as usual.
 
+*One provider process.* Each terraform command starts the AWS provider anew, and the provider spends
+about 2.5 s of CPU building its schema before it does anything. For the lab's emulator and a
+configuration with one AWS provider configuration, kmslab starts the mirror's provider once per
+process in Terraform's own reattach mode (``terraform-provider-aws -debug``, then
+``TF_REATTACH_PROVIDERS``, the mechanism Terraform documents for provider debugging) and every command
+uses it: the same binary, configured afresh by each command. ``KMSLAB_TF_WARM_PROVIDER=0`` turns it
+off (every command then starts its own provider, as plain Terraform does).
+
 *One init for the AWS provider.* ``terraform init`` from a mirror links the provider but hashes its
 700 MB binary for the lock file: about 2.5 s a working directory. A configuration that needs nothing but
 ``hashicorp/aws`` from the mirror (no module, no backend, no other provider, the workbook's ``~> 5.0``
@@ -126,9 +134,12 @@ class TerraformCLIStack:
             old.unlink()
         for tf in sorted([*source.glob("*.tf"), *source.glob("*.tf.json")]):
             shutil.copy2(tf, self.workdir / tf.name)
+        aliases = _aliases(source)
         if endpoint is not None:
-            self._write_override(endpoint, access_key, secret_key, region, _aliases(source))
+            self._write_override(endpoint, access_key, secret_key, region, aliases)
         self._env = self._environment(variables or {}, keep_aws=endpoint is None)
+        # The lab's emulator, one provider configuration: the provider process kept warm can serve it.
+        self._warm = endpoint is not None and not aliases
         self._out = out
         self._initialized = False
         self._guard = guard
@@ -190,13 +201,18 @@ class TerraformCLIStack:
             self._guard()  # before any process starts, so nothing is sent to a closed lab's endpoint
         command = [self.binary, *args]
         failure = ConfigurationError if args[0] in ("init", "plan", "validate") else ApplyError
+        env = self._env
+        if self._warm and args[0] != "init" and _needs_only_the_aws_provider(self.workdir):
+            reattach = warm_provider()
+            if reattach is not None:
+                env = {**env, "TF_REATTACH_PROVIDERS": reattach}
         if not stream:
-            done = subprocess.run(command, cwd=self.workdir, env=self._env, capture_output=True, text=True)
+            done = subprocess.run(command, cwd=self.workdir, env=env, capture_output=True, text=True)
             if done.returncode != 0:
                 raise failure(f"terraform {args[0]} failed:\n{(done.stderr or done.stdout).strip()}")
             return done.stdout
         lines = []
-        with subprocess.Popen(command, cwd=self.workdir, env=self._env, stdout=subprocess.PIPE,
+        with subprocess.Popen(command, cwd=self.workdir, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) as process:
             assert process.stdout is not None
             for line in process.stdout:
@@ -331,3 +347,56 @@ def _literal_items(expr: Any) -> dict[str, str] | None:
             return None
         found[name] = "".join(parts)
     return found
+
+
+_WARM: dict[str, str | None] = {}
+
+
+def warm_provider() -> str | None:
+    """The ``TF_REATTACH_PROVIDERS`` value of an AWS provider process kept running for this process's
+    terraform commands (started on first use from the local mirror; stopped when Python exits); None
+    when there is none to start, it does not start, or ``KMSLAB_TF_WARM_PROVIDER=0``."""
+    if os.environ.get("KMSLAB_TF_WARM_PROVIDER") == "0":
+        return None
+    mirror = find_provider_mirror()
+    if mirror is None:
+        return None
+    key = str(mirror)
+    if key not in _WARM:
+        _WARM[key] = _start_warm_provider(mirror)
+    return _WARM[key]
+
+
+def _start_warm_provider(mirror: Path) -> str | None:
+    import time
+    binaries = sorted((mirror / "registry.terraform.io" / "hashicorp" / "aws").glob("*/*/terraform-provider-aws*"))
+    if len(binaries) != 1:  # none, or several versions: which one a configuration locks is init's to say
+        return None
+    log = Path(tempfile.mkstemp(prefix="kmslab-terraform-provider-", suffix=".log")[1])
+    with log.open("wb") as sink:
+        process = subprocess.Popen([str(binaries[0]), "-debug"], stdout=sink, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def stop() -> None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.unlink(missing_ok=True)
+
+    atexit.register(stop)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        text = log.read_text(errors="replace")
+        start = text.find("TF_REATTACH_PROVIDERS='")
+        if start >= 0 and text.find("'", start + 23) > 0:
+            value = text[start + 23:text.find("'", start + 23)]
+            try:
+                json.loads(value)
+            except ValueError:
+                break
+            return value
+        time.sleep(0.05)
+    stop()
+    return None

@@ -98,3 +98,23 @@ def test_lab_client_is_made_once_and_acts_as_lab_admin():
         assert lab.client("sts").get_caller_identity()["Arn"].endswith(":user/lab-admin")
     with pytest.raises(LabError, match="closed"):
         lab.client("kms")
+
+
+def test_aws_managed_policies_are_the_ones_moto_ships():
+    """kmslab builds moto's AWS managed policies from fields read once per process: the same policies,
+    documents, versions and dates as moto's own loader gives, a new object for each account."""
+    import json
+
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    with Lab() as lab:
+        iam = lab._directory.iam
+        shipped = json.loads(aws_managed_policies_data)
+        policies = {p.name: p for p in iam.aws_managed_policies}
+        assert set(policies) == set(shipped)
+        for name in ("AdministratorAccess", "AmazonDynamoDBFullAccess"):
+            version = policies[name].versions[0]
+            assert json.loads(version.document) == shipped[name]["Document"]
+            assert policies[name].default_version_id == shipped[name]["DefaultVersionId"]
+        partner = lab.add_account()
+        theirs = next(p for p in partner._directory.iam.aws_managed_policies if p.name == "AdministratorAccess")
+        assert theirs is not policies["AdministratorAccess"]

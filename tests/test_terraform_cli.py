@@ -148,3 +148,31 @@ def test_a_configuration_of_the_aws_provider_alone_reuses_the_one_init(tmp_path)
                 (shared / ".terraform.lock.hcl").read_text()
         finally:
             stack.close()
+
+
+@needs_cli
+def test_the_warm_provider_serves_the_labs_commands_and_can_be_turned_off(tmp_path, monkeypatch):
+    """One provider process in Terraform's reattach mode: its TF_REATTACH_PROVIDERS names the AWS provider
+    and a live process; a configuration with a provider alias (two provider configurations) never uses it;
+    KMSLAB_TF_WARM_PROVIDER=0 turns it off."""
+    import os
+
+    from kmslab._tfcli import warm_provider
+    reattach = warm_provider()
+    assert reattach is not None
+    entry = json.loads(reattach)["registry.terraform.io/hashicorp/aws"]
+    os.kill(entry["Pid"], 0)  # alive (raises if not)
+    (tmp_path / "main.tf").write_text('resource "aws_iam_user" "u" {\n  name = "warm"\n}\n')
+    with Lab(quiet=True) as lab:
+        stack = lab.terraform(tmp_path, engine="terraform")
+        try:
+            assert stack._warm and stack.plan().summary.startswith("Plan: 1 to add")
+        finally:
+            stack.close()
+    aliased = tmp_path / "aliased"
+    aliased.mkdir()
+    (aliased / "main.tf").write_text('provider "aws" {\n  alias = "partner"\n}\n')
+    with Lab(quiet=True) as lab:
+        assert not lab.terraform(aliased, engine="terraform")._warm
+    monkeypatch.setenv("KMSLAB_TF_WARM_PROVIDER", "0")
+    assert warm_provider() is None
