@@ -117,7 +117,7 @@ Choices where AWS documents no single answer
   it is never dropped: AWS documents no rule for either case.
 * A grant's KeyId and the requested key: two ARNs must be equal; a bare key ID names a key in the
   caller's own account (as KMS resolves it), so a grant on another account's key never matches it.
-* Changes to an AWS managed policy (``arn:aws:iam::aws:policy/...``: CreatePolicyVersion,
+* Changes to an AWS managed policy (``arn:aws:iam::aws:policy/...``: CreatePolicy, CreatePolicyVersion,
   DeletePolicyVersion, SetDefaultPolicyVersion, DeletePolicy, TagPolicy, UntagPolicy) are refused
   (``RESERVED_BY_AWS``): AWS documents that they cannot be changed, not the error it answers, so kmslab
   answers ``AccessDenied`` with IAM's sentence without a reason clause.
@@ -1192,7 +1192,9 @@ def _scan(doc: _Document, policy_label: str, kind: str, action_lower: str, resou
                 if named is None:
                     continue
                 via = named
-                capped = st.principal.anyone or p.arn not in st.principal.arns
+                # an allow naming the role itself is capped even when the role is the principal: what
+                # escapes a boundary is an allow naming the user or the session (IAM User Guide)
+                capped = st.principal.anyone or p.arn not in st.principal.arns or p.kind == "role"
             else:
                 via = "principal"
                 capped = True
@@ -1817,7 +1819,8 @@ def _aws_managed_policy(action: str, resource: str) -> bool:
     return action.lower() in _MANAGED_POLICY_CHANGES and resource.startswith("arn:aws:iam::aws:policy/")
 
 
-_MANAGED_POLICY_CHANGES = frozenset({"iam:createpolicyversion", "iam:deletepolicyversion", "iam:deletepolicy",
+_MANAGED_POLICY_CHANGES = frozenset({"iam:createpolicy", "iam:createpolicyversion", "iam:deletepolicyversion",
+                                     "iam:deletepolicy",
                                      "iam:setdefaultpolicyversion", "iam:tagpolicy", "iam:untagpolicy"})
 
 

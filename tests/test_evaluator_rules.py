@@ -330,7 +330,7 @@ def test_explanation_is_written_once_on_first_read():
 MANAGED = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 
-@pytest.mark.parametrize("action", ["iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:DeletePolicy",
+@pytest.mark.parametrize("action", ["iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:DeletePolicy",
                                     "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"])
 def test_an_aws_managed_policy_cannot_be_changed_even_by_an_administrator(action):
     decision = evaluate(USER, action, MANAGED, identity_policies=[ADMIN])
@@ -362,3 +362,25 @@ def test_the_lab_refuses_a_new_version_of_an_aws_managed_policy():
             iam.create_policy_version(PolicyArn=MANAGED, PolicyDocument=document, SetAsDefault=True)
         assert excinfo.value.response["Error"]["Code"] == "AccessDenied"
         assert len(iam.list_policy_versions(PolicyArn=MANAGED)["Versions"]) == 1  # nothing changed
+
+
+# ------------------------------------------------------------------------------------------------
+# A resource-based allow that names the role is capped by the role's boundary, whoever asks as the role
+# (IAM User Guide, "Permissions boundaries for IAM entities": within one account, a resource-based policy
+# that names the role ARN is limited by the boundary; one naming the session ARN or a user ARN is not)
+# ------------------------------------------------------------------------------------------------
+
+def test_an_allow_naming_the_role_is_capped_by_its_boundary_when_the_role_asks():
+    bucket = "arn:aws:s3:::mybucket/object"
+    resource_policy = policy({"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "s3:GetObject",
+                              "Resource": bucket})
+    boundary = policy({"Effect": "Allow", "Action": "ec2:*", "Resource": "*"})
+    session = f"arn:aws:sts::{ACCOUNT}:assumed-role/reader/s1"
+    for principal in (ROLE, session):
+        decision = evaluate(principal, "s3:GetObject", bucket, resource_account=ACCOUNT,
+                            resource_policy=resource_policy, permissions_boundary=boundary)
+        assert decision.reason == "BOUNDARY_DOES_NOT_ALLOW", (principal, decision.reason)
+    named_session = policy({"Effect": "Allow", "Principal": {"AWS": session}, "Action": "s3:GetObject",
+                            "Resource": bucket})
+    assert evaluate(session, "s3:GetObject", bucket, resource_account=ACCOUNT, resource_policy=named_session,
+                    permissions_boundary=boundary).allowed  # the session's own ARN escapes the boundary
