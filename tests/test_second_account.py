@@ -268,3 +268,38 @@ def test_a_key_policy_may_name_a_user_of_the_partner_but_not_one_that_does_not_e
         share_key(lab, world["key_arn"], f"arn:aws:iam::{PARTNER}:user/nobody-of-that-name")
     assert excinfo.value.response["Error"]["Message"] == \
         "Policy contains a statement with one or more invalid principals."
+
+
+def test_operations_that_do_not_cross_accounts_stay_shut_even_when_the_table_policy_allows_all(lab, world, partner):
+    """DynamoDB's table of cross-account support says No for backups, TTL, resource policies and PartiQL:
+    a table policy allowing dynamodb:* to the partner does not open them."""
+    share_table(lab, partner.root_arn, actions="dynamodb:*")
+    ddb = partner.client("dynamodb")
+    for call, kwargs in ((ddb.create_backup, {"TableName": TABLE_ARN, "BackupName": "bak"}),
+                         (ddb.update_time_to_live, {"TableName": TABLE_ARN, "TimeToLiveSpecification": {
+                             "Enabled": True, "AttributeName": "ttl"}}),
+                         (ddb.delete_resource_policy, {"ResourceArn": TABLE_ARN}),
+                         (ddb.execute_statement, {"Statement": f'SELECT * FROM "{TABLE_ARN}"'})):
+        assert error_of(call, **kwargs)["Code"] == "AccessDeniedException", call
+    assert lab.client("dynamodb").list_backups()["BackupSummaries"] == []
+    assert lab.client("dynamodb").get_resource_policy(ResourceArn=TABLE_ARN)["Policy"]  # still there
+
+
+def test_a_forged_account_header_does_not_move_a_request_into_the_lab_account(lab, world, partner):
+    ddb = partner.session.client("dynamodb")
+    ddb.meta.events.register("before-sign.dynamodb.*", lambda request, **kwargs: request.headers.__setitem__(
+        "x-moto-account-id", HOME))
+    assert ddb.list_tables()["TableNames"] == []
+    assert list(lab.trail)[-1]["recipientAccountId"] == PARTNER
+
+
+def test_a_partner_role_session_is_the_partners_principal_across_accounts(lab, world, partner):
+    iam = partner.client("iam")
+    iam.create_role(RoleName="reader", AssumeRolePolicyDocument=policy(
+        {"Effect": "Allow", "Principal": {"AWS": partner.root_arn}, "Action": "sts:AssumeRole"}))
+    iam.attach_role_policy(RoleName="reader", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    session = partner.assume_role("reader", "s1")
+    assert session.client("sts").get_caller_identity()["Arn"] == f"arn:aws:sts::{PARTNER}:assumed-role/reader/s1"
+    assert error_of(session.client("dynamodb").describe_table, TableName=TABLE_ARN)["Code"] == "AccessDeniedException"
+    share_table(lab, f"arn:aws:iam::{PARTNER}:role/reader")  # the role, named in the table's policy
+    assert session.client("dynamodb").describe_table(TableName=TABLE_ARN)["Table"]["TableArn"] == TABLE_ARN
