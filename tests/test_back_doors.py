@@ -13,19 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from kmslab._enforce import NOT_MODELLED
-from tests.test_enforcement import TABLE, USER, add_user_policy, build_seed_world, error_of
-
-
-@pytest.fixture
-def lab():
-    from kmslab import Lab
-    with Lab() as lab:
-        yield lab
-
-
-@pytest.fixture
-def world(lab):
-    return build_seed_world(lab)
+from tests.test_enforcement import TABLE, USER, add_user_policy, error_of
 
 
 @pytest.fixture

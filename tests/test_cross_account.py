@@ -12,9 +12,7 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-from test_enforcement import TABLE, USER, build_seed_world
-
-from kmslab import Lab
+from test_enforcement import TABLE, USER
 
 ACCOUNT = "123456789012"
 USER_ARN = f"arn:aws:iam::{ACCOUNT}:user/{USER}"
@@ -23,17 +21,6 @@ TABLE_ARN = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{TABLE}"
 
 def policy(*statements: dict) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-@pytest.fixture
-def lab():
-    with Lab() as lab:
-        yield lab
-
-
-@pytest.fixture
-def world(lab):
-    return build_seed_world(lab)
 
 
 def test_a_deny_in_the_tables_policy_is_an_explicit_deny(lab, world):

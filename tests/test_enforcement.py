@@ -48,17 +48,6 @@ def build_seed_world(lab: Lab, *, key_policy: dict | None = None, sse: str = "cm
 
 
 @pytest.fixture
-def lab():
-    with Lab() as lab:
-        yield lab
-
-
-@pytest.fixture
-def world(lab):
-    return build_seed_world(lab)
-
-
-@pytest.fixture
 def user_ddb(lab, world):
     return lab.session_for(USER).client("dynamodb")
 

@@ -40,17 +40,6 @@ def error_of(excinfo) -> tuple[str, str]:
     return error["Code"], error.get("Message", "")
 
 
-@pytest.fixture
-def lab():
-    with Lab() as lab:
-        yield lab
-
-
-@pytest.fixture
-def world(lab):
-    return build_seed_world(lab)
-
-
 def make_role(lab: Lab, name: str = "reader", *, trust: str | None = None, actions=("dynamodb:GetItem",),
               path: str = "/", **kwargs) -> str:
     iam = lab.client("iam")

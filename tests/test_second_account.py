@@ -32,17 +32,6 @@ def policy(*statements: dict) -> str:
 
 
 @pytest.fixture
-def lab():
-    with Lab() as lab:
-        yield lab
-
-
-@pytest.fixture
-def world(lab):
-    return build_seed_world(lab)
-
-
-@pytest.fixture
 def partner(lab, world) -> Account:
     return lab.add_account()
 
