@@ -101,6 +101,16 @@ class _Text:
                 f"<pre>{html.escape(self.body)}</pre></div>")
 
 
+def _never_raising(check: Any, answer: Any) -> CheckResult:
+    """``check(answer)``, or "incorrect" with a sentence: the learner must never see a bare traceback."""
+    try:
+        return check(answer)
+    except Exception:
+        return CheckResult("incorrect", "kmslab could not read this answer as a policy document. Compare it with "
+                                        "the shape in the exercise cell: a dict of \"Version\" and \"Statement\", "
+                                        "each statement a dict.")
+
+
 def _next_hint(owner: Any, n: int | None) -> _Text:
     """Hint ``n`` of ``owner.hints`` (default: the one after the last shown, kept in ``owner._hints_shown``),
     saying how many there are: the learntools ``hint()`` of an exercise or a practice."""
@@ -150,12 +160,7 @@ class LeastPrivilegeExercise:
 
     def check(self, answer: Any = None) -> CheckResult:
         """Check a policy (a dict, or its JSON text). Never raises; no answer is "not attempted"."""
-        try:
-            return self._check(answer)
-        except Exception:  # the learner must never see a bare traceback
-            return CheckResult("incorrect", "kmslab could not read this answer as a policy document. Compare "
-                                            "it with the shape in the exercise cell: a dict of \"Version\" and "
-                                            "\"Statement\", each statement a dict.")
+        return _never_raising(self._check, answer)
 
     # the checks ----------------------------------------------------------------------------------------
     def _check(self, answer: Any) -> CheckResult:

@@ -26,6 +26,7 @@ from .exercises import (
     _covers,
     _document,
     _names_problem,
+    _never_raising,
     _next_hint,
     _statement_list,
     _strings,
@@ -76,12 +77,7 @@ class SharingExercise:
 
     def check(self, answer: Any = None) -> CheckResult:
         """Check a table policy (a dict, or its JSON text). Never raises; no answer is "not attempted"."""
-        try:
-            return self._check(answer)
-        except Exception:  # the learner must never see a bare traceback
-            return CheckResult("incorrect", "kmslab could not read this answer as a policy document. Compare "
-                                            "it with the shape in the exercise cell: a dict of \"Version\" and "
-                                            "\"Statement\", each statement a dict.")
+        return _never_raising(self._check, answer)
 
     def _check(self, answer: Any) -> CheckResult:
         if answer is None or _contains_blank(answer):
