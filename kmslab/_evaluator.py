@@ -1610,10 +1610,8 @@ def _decide(f: _Facts) -> Decision:
     action = f.action
     # Kleene OR of each group of statements that could apply (applies True or None).
     deny_res_t: bool | None = False
-    deny_id_t: bool | None = False
     direct: bool | None = False
     delegated: bool | None = False
-    iam: bool | None = False
     grant: bool | None = False
     direct_capped: bool | None = False  # names the session's role, or everyone
     for h in f.resource_hits:
@@ -1628,13 +1626,7 @@ def _decide(f: _Facts) -> Decision:
         else:
             direct = _any((direct, h.applies))
     direct_free, direct = direct, _any((direct, direct_capped))
-    for h in f.identity_hits:
-        if h.applies is False:
-            continue
-        if h.allow:
-            iam = _any((iam, h.applies))
-        else:
-            deny_id_t = _any((deny_id_t, h.applies))
+    iam, deny_id_t = _allow_and_deny(f.identity_hits, False)
     for h in f.grant_hits:
         grant = _any((grant, h.applies))
     # Permissions boundary and session policies: an allow in each is needed for identity-based (and

@@ -25,6 +25,7 @@ access-key ID is seeded (outputs stay the same run to run); its secret is drawn 
 from __future__ import annotations
 
 import binascii
+import functools
 import itertools
 import os
 import socket
@@ -245,22 +246,16 @@ _install_handlers()
 
 # -- AWS managed policies, read once per process --------------------------------------------------------
 
+@functools.cache
 def _managed_policy_fields() -> tuple[tuple[Any, ...], ...]:
     """The fields of every AWS managed policy moto ships, with each document already serialized."""
-    global _MANAGED_POLICY_FIELDS
-    if _MANAGED_POLICY_FIELDS is None:
-        import json
-        from datetime import datetime
+    import json
+    from datetime import datetime
 
-        from moto.iam.aws_managed_policies import aws_managed_policies_data
-        _MANAGED_POLICY_FIELDS = tuple(
-            (name, data.get("DefaultVersionId"), data.get("Path"), json.dumps(data.get("Document")),
-             datetime.fromisoformat(data["CreateDate"]), datetime.fromisoformat(data["UpdateDate"]))
-            for name, data in json.loads(aws_managed_policies_data).items())
-    return _MANAGED_POLICY_FIELDS
-
-
-_MANAGED_POLICY_FIELDS: tuple[tuple[Any, ...], ...] | None = None
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    return tuple((name, data.get("DefaultVersionId"), data.get("Path"), json.dumps(data.get("Document")),
+                  datetime.fromisoformat(data["CreateDate"]), datetime.fromisoformat(data["UpdateDate"]))
+                 for name, data in json.loads(aws_managed_policies_data).items())
 
 
 def _install_managed_policies_once() -> None:

@@ -140,6 +140,8 @@ class TerraformCLIStack:
         self._env = self._environment(variables or {}, keep_aws=endpoint is None)
         # The lab's emulator, one provider configuration: the provider process kept warm can serve it.
         self._warm = endpoint is not None and not aliases
+        #: Whether init would only install hashicorp/aws from the mirror (read once: the files are copied).
+        self._aws_only = _needs_only_the_aws_provider(self.workdir)
         self._out = out
         self._initialized = False
         self._guard = guard
@@ -202,7 +204,7 @@ class TerraformCLIStack:
         command = [self.binary, *args]
         failure = ConfigurationError if args[0] in ("init", "plan", "validate") else ApplyError
         env = self._env
-        if self._warm and args[0] != "init" and _needs_only_the_aws_provider(self.workdir):
+        if self._warm and args[0] != "init" and self._aws_only:
             reattach = warm_provider()
             if reattach is not None:
                 env = {**env, "TF_REATTACH_PROVIDERS": reattach}
@@ -227,7 +229,7 @@ class TerraformCLIStack:
             return
         if self._guard is not None:
             self._guard()  # before the shared init's process too
-        shared = shared_init(self.binary or "terraform") if _needs_only_the_aws_provider(self.workdir) else None
+        shared = shared_init(self.binary or "terraform") if self._aws_only else None
         if shared is not None:
             lock, providers = self.workdir / ".terraform.lock.hcl", self.workdir / ".terraform" / "providers"
             if not lock.exists():
